@@ -1,0 +1,209 @@
+"""The stage contract: what a stage declares and computes. The engine does everything else.
+
+A stage never touches Ray, paths or manifests. It declares
+
+* ``name`` (the ``stage:`` key in a pipeline YAML), ``config_model`` (a pydantic model),
+* ``reads`` / ``writes`` (columns it needs and columns it adds), ``num_cpus`` per task,
+
+and implements ``process`` (one input shard -> kept rows, rejected rows, stats). A global
+stage (dedup, mix) also implements ``prepare``: a whole-corpus pass run before the
+per-shard pass, which uses the engine's ``Executor`` for parallel work and leaves its
+decisions in the stage's ``WorkDir`` for ``process`` to read. ``finalize`` may write extra
+artifacts (e.g. Megatron ``.bin``/``.idx``) and add figures to the manifest's ``stats``.
+
+Output shard ``i`` is always made from input shard ``i``, so output bytes never depend on
+how many workers ran or in what order they finished.
+"""
+
+from __future__ import annotations
+
+import glob as _glob
+import os
+from abc import ABC
+from dataclasses import dataclass, field
+from typing import Annotated, Any, Callable, ClassVar, Literal, Protocol, Sequence, TypeVar
+
+import pyarrow as pa
+from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationInfo
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+class StageConfig(BaseModel):
+    """Base of every stage's config: unknown keys are errors, not silently ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+def _check_path(value: str, info: ValidationInfo) -> str:
+    """Fail at validation time if a local input path (or glob) matches nothing.
+
+    The value is kept as written so the config hash does not depend on the checkout's
+    location; stages resolve it with ``RunInfo.resolve``.
+    """
+    base = (info.context or {}).get("base_dir")
+    if base is None or "://" in value:
+        return value
+    full = os.path.join(base, os.path.expanduser(value))
+    if not (_glob.has_magic(full) and _glob.glob(full, recursive=True)) and not os.path.exists(full):
+        raise ValueError(f"path {value!r} does not exist (looked at {full})")
+    return value
+
+
+InputPath = Annotated[str, AfterValidator(_check_path)]
+"""A config field naming an existing file, folder or glob, relative to the pipeline file."""
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """Run-wide facts a stage may use: the seed, where relative paths start, the tokenizer."""
+
+    seed: int
+    base_dir: str
+    tokenizer: str | None = None
+
+    def resolve(self, path: str) -> str:
+        """An absolute path or URI for a path written in the pipeline (relative to its file)."""
+        if "://" in path:
+            return path
+        return os.path.normpath(os.path.join(self.base_dir, os.path.expanduser(path)))
+
+
+class ShardRef(Protocol):
+    """A readable Parquet shard; picklable, so it can be handed to a task."""
+
+    path: str  # relative to the run directory, e.g. "01-quality/part-00003.parquet"
+    rows: int
+
+    def read(self, columns: Sequence[str] | None = None) -> pa.Table: ...
+
+
+class WorkDir(Protocol):
+    """Scratch space of one stage (``NN-stage/_work``). Writes are atomic. Picklable."""
+
+    def write_table(self, name: str, table: pa.Table) -> None: ...
+    def read_table(self, name: str, columns: Sequence[str] | None = None) -> pa.Table: ...
+    def write_json(self, name: str, obj: Any) -> None: ...
+    def read_json(self, name: str) -> Any: ...
+    def exists(self, name: str) -> bool: ...
+    def list(self, prefix: str = "") -> list[str]: ...
+
+
+class Executor(Protocol):
+    """Parallel map on the cluster. Results come back in item order."""
+
+    workers: int
+
+    def map(self, fn: Callable[[T], R], items: Sequence[T], *, num_cpus: float = 1) -> list[R]: ...
+
+
+class ArtifactWriter(Protocol):
+    """Writes extra files into the stage directory; each is hashed into the manifest."""
+
+    def open(self, name: str) -> Any:  # a context manager yielding a binary writable file
+        ...
+
+
+@dataclass
+class ShardContext:
+    """What ``process`` knows about the shard at hand."""
+
+    index: int  # shard number, also the output shard number
+    input: ShardRef
+    run: RunInfo
+    work: WorkDir
+
+
+@dataclass
+class PrepareContext:
+    """What ``prepare`` gets: every input shard, the executor and the stage's scratch space."""
+
+    inputs: list[ShardRef]
+    run: RunInfo
+    work: WorkDir
+    executor: Executor
+
+
+@dataclass
+class FinalizeContext:
+    """What ``finalize`` gets, after every output shard is written."""
+
+    outputs: list[ShardRef]
+    rejected: list[ShardRef]
+    run: RunInfo
+    work: WorkDir
+    executor: Executor
+    artifacts: ArtifactWriter
+
+
+@dataclass
+class ShardResult:
+    """The outcome of one shard.
+
+    ``rejected`` has the input's columns plus ``reason`` (and any stage-specific columns,
+    e.g. ``dup_of``); the engine adds ``stage``. ``added`` counts rows a stage created
+    (e.g. upsampled repeats) so that ``in + added == out + rejected`` always holds.
+    ``stats`` are summed across shards by ``Stage.merge_stats`` unless it is overridden.
+    """
+
+    kept: pa.Table
+    rejected: pa.Table | None = None
+    stats: dict[str, Any] = field(default_factory=dict)
+    added: int = 0
+
+
+class Stage(ABC):
+    """One pipeline step. Subclasses set the class attributes and implement ``process``."""
+
+    name: ClassVar[str]
+    kind: ClassVar[Literal["map", "global", "source"]] = "map"
+    config_model: ClassVar[type[StageConfig]]
+    reads: ClassVar[tuple[str, ...]] = ("id", "text")
+    writes: ClassVar[tuple[str, ...]] = ()
+    num_cpus: ClassVar[float] = 1.0
+
+    def __init__(self, config: StageConfig, run: RunInfo) -> None:
+        self.config = config
+        self.run = run
+
+    def prepare(self, ctx: PrepareContext) -> None:
+        """Whole-corpus pass of a global stage; map stages have none."""
+
+    def process(self, table: pa.Table, ctx: ShardContext) -> ShardResult:
+        raise NotImplementedError(f"stage {self.name!r} does not process shards")
+
+    def finalize(self, ctx: FinalizeContext) -> dict[str, Any]:
+        """Figures for the manifest's ``stats`` computed over all outputs; none by default."""
+        return {}
+
+    def merge_stats(self, per_shard: list[dict[str, Any]]) -> dict[str, Any]:
+        """Combine per-shard stats: numbers and nested dicts of numbers are summed."""
+        return sum_stats(per_shard)
+
+
+def sum_stats(items: list[dict[str, Any]]) -> dict[str, Any]:
+    """Recursively sum dicts of numbers; other values keep the first seen."""
+    out: dict[str, Any] = {}
+    for item in items:
+        for key, value in item.items():
+            if key not in out:
+                out[key] = sum_stats([value]) if isinstance(value, dict) else value
+            elif isinstance(value, dict):
+                out[key] = sum_stats([out[key], value])
+            elif isinstance(value, (int, float)) and not isinstance(value, bool):
+                out[key] += value
+    return out
+
+
+def reject(table: pa.Table, mask: pa.Array | Sequence[bool], reasons: pa.Array | Sequence[str]) -> ShardResult:
+    """Split ``table`` by ``mask`` (True = reject) with one reason per rejected row."""
+    import pyarrow.compute as pc
+
+    mask_arr = pa.array(mask, pa.bool_()) if not isinstance(mask, pa.Array) else mask
+    kept = table.filter(pc.invert(mask_arr))
+    rejected = table.filter(mask_arr)
+    reason_arr = pa.array(reasons, pa.string()) if not isinstance(reasons, pa.Array) else reasons
+    if len(reason_arr) == len(table):
+        reason_arr = reason_arr.filter(mask_arr)
+    return ShardResult(kept=kept, rejected=rejected.append_column("reason", reason_arr))
