@@ -1,0 +1,188 @@
+"""Pipeline files: loading, validating every stage's config up front, and hashing configs.
+
+A pipeline is YAML (or a dict from Python)::
+
+    name: quickstart
+    seed: 1234
+    tokenizer: tokenizer.json      # optional, used by mix and tokenize
+    stages:
+      - stage: ingest
+        inputs: [{path: data/*.jsonl.gz, domain: web}]
+      - stage: quality
+        rule_sets: [gopher_quality]
+
+Relative paths are relative to the pipeline file. Every error is reported before any
+work starts, each naming the stage and field it is about.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from dataprep.stages import stage_class
+from dataprep.stages.base import InputPath, RunInfo, Stage, StageConfig
+
+
+class PipelineError(ValueError):
+    """The pipeline file is wrong; the message says where and how."""
+
+
+class _PipelineModel(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    seed: int = 0
+    tokenizer: InputPath | None = None
+    stages: list[dict[str, Any]]
+
+
+@dataclass
+class StagePlan:
+    """One validated stage of a pipeline, ready to run."""
+
+    index: int
+    name: str
+    config: StageConfig
+    cls: type[Stage]
+
+    @property
+    def dir(self) -> str:
+        return f"{self.index:02d}-{self.name}"
+
+    @property
+    def resolved(self) -> dict[str, Any]:
+        return self.config.model_dump(mode="json")
+
+    @property
+    def config_sha256(self) -> str:
+        return sha256_json({"stage": self.name, "config": self.resolved})
+
+
+@dataclass
+class Pipeline:
+    name: str
+    seed: int
+    base_dir: str
+    stages: list[StagePlan]
+    tokenizer: str | None = None
+    path: str | None = None
+    sha256: str | None = None
+    raw: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def run_info(self) -> RunInfo:
+        tok = RunInfo(self.seed, self.base_dir).resolve(self.tokenizer) if self.tokenizer else None
+        return RunInfo(seed=self.seed, base_dir=self.base_dir, tokenizer=tok)
+
+    def build(self, plan: StagePlan) -> Stage:
+        return plan.cls(plan.config, self.run_info)
+
+
+def sha256_json(obj: Any) -> str:
+    """sha256 of canonical JSON: the same config always hashes the same."""
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def load_pipeline(source: str | Path | dict[str, Any], inputs: list[str] | None = None,
+                  base_dir: str | None = None) -> Pipeline:
+    """Read and validate a pipeline; ``inputs`` replaces the ingest stage's input paths."""
+    path = sha = None
+    if isinstance(source, dict):
+        raw = copy.deepcopy(source)
+        base = os.path.abspath(base_dir or os.getcwd())
+    else:
+        path = os.path.abspath(source)
+        try:
+            data = Path(path).read_bytes()
+        except FileNotFoundError:
+            raise PipelineError(f"pipeline file not found: {source}") from None
+        sha = hashlib.sha256(data).hexdigest()
+        try:
+            raw = yaml.safe_load(data)
+        except yaml.YAMLError as exc:
+            raise PipelineError(f"{source}: not valid YAML: {exc}") from None
+        if not isinstance(raw, dict):
+            raise PipelineError(f"{source}: a pipeline is a mapping with name and stages")
+        base = base_dir or os.path.dirname(path)
+    where = path or "pipeline"
+    if inputs:
+        raw = _with_inputs(raw, inputs, where)
+    ctx = {"base_dir": base}
+    try:
+        model = _PipelineModel.model_validate(raw, context=ctx)
+    except ValidationError as exc:
+        raise PipelineError(_format(where, "pipeline", exc)) from None
+    errors: list[str] = []
+    plans: list[StagePlan] = []
+    for i, spec in enumerate(model.stages):
+        spec = dict(spec)
+        name = spec.pop("stage", None)
+        label = f"stage {i + 1} ({name})"
+        if not isinstance(name, str):
+            errors.append(f"{where}: stage {i + 1}: missing 'stage:' naming what it is")
+            continue
+        try:
+            cls = stage_class(name)
+            config = cls.config_model.model_validate(spec, context=ctx)
+        except ValidationError as exc:
+            errors.append(_format(where, label, exc))
+            continue
+        except (ValueError, ImportError) as exc:
+            errors.append(f"{where}: {label}: {exc}")
+            continue
+        plans.append(StagePlan(i, name, config, cls))
+    if not errors:
+        errors += _check_order(where, plans)
+    if errors:
+        raise PipelineError("\n".join(errors))
+    return Pipeline(model.name, model.seed, base, plans, model.tokenizer, path, sha, raw)
+
+
+def _check_order(where: str, plans: list[StagePlan]) -> list[str]:
+    if not plans:
+        return [f"{where}: the pipeline has no stages"]
+    errors = []
+    if plans[0].cls.kind != "source":
+        errors.append(f"{where}: the first stage must read data (ingest), not {plans[0].name!r}")
+    errors += [f"{where}: stage {p.index + 1} ({p.name}) reads data but is not first" for p in plans[1:] if p.cls.kind == "source"]
+    return errors
+
+
+def _with_inputs(raw: dict[str, Any], inputs: list[str], where: str) -> dict[str, Any]:
+    """Run the same pipeline on other files: each path gets the first input's settings."""
+    raw = copy.deepcopy(raw)
+    stages = raw.get("stages") or []
+    if not stages or not isinstance(stages[0], dict) or stages[0].get("stage") != "ingest":
+        raise PipelineError(f"{where}: --input needs an ingest stage first")
+    template = dict((stages[0].get("inputs") or [{}])[0])
+    template.pop("path", None)
+    if "format" in template and len({_ext(p) for p in inputs}) > 1:
+        template.pop("format")
+    stages[0]["inputs"] = [{**template, "path": os.path.abspath(p) if "://" not in p else p} for p in inputs]
+    return raw
+
+
+def _ext(p: str) -> str:
+    return "".join(Path(p).suffixes)
+
+
+def _format(where: str, label: str, exc: ValidationError) -> str:
+    lines = []
+    for err in exc.errors():
+        loc = ".".join(str(x) for x in err["loc"]) or "(top level)"
+        msg = err["msg"]
+        if err["type"] == "extra_forbidden":
+            msg = "unknown setting (check the spelling; see the stage's documented options)"
+        got = err.get("input")
+        shown = "" if err["type"] in ("missing", "extra_forbidden") or isinstance(got, dict) else f" (got {got!r})"
+        lines.append(f"{where}: {label}: {loc}: {msg}{shown}")
+    return "\n".join(lines)

@@ -1,0 +1,350 @@
+"""Runs a pipeline: each stage over its shards in parallel, with resume and a run lock.
+
+Crash safety rests on three rules: (1) every file lands atomically; (2) after shard ``i``'s
+files land, a progress record ``_progress/part-i.json`` (their sha256, the input's sha256 and
+the config hash) lands; (3) ``manifest.json`` lands last. ``--resume`` keeps a shard only if
+its record matches the current config and input and its files still hash to the record,
+so a run killed at any point and resumed gives the same bytes as one never interrupted.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import pyarrow as pa
+
+from dataprep.config import Pipeline, StagePlan, sha256_json
+from dataprep.engine import manifest as mf
+from dataprep.engine.executor import RayExecutor, ray_runtime
+from dataprep.engine.storage import FileEntry, Shard, StageArtifacts, StageWorkDir, Storage
+from dataprep.schema import REASON, STAGE
+from dataprep.stages.base import FinalizeContext, PrepareContext, ShardContext, ShardResult, Stage
+
+RUN_JSON = "run.json"
+LOCK = ".lock"
+
+
+@dataclass
+class StageOutcome:
+    name: str
+    dir: str  # absolute path (or URI) of the stage directory
+    manifest: dict[str, Any]
+    reused: bool = False  # kept whole from an earlier run by --resume
+
+
+@dataclass
+class RunResult:
+    output_dir: str
+    stages: list[StageOutcome]
+
+
+class Progress:
+    """Shard progress on stderr, at most every two seconds per stage."""
+
+    def __init__(self, stage: str, total: int, enabled: bool) -> None:
+        self.stage, self.total, self.enabled = stage, total, enabled
+        self.done, self.last = 0, 0.0
+
+    def step(self, *_: Any) -> None:
+        self.done += 1
+        now = time.monotonic()
+        if self.enabled and (now - self.last > 2 or self.done == self.total):
+            self.last = now
+            print(f"  [{self.stage}] {self.done}/{self.total} shards", file=sys.stderr, flush=True)
+
+
+def run_pipeline(pipeline: Pipeline, output: str, *, address: str | None = None, num_cpus: int | None = None,
+                 resume: bool = False, verbose: bool = True) -> RunResult:
+    storage = Storage(output)
+    _check_output(storage, output, resume)
+    storage.makedirs("")
+    with RunLock(storage, output):
+        run_doc = _run_doc(pipeline, resume)
+        outcomes: list[StageOutcome] = []
+        with ray_runtime(address, num_cpus) as executor:
+            inputs: list[Shard] = []
+            for plan in pipeline.stages:
+                run_doc["stages"][plan.index]["status"] = "running"
+                storage.write_json(RUN_JSON, run_doc)
+                if verbose:
+                    print(f"stage {plan.dir}", file=sys.stderr, flush=True)
+                try:
+                    outcome, inputs = run_stage(pipeline, plan, storage, executor, inputs, resume, verbose)
+                except BaseException:
+                    run_doc["stages"][plan.index]["status"] = "failed"
+                    run_doc["status"] = "failed"
+                    storage.write_json(RUN_JSON, run_doc)
+                    raise
+                run_doc["stages"][plan.index].update(status="complete", config_sha256=plan.config_sha256)
+                outcomes.append(outcome)
+        run_doc.update(status="complete", end=mf.now())
+        _check(mf.validate(run_doc, "run"), RUN_JSON)
+        storage.write_json(RUN_JSON, run_doc)
+    result = RunResult(storage.root, outcomes)
+    if verbose:
+        print(summary_table(result))
+    return result
+
+
+def _check_output(storage: Storage, output: str, resume: bool) -> None:
+    if resume:
+        if storage.exists(RUN_JSON):
+            return
+        if storage.exists("") and storage.list(""):
+            raise FileExistsError(f"{output} holds files but no run.json: it is not a dataprep run to resume")
+        return
+    if storage.exists(RUN_JSON):
+        raise FileExistsError(f"{output} already holds a run; pass --resume to continue it or choose another --output")
+    if storage.exists("") and storage.list("", recursive=True):
+        raise FileExistsError(f"{output} is not empty; choose an empty or new --output")
+
+
+def _run_doc(pipeline: Pipeline, resume: bool) -> dict[str, Any]:
+    return {
+        "schema": mf.RUN_SCHEMA,
+        "schema_version": mf.SCHEMA_VERSION,
+        "name": pipeline.name,
+        "pipeline": {"path": pipeline.path, "sha256": pipeline.sha256 or sha256_json(pipeline.raw)},
+        "seed": pipeline.seed,
+        "versions": mf.versions(),
+        "start": mf.now(),
+        "end": None,
+        "resumed": resume,
+        "status": "running",
+        "stages": [{"index": p.index, "name": p.name, "dir": p.dir, "status": "pending", "config_sha256": p.config_sha256}
+                   for p in pipeline.stages],
+    }
+
+
+def run_stage(pipeline: Pipeline, plan: StagePlan, storage: Storage, executor: RayExecutor, inputs: list[Shard],
+              resume: bool, verbose: bool = True) -> tuple[StageOutcome, list[Shard]]:
+    """Run one stage (or keep it whole under --resume); return its outcome and output shards."""
+    stage = pipeline.build(plan)
+    mpath = f"{plan.dir}/manifest.json"
+    if resume and storage.exists(mpath):
+        old = storage.read_json(mpath)
+        if _still_valid(old, stage, plan, inputs, storage):
+            return StageOutcome(plan.name, storage.full(plan.dir), old, reused=True), _shards(storage, old["outputs"])
+    storage.delete(mpath)
+    start, t0 = mf.now(), time.monotonic()
+    work = StageWorkDir(storage, f"{plan.dir}/_work")
+    if stage.kind == "source":
+        from dataprep.engine.source import run_source
+
+        records, input_entries = run_source(stage, plan, storage, executor, work, resume, verbose)
+    else:
+        input_entries = [{"path": s.path, "sha256": s.sha256, "rows": s.rows} for s in inputs]
+        if stage.kind == "global":
+            _prepare(stage, plan, inputs, storage, executor, work, resume)
+        records = run_shards(stage, plan, storage, executor, work, [(i, s) for i, s in enumerate(inputs)], resume, verbose)
+    _prune(storage, plan.dir, records)
+    outputs = [r["output"] for r in records]
+    rejected = [r["rejected"] for r in records if r["rejected"]]
+    out_shards = _shards(storage, outputs)
+    artifacts = StageArtifacts(storage, plan.dir)
+    stats = stage.merge_stats([r["stats"] for r in records])
+    stats.update(stage.finalize(FinalizeContext(out_shards, _shards(storage, rejected), stage.run, work, executor, artifacts)))
+    by_reason = sum((Counter(r["by_reason"]) for r in records), Counter())
+    counts = {"in": sum(r["in"] for r in records), "out": sum(o["rows"] for o in outputs),
+              "rejected": sum(o["rows"] for o in rejected), "added": sum(r["added"] for r in records),
+              "by_reason": dict(sorted(by_reason.items()))}
+    if counts["in"] + counts["added"] != counts["out"] + counts["rejected"]:
+        raise RuntimeError(f"{plan.dir}: rows do not add up: {counts}")
+    doc = mf.stage_manifest(plan=plan, seed=pipeline.seed, inputs=input_entries, outputs=outputs, rejected=rejected,
+                            artifacts=[a.as_dict() for a in artifacts.entries], counts=counts, start=start, end=mf.now(),
+                            wall=time.monotonic() - t0, workers=executor.workers, stats=stats)
+    _check(mf.validate(doc, "stage"), mpath)
+    storage.write_json(mpath, doc)
+    return StageOutcome(plan.name, storage.full(plan.dir), doc), out_shards
+
+
+def _prepare(stage: Stage, plan: StagePlan, inputs: list[Shard], storage: Storage, executor: RayExecutor,
+             work: StageWorkDir, resume: bool) -> None:
+    """A global stage's whole-corpus pass, skipped on resume if done for this config and input."""
+    key = {"config_sha256": plan.config_sha256, "inputs": [s.sha256 for s in inputs]}
+    if resume and work.exists("_prepared.json") and work.read_json("_prepared.json") == key:
+        return
+    stage.prepare(PrepareContext(inputs, stage.run, work, executor))
+    work.write_json("_prepared.json", key)
+
+
+def run_shards(stage: Stage, plan: StagePlan, storage: Storage, executor: RayExecutor, work: StageWorkDir,
+               items: list[tuple[int, Any]], resume: bool, verbose: bool,
+               task: Callable[[tuple[Any, ...]], dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+    """Process every ``(index, input)`` pair, reusing valid progress records under --resume."""
+    cfg = plan.config_sha256
+    records: dict[int, dict[str, Any]] = {}
+    todo = []
+    for index, item in items:
+        rec = _progress(storage, plan.dir, index) if resume else None
+        if rec and rec["config_sha256"] == cfg and rec["input_sha256"] == _input_sha(item) and _files_intact(storage, rec):
+            records[index] = rec
+        else:
+            todo.append((stage, plan.dir, plan.name, cfg, index, item, storage, work))
+    prog = Progress(plan.name, len(todo), verbose)
+    done = executor.map(task or _process_shard, todo, num_cpus=stage.num_cpus,
+                        describe=lambda t: f"{plan.dir} shard {t[4]}", on_done=prog.step)
+    records.update({r["index"]: r for r in done})
+    return [records[i] for i, _ in items]
+
+
+def _input_sha(item: Any) -> str:
+    return item.sha256 if isinstance(item, Shard) else sha256_json(item)
+
+
+def _process_shard(args: tuple[Any, ...]) -> dict[str, Any]:
+    """Ray task: read input shard ``index``, run the stage on it, write its files and record."""
+    stage, stage_dir, name, cfg, index, shard, storage, work = args
+    table = shard.read()
+    result = stage.process(table, ShardContext(index, shard, stage.run, work))
+    return write_result(storage, stage_dir, name, cfg, index, shard.sha256, table.num_rows, result)
+
+
+def write_result(storage: Storage, stage_dir: str, name: str, cfg: str, index: int, input_sha: str, rows_in: int,
+                 result: ShardResult) -> dict[str, Any]:
+    """Land shard ``index``'s kept and rejected files, then its progress record."""
+    if "id" not in result.kept.column_names:
+        raise RuntimeError(f"stage {name!r} dropped the id column")
+    rej = result.rejected
+    n_rej = rej.num_rows if rej is not None else 0
+    if rows_in + result.added != result.kept.num_rows + n_rej:
+        raise RuntimeError(f"stage {name!r}, shard {index}: {rows_in} in + {result.added} added != "
+                           f"{result.kept.num_rows} kept + {n_rej} rejected")
+    out = storage.write_parquet(f"{stage_dir}/part-{index:05d}.parquet", result.kept)
+    rej_rel = f"{stage_dir}/rejected/part-{index:05d}.parquet"
+    rej_entry: FileEntry | None = None
+    by_reason: dict[str, int] = {}
+    if rej is not None and n_rej:
+        if REASON not in rej.column_names:
+            raise RuntimeError(f"stage {name!r} rejected rows without a {REASON!r} column")
+        rej = rej.append_column(STAGE, pa.array([name] * n_rej, pa.string()))
+        rej_entry = storage.write_parquet(rej_rel, rej)
+        by_reason = {str(k): int(v) for k, v in Counter(rej.column(REASON).to_pylist()).items()}
+    else:
+        storage.delete(rej_rel)
+    record = {"index": index, "config_sha256": cfg, "input_sha256": input_sha, "in": rows_in, "added": result.added,
+              "output": out.as_dict(), "rejected": rej_entry.as_dict() if rej_entry else None,
+              "by_reason": by_reason, "stats": result.stats}
+    storage.write_json(f"{stage_dir}/_progress/part-{index:05d}.json", record)
+    return record
+
+
+def _progress(storage: Storage, stage_dir: str, index: int) -> dict[str, Any] | None:
+    rel = f"{stage_dir}/_progress/part-{index:05d}.json"
+    return storage.read_json(rel) if storage.exists(rel) else None
+
+
+def _files_intact(storage: Storage, rec: dict[str, Any]) -> bool:
+    entries = [rec["output"]] + ([rec["rejected"]] if rec["rejected"] else [])
+    return all(storage.exists(e["path"]) and storage.sha256(e["path"]) == e["sha256"] for e in entries)
+
+
+def _still_valid(old: dict[str, Any], stage: Stage, plan: StagePlan, inputs: list[Shard], storage: Storage) -> bool:
+    """A finished stage is kept by --resume if config, inputs and every file still match."""
+    if old.get("config_sha256") != plan.config_sha256:
+        return False
+    if plan.cls.kind != "source" and [(i["path"], i["sha256"]) for i in old["inputs"]] != [(s.path, s.sha256) for s in inputs]:
+        return False
+    if plan.cls.kind == "source":
+        from dataprep.engine.source import inputs_unchanged
+
+        if not inputs_unchanged(stage, old["inputs"], storage):  # type: ignore[arg-type]
+            return False
+    entries = old["outputs"] + old["rejected"] + old["artifacts"]
+    return all(storage.exists(e["path"]) and storage.sha256(e["path"]) == e["sha256"] for e in entries)
+
+
+def _prune(storage: Storage, stage_dir: str, records: list[dict[str, Any]]) -> None:
+    """Remove shard files an earlier, different attempt left behind (resume after a change)."""
+    keep = {r["output"]["path"] for r in records} | {r["rejected"]["path"] for r in records if r["rejected"]}
+    for sub in (stage_dir, f"{stage_dir}/rejected"):
+        for rel in storage.list(sub):
+            name = os.path.basename(rel)
+            if name.startswith("part-") and rel not in keep:
+                storage.delete(rel)
+    keep_idx = {f"part-{r['index']:05d}.json" for r in records}
+    for rel in storage.list(f"{stage_dir}/_progress"):
+        if os.path.basename(rel) not in keep_idx:
+            storage.delete(rel)
+
+
+def _shards(storage: Storage, entries: list[dict[str, Any]]) -> list[Shard]:
+    return [Shard(storage, e["path"], e["rows"], e["sha256"]) for e in entries]
+
+
+def _check(errors: list[str], what: str) -> None:
+    if errors:
+        raise RuntimeError(f"{what} does not match its schema:\n  " + "\n  ".join(errors))
+
+
+def summary_table(result: RunResult) -> str:
+    """The per-stage summary printed at the end of a run."""
+    head = f"{'stage':<20} {'in':>10} {'out':>10} {'rejected':>10} {'seconds':>9}"
+    lines = [f"run: {result.output_dir}", head, "-" * len(head)]
+    for o in result.stages:
+        c, t = o.manifest["counts"], o.manifest["timing"]
+        secs = "reused" if o.reused else f"{t['wall_seconds']:.1f}"
+        lines.append(f"{o.manifest['stage']['dir']:<20} {c['in']:>10,} {c['out']:>10,} {c['rejected']:>10,} {secs:>9}")
+    return "\n".join(lines)
+
+
+class RunLock:
+    """One writer per output: a lock file created exclusively, naming the process holding it.
+
+    A lock left by a process that no longer exists on this host (kill -9) is taken over, so
+    ``--resume`` after a crash just works; a live holder makes the second run refuse.
+    """
+
+    def __init__(self, storage: Storage, output: str) -> None:
+        self.storage, self.output = storage, output
+        self.owner = f"{socket.gethostname()}:{os.getpid()}"
+
+    def __enter__(self) -> "RunLock":
+        if self.storage.is_local:
+            path = self.storage.full(LOCK)
+            while True:
+                try:
+                    fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+                except FileExistsError:
+                    if self._stale(path):
+                        os.unlink(path)
+                        continue
+                    raise FileExistsError(
+                        f"another run ({self._read(path)}) is writing into {self.output}; wait for it or stop it") from None
+                with os.fdopen(fd, "w") as f:
+                    f.write(self.owner)
+                return self
+        # Object stores have no exclusive create: best effort, documented in the README.
+        if self.storage.exists(LOCK):
+            raise FileExistsError(f"{self.output} has a lock ({self.storage.read_bytes(LOCK).decode()}); remove it if no run is active")
+        self.storage.write_bytes(LOCK, self.owner.encode())
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.storage.delete(LOCK)
+
+    @staticmethod
+    def _read(path: str) -> str:
+        try:
+            with open(path) as f:
+                return f.read().strip()
+        except FileNotFoundError:
+            return "?"
+
+    def _stale(self, path: str) -> bool:
+        host, _, pid = self._read(path).rpartition(":")
+        if host != socket.gethostname() or not pid.isdigit():
+            return False
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            return True
+        except PermissionError:
+            return False
+        return False

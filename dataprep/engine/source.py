@@ -1,0 +1,185 @@
+"""Runs a source stage (ingest): read files in parallel, then re-shard deterministically.
+
+1. *Read*: input files are grouped into units of about ``unit_bytes`` (so a folder of many
+   small text files is not a task per file); one task per unit parses its files, in order,
+   into ``_work/units/unit-NNNNN.parquet`` (good and bad rows, with ``reason``).
+2. *Plan*: the units' ``reason`` and text-size columns are streamed, in order, to cut the
+   sequence of documents into shards of at most ``shard_rows`` documents (and
+   ``shard_bytes`` text bytes). A rejected row goes with the shard of the documents
+   around it. The plan depends only on the files' contents and order: never on workers.
+3. *Write*: one task per output shard reads its slices (only the row groups it needs)
+   and writes ``part-NNNNN.parquet`` and ``rejected/part-NNNNN.parquet``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from dataprep.config import StagePlan, sha256_json
+from dataprep.engine.executor import RayExecutor
+from dataprep.engine.runner import Progress, run_shards, write_result
+from dataprep.engine.storage import Storage, StageWorkDir, file_sha256_and_size
+from dataprep.schema import REASON
+from dataprep.stages.base import ShardResult
+from dataprep.stages.ingest import ROW_SCHEMA, InputFile, IngestStage
+
+NBYTES = "_nbytes"
+UNIT_ROW_GROUP = 8192
+
+
+@dataclass(frozen=True)
+class Slice:
+    unit: int
+    start: int
+    stop: int
+
+
+def run_source(stage: IngestStage, plan: StagePlan, storage: Storage, executor: RayExecutor, work: StageWorkDir,
+               resume: bool, verbose: bool) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    files = stage.files()
+    units = group_units(files, stage.config.unit_bytes)
+    unit_recs = _read_units(stage, plan, storage, executor, work, units, resume, verbose)
+    shards = plan_shards(storage, work, unit_recs, stage.config.shard_rows, stage.config.shard_bytes)
+    items = [(i, [s.__dict__ for s in sl]) for i, sl in enumerate(shards)]
+    records = run_shards(stage, plan, storage, executor, work, items, resume, verbose, task=_write_shard)
+    inputs = [f for u in unit_recs for f in u["files"]]
+    if sum(f["rows"] for f in inputs) != sum(r["in"] for r in records):
+        raise RuntimeError(f"{plan.dir}: records read and rows written differ")
+    return records, [{"path": _rel_to(storage, f["path"]), "sha256": f["sha256"], "rows": f["rows"]} for f in inputs]
+
+
+def group_units(files: list[InputFile], unit_bytes: int) -> list[list[InputFile]]:
+    """Consecutive files grouped until a group holds ``unit_bytes``; a big file is alone."""
+    units: list[list[InputFile]] = []
+    size = 0
+    for f in files:
+        if not units or size + f.size > unit_bytes:
+            units.append([])
+            size = 0
+        units[-1].append(f)
+        size += f.size
+    return units
+
+
+def _read_units(stage: IngestStage, plan: StagePlan, storage: Storage, executor: RayExecutor, work: StageWorkDir,
+                units: list[list[InputFile]], resume: bool, verbose: bool) -> list[dict[str, Any]]:
+    cfg = plan.config_sha256
+    recs: dict[int, dict[str, Any]] = {}
+    todo = []
+    for k, unit in enumerate(units):
+        key = {"config_sha256": cfg, "files": [(f.path, f.size) for f in unit]}
+        name = f"units/unit-{k:05d}.json"
+        if resume and work.exists(name):
+            rec = work.read_json(name)
+            if rec["key"] == key and work.exists(f"units/unit-{k:05d}.parquet"):
+                recs[k] = rec
+                continue
+        todo.append((stage, k, unit, key, work))
+    prog = Progress(f"{plan.name} read", len(todo), verbose)
+    done = executor.map(_read_unit, todo, describe=lambda t: f"input files {[f.path for f in t[2]]}", on_done=prog.step)
+    recs.update({r["unit"]: r for r in done})
+    return [recs[k] for k in range(len(units))]
+
+
+def _read_unit(args: tuple[Any, ...]) -> dict[str, Any]:
+    """Ray task: parse a unit's files into one work table; record each file's hash and rows."""
+    stage, k, unit, key, work = args
+    files = []
+    rel = f"units/unit-{k:05d}.parquet"
+    writer = None
+    total = 0
+    with work.storage.open_atomic(f"{work.rel_dir}/{rel}") as stream:
+        for f in unit:
+            sha, size = file_sha256_and_size(f.path)
+            rows = 0
+            for batch in stage.read_file(f):
+                batch = batch.append_column(NBYTES, pc.binary_length(batch.column("text")).cast(pa.int64()))
+                if writer is None:
+                    writer = pq.ParquetWriter(stream, batch.schema, compression="zstd", compression_level=1)
+                writer.write_table(batch, row_group_size=UNIT_ROW_GROUP)
+                rows += batch.num_rows
+            files.append({"path": f.path, "sha256": sha, "bytes": size, "rows": rows})
+            total += rows
+        if writer is None:  # no records at all: still a valid, empty unit
+            writer = pq.ParquetWriter(stream, ROW_SCHEMA.append(pa.field(NBYTES, pa.int64())))
+        writer.close()
+    rec = {"unit": k, "key": key, "files": files, "rows": total}
+    work.write_json(f"units/unit-{k:05d}.json", rec)
+    return rec
+
+
+def plan_shards(storage: Storage, work: StageWorkDir, units: list[dict[str, Any]], shard_rows: int,
+                shard_bytes: int | None) -> list[list[Slice]]:
+    """Cut the documents of all units, in order, into shards; memory O(one unit's columns)."""
+    shards: list[list[Slice]] = [[]]
+    docs = size = 0
+    for u in units:
+        if not u["rows"]:
+            continue
+        t = work.read_table(f"units/unit-{u['unit']:05d}.parquet", columns=[REASON, NBYTES])
+        good = pc.is_null(t.column(REASON)).to_numpy(zero_copy_only=False)
+        nbytes = t.column(NBYTES).to_numpy()
+        start = 0
+        for row in range(t.num_rows):
+            if not good[row]:
+                continue
+            full = docs >= shard_rows or (shard_bytes is not None and docs > 0 and size + nbytes[row] > shard_bytes)
+            if full:
+                if row > start:
+                    shards[-1].append(Slice(u["unit"], start, row))
+                shards.append([])
+                start, docs, size = row, 0, 0
+            docs += 1
+            size += int(nbytes[row])
+        shards[-1].append(Slice(u["unit"], start, t.num_rows))
+    return shards
+
+
+def _write_shard(args: tuple[Any, ...]) -> dict[str, Any]:
+    """Ray task: gather a shard's slices from the unit tables and land it."""
+    stage, stage_dir, name, cfg, index, slices, storage, work = args
+    parts = [_read_slice(work, Slice(**s)) for s in slices]
+    table = pa.concat_tables(parts) if parts else ROW_SCHEMA.empty_table()
+    good = pc.is_null(table.column(REASON))
+    kept = table.filter(good).drop_columns([REASON])
+    rejected = table.filter(pc.invert(good))
+    result = ShardResult(kept=kept, rejected=rejected if rejected.num_rows else None)
+    return write_result(storage, stage_dir, name, cfg, index, sha256_json(slices), table.num_rows, result)
+
+
+def _read_slice(work: StageWorkDir, s: Slice) -> pa.Table:
+    """Rows ``[start, stop)`` of a unit, reading only the row groups that hold them."""
+    storage = work.storage
+    with storage.fs.open_input_file(storage.full(f"{work.rel_dir}/units/unit-{s.unit:05d}.parquet")) as f:
+        pf = pq.ParquetFile(f)
+        groups, offset, first = [], 0, None
+        for g in range(pf.metadata.num_row_groups):
+            n = pf.metadata.row_group(g).num_rows
+            if offset + n > s.start and offset < s.stop:
+                groups.append(g)
+                first = offset if first is None else first
+            offset += n
+        t = pf.read_row_groups(groups) if groups else pf.schema_arrow.empty_table()
+    t = t.slice(s.start - (first or 0), s.stop - s.start)
+    return t.drop_columns([NBYTES])
+
+
+def inputs_unchanged(stage: IngestStage, old_inputs: list[dict[str, Any]], storage: Storage) -> bool:
+    """Whether the files an ingest stage names are still the ones (and bytes) it read."""
+    files = stage.files()
+    if [_rel_to(storage, f.path) for f in files] != [i["path"] for i in old_inputs]:
+        return False
+    return all(file_sha256_and_size(f.path)[0] == i["sha256"] for f, i in zip(files, old_inputs))
+
+
+def _rel_to(storage: Storage, path: str) -> str:
+    """Input paths in manifests are relative to the run directory (URIs stay as they are)."""
+    if "://" in path or not storage.is_local:
+        return path
+    return os.path.relpath(path, storage.base)

@@ -1,0 +1,304 @@
+"""The one filesystem layer: every byte the engine reads or writes goes through here.
+
+Built on ``pyarrow.fs`` so a run directory or an input can be a local path or an object
+store URI (``s3://bucket/prefix``) without a rewrite. Writes are atomic: data goes to a
+``.tmp-<uuid>`` sibling, then is renamed into place, so a crash never leaves a file that
+looks complete. Shards are serialized in memory first so their sha256 is known before
+they land.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fnmatch
+import glob as _glob
+import hashlib
+import io
+import json
+import os
+import uuid
+from dataclasses import dataclass
+from typing import Any, Iterator, Sequence
+
+import pyarrow as pa
+import pyarrow.fs as pafs
+import pyarrow.parquet as pq
+
+from dataprep.schema import normalize_table
+
+PARQUET_OPTIONS: dict[str, Any] = {
+    "compression": "zstd",
+    "compression_level": 3,
+    "use_dictionary": True,
+    "write_statistics": True,
+    "row_group_size": 65536,
+}
+HASH_CHUNK = 8 << 20
+
+
+def _is_uri(path: str) -> bool:
+    return "://" in path
+
+
+@dataclass(frozen=True)
+class FileEntry:
+    """A file as recorded in a manifest: path relative to the run directory."""
+
+    path: str
+    sha256: str
+    rows: int
+    bytes: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"path": self.path, "sha256": self.sha256, "rows": self.rows, "bytes": self.bytes}
+
+
+class Storage:
+    """A directory (local or object store) addressed by paths relative to its root."""
+
+    def __init__(self, root: str) -> None:
+        if _is_uri(root):
+            self.fs, base = pafs.FileSystem.from_uri(root)
+        else:
+            self.fs, base = pafs.LocalFileSystem(), os.path.abspath(os.path.expanduser(root))
+        self.root = root if _is_uri(root) else base
+        self.base = base.rstrip("/")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Storage, (self.root,))
+
+    @property
+    def is_local(self) -> bool:
+        return isinstance(self.fs, pafs.LocalFileSystem)
+
+    def full(self, rel: str) -> str:
+        return f"{self.base}/{rel}" if rel else self.base
+
+    def exists(self, rel: str) -> bool:
+        return self.fs.get_file_info(self.full(rel)).type != pafs.FileType.NotFound
+
+    def is_dir(self, rel: str) -> bool:
+        return self.fs.get_file_info(self.full(rel)).type == pafs.FileType.Directory
+
+    def size(self, rel: str) -> int:
+        return self.fs.get_file_info(self.full(rel)).size
+
+    def makedirs(self, rel: str) -> None:
+        self.fs.create_dir(self.full(rel), recursive=True)
+
+    def list(self, rel_dir: str, recursive: bool = False) -> list[str]:
+        """Files (not folders) under ``rel_dir``, as paths relative to the root, sorted."""
+        if not self.is_dir(rel_dir):
+            return []
+        sel = pafs.FileSelector(self.full(rel_dir), recursive=recursive)
+        prefix = self.base + "/"
+        return sorted(
+            i.path[len(prefix):] for i in self.fs.get_file_info(sel) if i.type == pafs.FileType.File
+        )
+
+    def delete(self, rel: str) -> None:
+        info = self.fs.get_file_info(self.full(rel))
+        if info.type == pafs.FileType.File:
+            self.fs.delete_file(self.full(rel))
+        elif info.type == pafs.FileType.Directory:
+            self.fs.delete_dir(self.full(rel))
+
+    def read_bytes(self, rel: str) -> bytes:
+        with self.fs.open_input_stream(self.full(rel)) as f:
+            return f.read()
+
+    def write_bytes(self, rel: str, data: bytes) -> None:
+        """Atomic write: a temp sibling renamed into place."""
+        with self.open_atomic(rel) as f:
+            f.write(data)
+
+    @contextlib.contextmanager
+    def open_atomic(self, rel: str) -> Iterator[Any]:
+        """A writable stream that appears at ``rel`` only once closed without error."""
+        parent = os.path.dirname(rel)
+        if parent:
+            self.makedirs(parent)
+        tmp = f"{rel}.tmp-{uuid.uuid4().hex[:12]}"
+        stream = self.fs.open_output_stream(self.full(tmp))
+        try:
+            yield stream
+            stream.close()
+            self.fs.move(self.full(tmp), self.full(rel))
+        except BaseException:
+            stream.close()
+            self.delete(tmp)
+            raise
+
+    def read_json(self, rel: str) -> Any:
+        return json.loads(self.read_bytes(rel))
+
+    def write_json(self, rel: str, obj: Any) -> None:
+        self.write_bytes(rel, (json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode())
+
+    def sha256(self, rel: str) -> str:
+        h = hashlib.sha256()
+        with self.fs.open_input_stream(self.full(rel)) as f:
+            while chunk := f.read(HASH_CHUNK):
+                h.update(chunk)
+        return h.hexdigest()
+
+    def write_parquet(self, rel: str, table: pa.Table) -> FileEntry:
+        """Write ``table`` as one zstd Parquet file, atomically; return its manifest entry."""
+        table = normalize_table(table)
+        buf = io.BytesIO()
+        pq.write_table(table, buf, **PARQUET_OPTIONS)
+        data = buf.getvalue()
+        self.write_bytes(rel, data)
+        return FileEntry(rel, hashlib.sha256(data).hexdigest(), table.num_rows, len(data))
+
+    def read_parquet(self, rel: str, columns: Sequence[str] | None = None) -> pa.Table:
+        return pq.read_table(self.full(rel), columns=list(columns) if columns else None, filesystem=self.fs)
+
+    def parquet_rows(self, rel: str) -> int:
+        with self.fs.open_input_file(self.full(rel)) as f:
+            return pq.ParquetFile(f).metadata.num_rows
+
+
+@dataclass(frozen=True)
+class Shard:
+    """A Parquet shard of a run (implements ``ShardRef``); ``path`` is run-relative."""
+
+    storage: Storage
+    path: str
+    rows: int
+    sha256: str = ""
+
+    def read(self, columns: Sequence[str] | None = None) -> pa.Table:
+        return self.storage.read_parquet(self.path, columns)
+
+
+class StageWorkDir:
+    """Scratch space of one stage run (implements ``WorkDir``)."""
+
+    def __init__(self, storage: Storage, rel_dir: str) -> None:
+        self.storage = storage
+        self.rel_dir = rel_dir
+
+    def _p(self, name: str) -> str:
+        return f"{self.rel_dir}/{name}"
+
+    def write_table(self, name: str, table: pa.Table) -> None:
+        self.storage.write_parquet(self._p(name), table)
+
+    def read_table(self, name: str, columns: Sequence[str] | None = None) -> pa.Table:
+        return self.storage.read_parquet(self._p(name), columns)
+
+    def write_json(self, name: str, obj: Any) -> None:
+        self.storage.write_json(self._p(name), obj)
+
+    def read_json(self, name: str) -> Any:
+        return self.storage.read_json(self._p(name))
+
+    def exists(self, name: str) -> bool:
+        return self.storage.exists(self._p(name))
+
+    def list(self, prefix: str = "") -> list[str]:
+        names = [p[len(self.rel_dir) + 1:] for p in self.storage.list(self.rel_dir, recursive=True)]
+        return [n for n in names if n.startswith(prefix) and ".tmp-" not in n]
+
+
+class _HashingWriter:
+    """Wraps a stream to hash and count what passes through it."""
+
+    def __init__(self, stream: Any) -> None:
+        self.stream = stream
+        self.sha = hashlib.sha256()
+        self.bytes = 0
+
+    def write(self, data: bytes) -> int:
+        self.sha.update(data)
+        self.bytes += len(data)
+        return self.stream.write(data)
+
+
+class StageArtifacts:
+    """Extra files of a stage (implements ``ArtifactWriter``); each lands atomically."""
+
+    def __init__(self, storage: Storage, stage_dir: str) -> None:
+        self.storage = storage
+        self.stage_dir = stage_dir
+        self.entries: list[FileEntry] = []
+
+    @contextlib.contextmanager
+    def open(self, name: str) -> Iterator[_HashingWriter]:
+        rel = f"{self.stage_dir}/{name}"
+        with self.storage.open_atomic(rel) as stream:
+            writer = _HashingWriter(stream)
+            yield writer
+        self.entries.append(FileEntry(rel, writer.sha.hexdigest(), 0, writer.bytes))
+
+
+def expand_inputs(pattern: str) -> list[tuple[str, str]]:
+    """Files matching a path, folder or glob, as sorted ``(full path or URI, relative name)``.
+
+    The relative name (used in document ids) is the path below the pattern's non-glob
+    prefix, or the base name for a single file, so ids do not depend on where the data
+    is mounted.
+    """
+    magic = _glob.has_magic(pattern)
+    base = _glob_base(pattern) if magic else pattern
+    if _is_uri(pattern):
+        fs, root = pafs.FileSystem.from_uri(base)
+        scheme = pattern.split("://", 1)[0]
+        info = fs.get_file_info(root)
+        if info.type == pafs.FileType.File:
+            return [(pattern, os.path.basename(root))]
+        found = [i.path for i in fs.get_file_info(pafs.FileSelector(root, recursive=True)) if i.type == pafs.FileType.File]
+        rel_pattern = pattern.split("://", 1)[1][len(root):].lstrip("/") if magic else "**"
+        out = [(f"{scheme}://{p}", p[len(root):].lstrip("/")) for p in found]
+        return sorted((u, r) for u, r in out if fnmatch.fnmatch(r, rel_pattern) or not magic)
+    if magic:
+        files = [p for p in _glob.glob(pattern, recursive=True) if os.path.isfile(p)]
+        return sorted((os.path.abspath(p), os.path.relpath(p, base)) for p in files)
+    if os.path.isdir(pattern):
+        out = []
+        for dirpath, _dirs, names in os.walk(pattern):
+            for n in names:
+                p = os.path.join(dirpath, n)
+                out.append((os.path.abspath(p), os.path.relpath(p, pattern)))
+        return sorted(out)
+    if os.path.isfile(pattern):
+        return [(os.path.abspath(pattern), os.path.basename(pattern))]
+    return []
+
+
+def _glob_base(pattern: str) -> str:
+    parts = pattern.split("/")
+    keep = []
+    for part in parts:
+        if _glob.has_magic(part):
+            break
+        keep.append(part)
+    return "/".join(keep) or "."
+
+
+def open_input(path: str) -> Any:
+    """A binary stream over an input file with its compression (by extension) undone."""
+    if _is_uri(path):
+        fs, p = pafs.FileSystem.from_uri(path)
+    else:
+        fs, p = pafs.LocalFileSystem(), path
+    from dataprep.readers.base import COMPRESSIONS
+
+    codec = next((c for ext, c in COMPRESSIONS.items() if path.lower().endswith(ext)), None)
+    return fs.open_input_stream(p, compression=codec, buffer_size=1 << 20)
+
+
+def file_sha256_and_size(path: str) -> tuple[str, int]:
+    """sha256 of an input file's bytes as stored (compressed), and its size."""
+    if _is_uri(path):
+        fs, p = pafs.FileSystem.from_uri(path)
+    else:
+        fs, p = pafs.LocalFileSystem(), path
+    h = hashlib.sha256()
+    n = 0
+    with fs.open_input_stream(p) as f:
+        while chunk := f.read(HASH_CHUNK):
+            h.update(chunk)
+            n += len(chunk)
+    return h.hexdigest(), n

@@ -1,0 +1,1 @@
+"""Turning markup (HTML pages) into the plain text a document carries."""

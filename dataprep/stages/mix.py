@@ -1,0 +1,196 @@
+"""The mix stage: re-weight domains (or sources) to a target mixture with a token budget.
+
+``prepare`` counts units per domain over the whole input (in parallel), plans the mixture
+(weights or temperature, UniMax epoch caps, budget; see ``dataprep.mix.plan``) and fixes a
+seeded sample per domain (``dataprep.mix.sample``). ``process`` then applies it shard by
+shard: a document appears ``repeats`` times, plus once more if it is in the fractional
+sample; a document appearing 0 times goes to rejected with reason ``not_sampled``.
+
+Repeated copies get unique ids: the first copy keeps the document's id, copy ``k`` (k ≥ 2)
+is ``<id>#r<k>``. Output shard ``i`` holds every first copy of input shard ``i`` in input
+order, then every second copy, and so on, so repeats of a document are never adjacent.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Literal
+
+import numpy as np
+import pyarrow as pa
+from pydantic import Field, NonNegativeFloat, PositiveFloat, PositiveInt, model_validator
+
+from dataprep.mix.plan import InfeasibleMix, plan_mixture
+from dataprep.mix.sample import Cutoff, DomainDraw, copies, draw_for, in_sample, sample_keys
+from dataprep.mix.units import Unit, count_units, describe_units
+from dataprep.stages.base import (
+    FinalizeContext,
+    InputPath,
+    PrepareContext,
+    RunInfo,
+    ShardContext,
+    ShardRef,
+    ShardResult,
+    Stage,
+    StageConfig,
+)
+
+NOT_SAMPLED = "not_sampled"
+PLAN_FILE = "plan.json"
+
+
+class MixConfig(StageConfig):
+    """A mixture request. Shares are of tokens, or of documents with ``budget_documents``."""
+
+    by: Literal["domain", "source"] = Field("domain", description="column whose values are mixed")
+    weights: dict[str, NonNegativeFloat] | None = Field(None, description="target share per value (normalised)")
+    temperature: PositiveFloat | None = Field(None, description="p ∝ size^(1/T) instead of weights")
+    budget_tokens: PositiveInt | None = None
+    budget_documents: PositiveInt | None = None
+    max_epochs: PositiveFloat = Field(1.0, description="UniMax cap: most passes over any domain")
+    max_epochs_per_domain: dict[str, PositiveFloat] = Field(default_factory=dict)
+    tokenizer: InputPath | None = Field(None, description="counts tokens; default: the pipeline's tokenizer")
+    seed: int | None = Field(None, description="sampling seed; default: the pipeline's seed")
+
+    @model_validator(mode="after")
+    def _one_of_each(self) -> MixConfig:
+        if self.budget_tokens is not None and self.budget_documents is not None:
+            raise ValueError("give budget_tokens or budget_documents, not both")
+        if self.weights is not None and self.temperature is not None:
+            raise ValueError("give weights or temperature, not both")
+        return self
+
+    @property
+    def unit(self) -> Unit:
+        return "documents" if self.budget_documents is not None else "tokens"
+
+    @property
+    def budget(self) -> int | None:
+        return self.budget_documents if self.budget_documents is not None else self.budget_tokens
+
+
+def measure_shard(task: tuple[ShardRef, str, Unit, str | None, int]) -> pa.Table:
+    """Per document of one shard: its group, units and sample key (a Ray task: one tuple argument)."""
+    shard, by, unit, tokenizer, seed = task
+    table = shard.read(["id", by, "text"])
+    ids = table.column("id").to_pylist()
+    return pa.table(
+        {
+            "group": table.column(by),
+            "units": pa.array(count_units(table.column("text"), unit, tokenizer)),
+            "key": pa.array(sample_keys(ids, seed), pa.uint64()),
+            "id": table.column("id"),
+        }
+    )
+
+
+class MixStage(Stage):
+    name = "mix"
+    kind = "global"
+    config_model = MixConfig
+    reads = ("id", "text", "domain", "source")
+    config: MixConfig
+
+    def __init__(self, config: MixConfig, run: RunInfo) -> None:
+        super().__init__(config, run)
+        self.seed = config.seed if config.seed is not None else run.seed
+        path = (config.tokenizer or run.tokenizer) if config.unit == "tokens" else None
+        self.tokenizer = run.resolve(path) if path else None
+        # Named as written, not resolved: the manifest must not depend on the checkout's location.
+        self.tokenizer_name = config.tokenizer or (path and os.path.basename(path))
+
+    def prepare(self, ctx: PrepareContext) -> None:
+        """Count units per group, plan the mixture (or fail saying what is possible), fix the sample."""
+        cfg = self.config
+        tasks = [(shard, cfg.by, cfg.unit, self.tokenizer, self.seed) for shard in ctx.inputs]
+        parts = ctx.executor.map(measure_shard, tasks, num_cpus=self.num_cpus)
+        docs = pa.concat_tables(parts) if parts else pa.table({"group": [], "units": [], "key": [], "id": []})
+        groups = np.asarray(docs.column("group").to_pylist(), dtype=object)
+        units = docs.column("units").to_numpy()
+        keys = docs.column("key").to_numpy()
+        ids = docs.column("id").to_pylist()
+        names = sorted(set(groups.tolist()))
+        rows = {g: np.flatnonzero(groups == g) for g in names}
+        sizes = {g: int(units[r].sum()) for g, r in rows.items()}
+        try:
+            plans = plan_mixture(
+                sizes,
+                weights=cfg.weights,
+                temperature=cfg.temperature,
+                budget=cfg.budget,
+                max_epochs=cfg.max_epochs,
+                max_epochs_per_domain=cfg.max_epochs_per_domain,
+                unit=cfg.unit,
+            )
+        except InfeasibleMix as exc:
+            raise InfeasibleMix(f"mix stage: {exc}") from None
+        draws: dict[str, dict[str, Any]] = {}
+        report: dict[str, dict[str, Any]] = {}
+        for plan in plans:
+            r = rows[plan.domain]
+            group_ids = [ids[i] for i in r]
+            draw = draw_for(plan, keys[r], group_ids, units[r])
+            sampled = int(units[r][in_sample(keys[r], group_ids, draw.cutoff)].sum())
+            achieved = draw.repeats * plan.available + sampled
+            draws[plan.domain] = {"repeats": draw.repeats, "cutoff": _cutoff_json(draw.cutoff)}
+            report[plan.domain] = {**plan.as_dict(), "achieved": achieved, "documents": len(r)}
+        total = sum(d["achieved"] for d in report.values())
+        for entry in report.values():
+            entry["achieved_weight"] = entry["achieved"] / total if total else 0.0
+            entry["achieved_epochs"] = entry["achieved"] / entry["available"] if entry["available"] else 0.0
+        ctx.work.write_json(
+            PLAN_FILE,
+            {
+                "draws": draws,
+                "report": {
+                    "by": cfg.by,
+                    "units": describe_units(cfg.unit, self.tokenizer_name),
+                    "seed": self.seed,
+                    "budget": cfg.budget,
+                    "achieved_total": total,
+                    "domains": report,
+                },
+            },
+        )
+
+    def process(self, table: pa.Table, ctx: ShardContext) -> ShardResult:
+        """Repeat, sample or reject each document of the shard as the plan says."""
+        draws = _draws(ctx.work.read_json(PLAN_FILE)["draws"])
+        ids = table.column("id").to_pylist()
+        groups = table.column(self.config.by).to_pylist()
+        n = copies(groups, sample_keys(ids, self.seed), ids, draws)
+        parts = [table.filter(pa.array(n >= 1))]
+        for k in range(2, int(n.max(initial=0)) + 1):
+            chosen = n >= k
+            repeat = table.filter(pa.array(chosen))
+            new_ids = pa.array([f"{i}#r{k}" for i, c in zip(ids, chosen) if c], pa.string())
+            col = repeat.schema.get_field_index("id")
+            parts.append(repeat.set_column(col, repeat.schema.field(col), new_ids))
+        dropped = n == 0
+        rejected = table.filter(pa.array(dropped))
+        rejected = rejected.append_column("reason", pa.array([NOT_SAMPLED] * rejected.num_rows, pa.string()))
+        out_per_group: dict[str, int] = {}
+        for g, c in zip(groups, n.tolist()):
+            out_per_group[g] = out_per_group.get(g, 0) + c
+        return ShardResult(
+            kept=pa.concat_tables(parts),
+            rejected=rejected,
+            added=int(np.maximum(n - 1, 0).sum()),
+            stats={"documents_out": {g: out_per_group[g] for g in sorted(out_per_group)}},
+        )
+
+    def finalize(self, ctx: FinalizeContext) -> dict[str, Any]:
+        """The plan's report: per domain available, target, achieved tokens and weights, epochs."""
+        return {"mix": ctx.work.read_json(PLAN_FILE)["report"]}
+
+
+def _cutoff_json(cutoff: Cutoff | None) -> list[Any] | None:
+    return None if cutoff is None else [str(cutoff.key), cutoff.id]
+
+
+def _draws(obj: dict[str, dict[str, Any]]) -> dict[str, DomainDraw]:
+    """Draws as stored in the work dir (keys as decimal strings: JSON has no uint64)."""
+    return {
+        g: DomainDraw(d["repeats"], None if d["cutoff"] is None else Cutoff(int(d["cutoff"][0]), d["cutoff"][1]))
+        for g, d in obj.items()
+    }

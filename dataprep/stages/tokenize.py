@@ -1,0 +1,83 @@
+"""The tokenize stage: text -> token ids, framed by EOS (and optional BOS) per document.
+
+Output shards have ``id``, ``input_ids`` (uint16 when the vocabulary fits, else uint32) and
+``n_tokens`` (including BOS/EOS). Documents with empty text go to rejected
+(``empty_text``): a lone EOS would be silent noise in training data. ``finalize`` exports
+the whole stage, shard by shard, to a Megatron-LM indexed dataset (``tokens.bin`` /
+``tokens.idx``) and a flat ``tokens.bin`` with a document index ``tokens.docs.parquet``
+(the same ``.bin`` serves both; see ``dataprep.tokenize.flat``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from pydantic import Field
+
+from dataprep.stages.base import (
+    FinalizeContext,
+    InputPath,
+    RunInfo,
+    ShardContext,
+    ShardResult,
+    Stage,
+    StageConfig,
+    reject,
+)
+from dataprep.tokenize.encoder import encode_texts, load_tokenizer, special_token_id, to_list_array, token_dtype
+from dataprep.tokenize.export import export_tokens
+
+EMPTY_TEXT = "empty_text"
+EXPORT_PREFIX = "tokens"
+
+
+class TokenizeConfig(StageConfig):
+    tokenizer: InputPath | None = Field(None, description="tokenizer.json; default: the pipeline's tokenizer")
+    eos_token: str | None = Field(None, description="end-of-document token; default: the first known EOS name")
+    bos_token: str | None = Field(None, description="start-of-document token; none by default")
+    export: bool = Field(True, description="write Megatron .bin/.idx and the flat doc index")
+
+
+class TokenizeStage(Stage):
+    name = "tokenize"
+    config_model = TokenizeConfig
+    reads = ("id", "text")
+    writes = ("input_ids", "n_tokens")
+    config: TokenizeConfig
+
+    def __init__(self, config: TokenizeConfig, run: RunInfo) -> None:
+        """Resolve the tokenizer and its special ids now, so a bad name fails before any work."""
+        super().__init__(config, run)
+        path = config.tokenizer or run.tokenizer
+        if path is None:
+            raise ValueError("tokenize stage: no tokenizer; set tokenizer: in the stage or the pipeline")
+        self.tokenizer_name = path  # as written: manifests do not depend on the checkout's location
+        self.tokenizer_path = run.resolve(path)
+        tok = load_tokenizer(self.tokenizer_path)
+        self.eos_id = special_token_id(tok, config.eos_token, self.tokenizer_path, "eos")
+        self.bos_id = None if config.bos_token is None else special_token_id(tok, config.bos_token, self.tokenizer_path, "bos")
+        self.dtype = token_dtype(tok)
+
+    def process(self, table: pa.Table, ctx: ShardContext) -> ShardResult:
+        empty = pc.equal(pc.utf8_length(table.column("text")), 0).combine_chunks()
+        split = reject(table, empty, [EMPTY_TEXT] * int(pc.sum(empty).as_py() or 0))
+        docs = split.kept
+        ids = encode_texts(load_tokenizer(self.tokenizer_path), docs.column("text").to_pylist())
+        tokens = to_list_array(ids, self.dtype, self.bos_id, self.eos_id)
+        n_tokens = pc.list_value_length(tokens).cast(pa.int64())
+        kept = pa.table({"id": docs.column("id"), "input_ids": tokens, "n_tokens": n_tokens})
+        split.kept = kept
+        split.stats = {"tokens": int(pc.sum(n_tokens).as_py() or 0), "documents": kept.num_rows}
+        return split
+
+    def finalize(self, ctx: FinalizeContext) -> dict[str, Any]:
+        """Export the training formats, streaming shard by shard in output order."""
+        figures: dict[str, Any] = {"tokenizer": self.tokenizer_name, "eos_id": self.eos_id, "bos_id": self.bos_id}
+        figures["dtype"] = np.dtype(self.dtype).name
+        if self.config.export:
+            shards = (ref.read(["id", "input_ids"]) for ref in ctx.outputs)
+            figures["export"] = export_tokens(shards, ctx.artifacts, EXPORT_PREFIX, self.dtype)
+        return figures
