@@ -13,7 +13,6 @@ order, then every second copy, and so on, so repeats of a document are never adj
 
 from __future__ import annotations
 
-import os
 from typing import Any, Literal
 
 import numpy as np
@@ -34,6 +33,7 @@ from dataprep.stages.base import (
     Stage,
     StageConfig,
 )
+from dataprep.tokenize.encoder import tokenizer_source
 
 NOT_SAMPLED = "not_sampled"
 PLAN_FILE = "plan.json"
@@ -94,10 +94,8 @@ class MixStage(Stage):
     def __init__(self, config: MixConfig, run: RunInfo) -> None:
         super().__init__(config, run)
         self.seed = config.seed if config.seed is not None else run.seed
-        path = (config.tokenizer or run.tokenizer) if config.unit == "tokens" else None
-        self.tokenizer = run.resolve(path) if path else None
-        # Named as written, not resolved: the manifest must not depend on the checkout's location.
-        self.tokenizer_name = config.tokenizer or (path and os.path.basename(path))
+        path, name = tokenizer_source(config.tokenizer, run) if config.unit == "tokens" else (None, None)
+        self.tokenizer, self.tokenizer_name = path, name
 
     def prepare(self, ctx: PrepareContext) -> None:
         """Count units per group, plan the mixture (or fail saying what is possible), fix the sample."""

@@ -27,7 +27,14 @@ from dataprep.stages.base import (
     StageConfig,
     reject,
 )
-from dataprep.tokenize.encoder import encode_texts, load_tokenizer, special_token_id, to_list_array, token_dtype
+from dataprep.tokenize.encoder import (
+    encode_texts,
+    load_tokenizer,
+    special_token_id,
+    to_list_array,
+    token_dtype,
+    tokenizer_source,
+)
 from dataprep.tokenize.export import export_tokens
 
 EMPTY_TEXT = "empty_text"
@@ -51,11 +58,9 @@ class TokenizeStage(Stage):
     def __init__(self, config: TokenizeConfig, run: RunInfo) -> None:
         """Resolve the tokenizer and its special ids now, so a bad name fails before any work."""
         super().__init__(config, run)
-        path = config.tokenizer or run.tokenizer
-        if path is None:
+        self.tokenizer_path, self.tokenizer_name = tokenizer_source(config.tokenizer, run)
+        if self.tokenizer_path is None:
             raise ValueError("tokenize stage: no tokenizer; set tokenizer: in the stage or the pipeline")
-        self.tokenizer_name = path  # as written: manifests do not depend on the checkout's location
-        self.tokenizer_path = run.resolve(path)
         tok = load_tokenizer(self.tokenizer_path)
         self.eos_id = special_token_id(tok, config.eos_token, self.tokenizer_path, "eos")
         self.bos_id = None if config.bos_token is None else special_token_id(tok, config.bos_token, self.tokenizer_path, "bos")

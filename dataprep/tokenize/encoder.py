@@ -6,6 +6,7 @@ path, so stage objects stay small and picklable.
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from itertools import chain
 from typing import Sequence
@@ -14,9 +15,20 @@ import numpy as np
 import pyarrow as pa
 from tokenizers import Tokenizer
 
+from dataprep.stages.base import RunInfo
+
 # Names of end-of-document tokens in common tokenizers, tried in order when none is given.
 EOS_CANDIDATES = ("<|endoftext|>", "</s>", "<eos>", "<|end_of_text|>", "[SEP]")
 UINT16_LIMIT = 1 << 16
+
+
+def tokenizer_source(stage_value: str | None, run: RunInfo) -> tuple[str | None, str | None]:
+    """A stage's tokenizer (its own, else the pipeline's): the resolved path, and the name a
+    manifest shows (as written, or the file name: never the checkout's location)."""
+    path = stage_value or run.tokenizer
+    if path is None:
+        return None, None
+    return run.resolve(path), stage_value or os.path.basename(path)
 
 
 @lru_cache(maxsize=4)
