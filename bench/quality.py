@@ -1,0 +1,98 @@
+"""Quality stage vs datatrove's Gopher quality, Gopher repetition and C4 quality filters.
+
+    python bench/quality.py                 # build >= 200 MB of real text, time both, compare
+    python bench/quality.py record-fixture  # re-record tests/fixtures/quality_datatrove.jsonl
+
+Both sides read the same Parquet shards. Rates are documents per CPU second of the working
+process(es) (``time.process_time`` inside each), because the machine is shared and wall
+time is noisy. The peer runs in its own venv (``bash bench/setup_datatrove.sh``); this file
+is also its entry point there (``peer`` subcommand), importing only datatrove and pyarrow.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED = REPO.parent / "shared" / "data"
+WORK = REPO / ".bench" / "quality"
+FIXTURE = REPO / "tests" / "fixtures" / "quality_datatrove.jsonl"
+FIXTURE_EVERY = 10  # the fixture keeps every 10th document of the corpus
+PEER_FILTERS = ("gopher_quality", "gopher_repetition", "c4")
+
+
+def peer(files: list[str], out: str) -> None:
+    """Run datatrove's three filters, each on the original text, and record keep/drop + reason."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from datatrove.data import Document
+    from datatrove.pipeline.filters import C4QualityFilter, GopherQualityFilter, GopherRepetitionFilter
+
+    filters = {"gopher_quality": GopherQualityFilter(), "gopher_repetition": GopherRepetitionFilter(), "c4": C4QualityFilter()}
+    rows: dict[str, list] = {"id": [], **{f"{k}_keep": [] for k in filters}, **{f"{k}_reason": [] for k in filters}}
+    cpu = 0.0
+    docs = 0
+    for path in files:
+        table = pq.read_table(path, columns=["id", "text"])
+        ids, texts = table.column("id").to_pylist(), table.column("text").to_pylist()
+        start = time.process_time()
+        for doc_id, text in zip(ids, texts):
+            rows["id"].append(doc_id)
+            for key, filt in filters.items():
+                result = filt.filter(Document(text=text, id=doc_id))
+                keep, reason = (result, "") if isinstance(result, bool) else result
+                rows[f"{key}_keep"].append(bool(keep))
+                rows[f"{key}_reason"].append(reason)
+        cpu += time.process_time() - start
+        docs += len(ids)
+    pq.write_table(pa.table(rows), out)
+    Path(out + ".json").write_text(json.dumps({"cpu_seconds": cpu, "docs": docs}))
+
+
+def build_shards(out_dir: Path, repeat: int, shards: int) -> list[Path]:
+    """Write the shared-data corpus ``repeat`` times over ``shards`` Parquet files (ids made unique)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    sys.path.insert(0, str(REPO / "tests"))
+    from quality_corpus import load_corpus
+
+    docs = load_corpus(SHARED)
+    rows = [(f"r{r}/{doc_id}", text) for r in range(repeat) for doc_id, text in docs]
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for i in range(shards):
+        part = rows[i::shards]
+        path = out_dir / f"part-{i:05d}.parquet"
+        pq.write_table(pa.table({"id": [r[0] for r in part], "text": [r[1] for r in part]}), path)
+        paths.append(path)
+    return paths
+
+
+def peer_python() -> str:
+    return os.environ.get("DATATROVE_PYTHON") or subprocess.check_output(
+        ["bash", str(REPO / "bench" / "setup_datatrove.sh")], text=True
+    ).strip().splitlines()[-1]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="cmd")
+    p = sub.add_parser("peer", help="(runs in the datatrove venv) decisions of datatrove's filters")
+    p.add_argument("out")
+    p.add_argument("files", nargs="+")
+    args = parser.parse_args(argv)
+    if args.cmd == "peer":
+        peer(args.files, args.out)
+        return 0
+    raise SystemExit("not implemented yet")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
