@@ -36,7 +36,3 @@ def main(argv: list[str] | None = None) -> int:
         # Errors a user can fix: say what is wrong without a traceback.
         print(f"error: {exc}", file=sys.stderr)
         return 2
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())

@@ -1,0 +1,7 @@
+"""``python -m dataprep`` is the ``dataprep`` command."""
+
+import sys
+
+from dataprep.cli import main
+
+sys.exit(main())

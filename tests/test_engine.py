@@ -1,0 +1,130 @@
+"""Engine guarantees: determinism, verification, resume after kill -9, locks, schemas."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+from dataprep.api import run
+from dataprep.engine.manifest import validate
+from dataprep.engine.verify import verify_run
+
+from conftest import QUICKSTART, REPO
+
+INGEST_ONLY = {"name": "ingest-only", "seed": 7, "stages": [{"stage": "ingest", "shard_rows": 50, "inputs": [
+    {"path": str(REPO / "pipelines/data/quickstart/*.jsonl.gz"), "domain": "mixed"}]}]}
+
+
+def _shard_hashes(run_dir: str) -> dict[str, str]:
+    out = {}
+    for st in json.loads(Path(run_dir, "run.json").read_text())["stages"]:
+        m = json.loads(Path(run_dir, st["dir"], "manifest.json").read_text())
+        out[st["dir"] + ":config"] = m["config_sha256"]
+        for e in m["outputs"] + m["rejected"] + m["artifacts"]:
+            out[e["path"]] = e["sha256"]
+    return out
+
+
+def _bytes(run_dir: str) -> dict[str, bytes]:
+    root = Path(run_dir)
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*.parquet"))
+            if "_work" not in p.parts and "_progress" not in p.parts}
+
+
+@pytest.mark.slow
+def test_quickstart_identical_for_one_and_two_workers(tmp_path, ray_session):
+    one = run(QUICKSTART, output=str(tmp_path / "one"), num_cpus=1)
+    two = run(QUICKSTART, output=str(tmp_path / "two"), num_cpus=2)
+    assert one.stages[-1].manifest["timing"]["workers"] == 1
+    assert two.stages[-1].manifest["timing"]["workers"] == 2
+    assert _shard_hashes(one.output_dir) == _shard_hashes(two.output_dir)
+    assert _bytes(one.output_dir) == _bytes(two.output_dir)
+    assert verify_run(one.output_dir) == []
+    for st in one.stages:
+        assert validate(st.manifest, "stage") == []
+    assert validate(json.loads(Path(one.output_dir, "run.json").read_text()), "run") == []
+
+
+def test_verify_names_a_changed_shard(tmp_path, ray_session):
+    res = run(INGEST_ONLY, output=str(tmp_path / "r"))
+    assert verify_run(res.output_dir) == []
+    shard = Path(res.output_dir, res.stages[0].manifest["outputs"][1]["path"])
+    data = bytearray(shard.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    shard.write_bytes(bytes(data))
+    problems = verify_run(res.output_dir)
+    assert any("00-ingest/part-00001.parquet: sha256 does not match" in p for p in problems), problems
+    out = subprocess.run([sys.executable, "-m", "dataprep", "verify", res.output_dir], capture_output=True, text=True)
+    assert out.returncode == 1 and "part-00001.parquet" in out.stderr
+
+
+def test_existing_output_and_concurrent_runs_are_refused(tmp_path, ray_session):
+    out = tmp_path / "r"
+    run(INGEST_ONLY, output=str(out))
+    with pytest.raises(FileExistsError, match="already holds a run; pass --resume"):
+        run(INGEST_ONLY, output=str(out))
+    # A live process holds the lock: a second run must refuse, even with --resume.
+    holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        (out / ".lock").write_text(f"{os.uname().nodename}:{holder.pid}")
+        with pytest.raises(FileExistsError, match="another run .* is writing into"):
+            run(INGEST_ONLY, output=str(out), resume=True)
+    finally:
+        holder.kill()
+        holder.wait()
+    # The holder is gone: its stale lock is taken over and the finished run is reused whole.
+    res = run(INGEST_ONLY, output=str(out), resume=True)
+    assert all(s.reused for s in res.stages)
+
+
+def test_resume_redoes_only_what_is_missing_or_changed(tmp_path, ray_session):
+    clean = run(INGEST_ONLY, output=str(tmp_path / "clean"))
+    broken = tmp_path / "broken"
+    shutil.copytree(clean.output_dir, broken)
+    stage = broken / "00-ingest"
+    (stage / "manifest.json").unlink()  # as if the run died before the stage finished
+    (stage / "part-00003.parquet").unlink()
+    (stage / "part-00005.parquet").write_bytes(b"half-written")
+    res = run(INGEST_ONLY, output=str(broken), resume=True)
+    assert not res.stages[0].reused
+    assert _bytes(str(broken)) == _bytes(clean.output_dir)
+    assert verify_run(str(broken)) == []
+
+
+@pytest.mark.slow
+def test_killed_mid_run_and_resumed_is_byte_identical(tmp_path, ray_session):
+    pipeline = tmp_path / "p.yaml"
+    cfg = dict(INGEST_ONLY)
+    cfg["stages"] = [dict(INGEST_ONLY["stages"][0], shard_rows=10)]
+    pipeline.write_text(json.dumps(cfg))  # JSON is YAML
+    reference = run(cfg, output=str(tmp_path / "ref"))
+    out = tmp_path / "killed"
+    env = dict(os.environ, RAY_AUTH_MODE="disabled")
+    cmd = [sys.executable, "-m", "dataprep", "run", str(pipeline), "--output", str(out), "--quiet", "--num-cpus", "1"]
+    before = set(Path(tempfile.gettempdir()).glob("dataprep-ray-*"))
+    proc = subprocess.Popen(cmd, env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    progress = out / "00-ingest" / "_progress"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and len(list(progress.glob("*.json"))) < 5:
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)  # the driver and the Ray it started, at once
+    proc.wait()
+    for leftover in set(Path(tempfile.gettempdir()).glob("dataprep-ray-*")) - before:
+        shutil.rmtree(leftover, ignore_errors=True)  # a killed run cannot clean its Ray temp dir
+    done = len(list(progress.glob("*.json")))
+    assert 5 <= done < len(reference.stages[0].manifest["outputs"]), "the kill must land mid-stage"
+    assert not (out / "00-ingest" / "manifest.json").exists()
+    subprocess.run(cmd[:-2] + ["--resume"], env=env, check=True, timeout=300,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    assert _bytes(str(out)) == _bytes(reference.output_dir)
+    assert _shard_hashes(str(out)) == _shard_hashes(reference.output_dir)
+    assert verify_run(str(out)) == []
