@@ -128,9 +128,9 @@ class MixStage(Stage):
             r = rows[plan.domain]
             group_ids = [ids[i] for i in r]
             draw = draw_for(plan, keys[r], group_ids, units[r])
-            sampled = int(units[r][in_sample(keys[r], group_ids, draw.cutoff)].sum())
+            sampled = int(units[r][in_sample(keys[r], group_ids, draw)].sum())
             achieved = draw.repeats * plan.available + sampled
-            draws[plan.domain] = {"repeats": draw.repeats, "cutoff": _cutoff_json(draw.cutoff)}
+            draws[plan.domain] = {"repeats": draw.repeats, "cutoff": _cutoff_json(draw.cutoff), "extra": list(draw.extra)}
             report[plan.domain] = {**plan.as_dict(), "achieved": achieved, "documents": len(r)}
         total = sum(d["achieved"] for d in report.values())
         for entry in report.values():
@@ -189,6 +189,8 @@ def _cutoff_json(cutoff: Cutoff | None) -> list[Any] | None:
 def _draws(obj: dict[str, dict[str, Any]]) -> dict[str, DomainDraw]:
     """Draws as stored in the work dir (keys as decimal strings: JSON has no uint64)."""
     return {
-        g: DomainDraw(d["repeats"], None if d["cutoff"] is None else Cutoff(int(d["cutoff"][0]), d["cutoff"][1]))
+        g: DomainDraw(
+            d["repeats"], None if d["cutoff"] is None else Cutoff(int(d["cutoff"][0]), d["cutoff"][1]), tuple(d["extra"])
+        )
         for g, d in obj.items()
     }
