@@ -36,7 +36,7 @@ def read_stage(stage_dir: str, columns: Sequence[str] | None = None, rejected: b
     storage = Storage(stage_dir)
     manifest = storage.read_json("manifest.json")
     entries = manifest["rejected"] if rejected else manifest["outputs"]
-    run_root = Storage(storage.root.rsplit("/", 1)[0])
+    run_root = storage.parent()
     tables = [run_root.read_parquet(e["path"], columns) for e in entries]
     if not tables:
         return pa.table({c: [] for c in (columns or ["id"])})

@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -128,3 +129,36 @@ def test_killed_mid_run_and_resumed_is_byte_identical(tmp_path, ray_session):
     assert _bytes(str(out)) == _bytes(reference.output_dir)
     assert _shard_hashes(str(out)) == _shard_hashes(reference.output_dir)
     assert verify_run(str(out)) == []
+
+
+@pytest.mark.slow
+def test_runs_on_an_existing_cluster_with_address(tmp_path, ray_session):
+    """``--address`` joins a running cluster (a head started with ``ray start``) and gives the same bytes."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    ray_tmp = tempfile.mkdtemp(prefix="dpc-", dir="/tmp")
+    env = dict(os.environ, RAY_AUTH_MODE="disabled")
+    head = subprocess.Popen(["ray", "start", "--head", "--block", f"--port={port}", "--num-cpus=2",
+                             "--include-dashboard=false", f"--temp-dir={ray_tmp}"],
+                            env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        pipeline = tmp_path / "p.yaml"
+        pipeline.write_text(json.dumps(INGEST_ONLY))
+        cmd = [sys.executable, "-m", "dataprep", "run", str(pipeline), "--output", str(tmp_path / "cluster"),
+               "--address", f"127.0.0.1:{port}"]
+        deadline = time.monotonic() + 90
+        while True:  # the head takes a few seconds to accept drivers
+            out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+            if out.returncode == 0 or time.monotonic() > deadline or "already holds a run" in out.stderr:
+                break
+            shutil.rmtree(tmp_path / "cluster", ignore_errors=True)
+            time.sleep(2)
+        assert out.returncode == 0, out.stderr[-2000:]
+        assert "00-ingest" in out.stdout  # the summary table
+    finally:
+        os.killpg(head.pid, signal.SIGKILL)
+        head.wait()
+        shutil.rmtree(ray_tmp, ignore_errors=True)
+    local = run(INGEST_ONLY, output=str(tmp_path / "local"))
+    assert _bytes(str(tmp_path / "cluster")) == _bytes(local.output_dir)

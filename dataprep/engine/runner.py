@@ -40,7 +40,7 @@ class StageOutcome:
 
 @dataclass
 class RunResult:
-    output_dir: str
+    output_dir: str  # path or URI (with its options) of the run directory
     stages: list[StageOutcome]
 
 
@@ -62,9 +62,9 @@ class Progress:
 def run_pipeline(pipeline: Pipeline, output: str, *, address: str | None = None, num_cpus: int | None = None,
                  resume: bool = False, verbose: bool = True) -> RunResult:
     storage = Storage(output)
-    _check_output(storage, output, resume)
+    _check_output(storage, storage.display, resume)
     storage.makedirs("")
-    with RunLock(storage, output):
+    with RunLock(storage, storage.display):
         run_doc = _run_doc(pipeline, resume)
         outcomes: list[StageOutcome] = []
         with ray_runtime(address, num_cpus) as executor:
@@ -86,7 +86,7 @@ def run_pipeline(pipeline: Pipeline, output: str, *, address: str | None = None,
         run_doc.update(status="complete", end=mf.now())
         _check(mf.validate(run_doc, "run"), RUN_JSON)
         storage.write_json(RUN_JSON, run_doc)
-    result = RunResult(storage.root, outcomes)
+    result = RunResult(storage.uri(), outcomes)
     if verbose:
         print(summary_table(result))
     return result
@@ -130,7 +130,7 @@ def run_stage(pipeline: Pipeline, plan: StagePlan, storage: Storage, executor: R
     if resume and storage.exists(mpath):
         old = storage.read_json(mpath)
         if _still_valid(old, stage, plan, inputs, storage):
-            return StageOutcome(plan.name, storage.full(plan.dir), old, reused=True), _shards(storage, old["outputs"])
+            return StageOutcome(plan.name, storage.uri(plan.dir), old, reused=True), _shards(storage, old["outputs"])
     storage.delete(mpath)
     start, t0 = mf.now(), time.monotonic()
     work = StageWorkDir(storage, f"{plan.dir}/_work")
@@ -161,7 +161,7 @@ def run_stage(pipeline: Pipeline, plan: StagePlan, storage: Storage, executor: R
                             wall=time.monotonic() - t0, workers=executor.workers, stats=stats)
     _check(mf.validate(doc, "stage"), mpath)
     storage.write_json(mpath, doc)
-    return StageOutcome(plan.name, storage.full(plan.dir), doc), out_shards
+    return StageOutcome(plan.name, storage.uri(plan.dir), doc), out_shards
 
 
 def _prepare(stage: Stage, plan: StagePlan, inputs: list[Shard], storage: Storage, executor: RayExecutor,
@@ -286,7 +286,7 @@ def _check(errors: list[str], what: str) -> None:
 def summary_table(result: RunResult) -> str:
     """The per-stage summary printed at the end of a run."""
     head = f"{'stage':<20} {'in':>10} {'out':>10} {'rejected':>10} {'seconds':>9}"
-    lines = [f"run: {result.output_dir}", head, "-" * len(head)]
+    lines = [f"run: {Storage(result.output_dir).display}", head, "-" * len(head)]
     for o in result.stages:
         c, t = o.manifest["counts"], o.manifest["timing"]
         secs = "reused" if o.reused else f"{t['wall_seconds']:.1f}"

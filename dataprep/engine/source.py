@@ -24,7 +24,7 @@ import pyarrow.parquet as pq
 from dataprep.config import StagePlan, sha256_json
 from dataprep.engine.executor import RayExecutor
 from dataprep.engine.runner import Progress, run_shards, write_result
-from dataprep.engine.storage import Storage, StageWorkDir, file_sha256_and_size
+from dataprep.engine.storage import Storage, StageWorkDir, file_sha256_and_size, public_uri
 from dataprep.schema import REASON
 from dataprep.stages.base import ShardResult
 from dataprep.stages.ingest import ROW_SCHEMA, InputFile, IngestStage
@@ -180,6 +180,8 @@ def inputs_unchanged(stage: IngestStage, old_inputs: list[dict[str, Any]], stora
 
 def _rel_to(storage: Storage, path: str) -> str:
     """Input paths in manifests are relative to the run directory (URIs stay as they are)."""
-    if "://" in path or not storage.is_local:
+    if "://" in path:
+        return public_uri(path)
+    if not storage.is_local:
         return path
     return os.path.relpath(path, storage.base)

@@ -71,6 +71,24 @@ class Storage:
     def is_local(self) -> bool:
         return isinstance(self.fs, pafs.LocalFileSystem)
 
+    def uri(self, rel: str = "") -> str:
+        """A path or URI (with the root's options) that reopens ``rel`` as a Storage."""
+        if not _is_uri(self.root):
+            return os.path.join(self.base, rel) if rel else self.base
+        prefix, path, query = split_uri(self.root)
+        return f"{prefix}{path.rstrip('/')}{'/' + rel if rel else ''}{query}"
+
+    def parent(self) -> "Storage":
+        if not _is_uri(self.root):
+            return Storage(os.path.dirname(self.base))
+        prefix, path, query = split_uri(self.root)
+        return Storage(f"{prefix}{path.rstrip('/').rsplit('/', 1)[0]}{query}")
+
+    @property
+    def display(self) -> str:
+        """The root as shown to people and written to manifests: no credentials."""
+        return public_uri(self.root) if _is_uri(self.root) else self.base
+
     def full(self, rel: str) -> str:
         return f"{self.base}/{rel}" if rel else self.base
 
@@ -238,21 +256,13 @@ def expand_inputs(pattern: str) -> list[tuple[str, str]]:
 
     The relative name (used in document ids) is the path below the pattern's non-glob
     prefix, or the base name for a single file, so ids do not depend on where the data
-    is mounted.
+    is mounted. URIs may carry options (``?endpoint_override=...``); every file URI
+    returned keeps them.
     """
-    magic = _glob.has_magic(pattern)
-    base = _glob_base(pattern) if magic else pattern
     if _is_uri(pattern):
-        fs, root = pafs.FileSystem.from_uri(base)
-        scheme = pattern.split("://", 1)[0]
-        info = fs.get_file_info(root)
-        if info.type == pafs.FileType.File:
-            return [(pattern, os.path.basename(root))]
-        found = [i.path for i in fs.get_file_info(pafs.FileSelector(root, recursive=True)) if i.type == pafs.FileType.File]
-        rel_pattern = pattern.split("://", 1)[1][len(root):].lstrip("/") if magic else "**"
-        out = [(f"{scheme}://{p}", p[len(root):].lstrip("/")) for p in found]
-        return sorted((u, r) for u, r in out if fnmatch.fnmatch(r, rel_pattern) or not magic)
-    if magic:
+        return _expand_uri(pattern)
+    if _glob.has_magic(pattern):
+        base = _glob_base(pattern)
         files = [p for p in _glob.glob(pattern, recursive=True) if os.path.isfile(p)]
         return sorted((os.path.abspath(p), os.path.relpath(p, base)) for p in files)
     if os.path.isdir(pattern):
@@ -265,6 +275,39 @@ def expand_inputs(pattern: str) -> list[tuple[str, str]]:
     if os.path.isfile(pattern):
         return [(os.path.abspath(pattern), os.path.basename(pattern))]
     return []
+
+
+def split_uri(uri: str) -> tuple[str, str, str]:
+    """``s3://key:secret@bucket/a/b?opt=1`` -> (``s3://key:secret@``, ``bucket/a/b``, ``?opt=1``)."""
+    scheme, rest = uri.split("://", 1)
+    rest, q, query = rest.partition("?")
+    auth, at, path = rest.rpartition("@")
+    return f"{scheme}://{auth}{at}", path, q + query
+
+
+def public_uri(uri: str) -> str:
+    """A URI fit for a manifest or a message: no credentials, no options."""
+    prefix, path, _ = split_uri(uri)
+    return f"{prefix.split('://')[0]}://{path}"
+
+
+def _expand_uri(pattern: str) -> list[tuple[str, str]]:
+    prefix, path, query = split_uri(pattern)
+    magic = _glob.has_magic(path)
+    base = _glob_base(path) if magic else path.rstrip("/")
+    fs, root = pafs.FileSystem.from_uri(f"{prefix}{base}{query}")
+    info = fs.get_file_info(root)
+    if info.type == pafs.FileType.File and not magic:
+        return [(pattern, os.path.basename(root))]
+    if info.type != pafs.FileType.Directory:
+        return []
+    rel_pattern = path[len(base):].lstrip("/") if magic else None
+    out = []
+    for i in fs.get_file_info(pafs.FileSelector(root, recursive=True)):
+        rel = i.path[len(root):].lstrip("/")
+        if i.type == pafs.FileType.File and (rel_pattern is None or fnmatch.fnmatch(rel, rel_pattern)):
+            out.append((f"{prefix}{base}/{rel}{query}", rel))
+    return sorted(out)
 
 
 def _glob_base(pattern: str) -> str:
@@ -283,9 +326,9 @@ def open_input(path: str) -> Any:
         fs, p = pafs.FileSystem.from_uri(path)
     else:
         fs, p = pafs.LocalFileSystem(), path
-    from dataprep.readers.base import COMPRESSIONS
+    from dataprep.readers.base import COMPRESSIONS, path_part
 
-    codec = next((c for ext, c in COMPRESSIONS.items() if path.lower().endswith(ext)), None)
+    codec = next((c for ext, c in COMPRESSIONS.items() if path_part(path).lower().endswith(ext)), None)
     return fs.open_input_stream(p, compression=codec, buffer_size=1 << 20)
 
 

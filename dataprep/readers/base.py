@@ -78,7 +78,7 @@ def get_reader(name: str) -> ReaderSpec:
 
 def reader_for_path(path: str) -> ReaderSpec:
     """The reader whose extension matches ``path`` (longest match wins, compression ignored)."""
-    name = strip_compression(path).lower()
+    name = strip_compression(path_part(path)).lower()
     best: tuple[int, ReaderSpec] | None = None
     for spec in _load().values():
         for ext in spec.extensions:
@@ -86,11 +86,17 @@ def reader_for_path(path: str) -> ReaderSpec:
                 best = (len(ext), spec)
     if best is None:
         known = ", ".join(sorted({e for s in _READERS.values() for e in s.extensions}))
-        raise ValueError(f"cannot tell the format of {path!r} from its extension (known: {known}); set format:")
+        shown = path if "://" not in path else path_part(path).rsplit("@", 1)[-1]
+        raise ValueError(f"cannot tell the format of {shown!r} from its extension (known: {known}); set format:")
     return best[1]
 
 
 COMPRESSIONS = {".gz": "gzip", ".bz2": "bz2", ".zst": "zstd", ".zstd": "zstd"}
+
+
+def path_part(path: str) -> str:
+    """A URI without its options (``?endpoint_override=...``): what extensions are read from."""
+    return path.split("?", 1)[0] if "://" in path else path
 
 
 def strip_compression(path: str) -> str:
