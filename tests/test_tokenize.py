@@ -1,0 +1,107 @@
+"""The tokenize stage end to end: ids equal ``Tokenizer.encode``, and the Megatron and flat
+exports read back (with readers written from the formats' documentation) to the same tokens."""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+import numpy as np
+import pytest
+from tokenizers import Tokenizer, models, pre_tokenizers
+
+from dataprep.api import read_stage, run
+from dataprep.tokenize.flat import read_flat
+from dataprep.tokenize.megatron import read_documents, read_index
+
+GPT_NEO = "tokenizers/dolma-test-tokenizers/gpt-neo-test-tokenizer.json"
+
+
+def _pipeline(shared: Path, tokenize: dict) -> dict:
+    """734 real JavaScript source files, tokenized."""
+    return {
+        "name": "tokenize-test",
+        "seed": 3,
+        "stages": [
+            {"stage": "ingest", "shard_rows": 250,
+             "inputs": [{"path": str(shared / "corpus/code/thealgorithms_javascript.jsonl.gz"), "domain": "code"}]},
+            {"stage": "tokenize", **tokenize},
+        ],
+    }
+
+
+@pytest.fixture(scope="module")
+def neo_run(tmp_path_factory, shared_data, ray_session):
+    out = tmp_path_factory.mktemp("tok") / "run"
+    return run(_pipeline(shared_data, {"tokenizer": str(shared_data / GPT_NEO)}), output=str(out), num_cpus=2)
+
+
+def _check_exports(stage_dir: str, texts: dict[str, str], tok: Tokenizer, bos: int | None, eos: int) -> None:
+    """Every export gives, per document and in output order, encode(text) framed by BOS/EOS."""
+    out = read_stage(stage_dir, columns=["id", "input_ids", "n_tokens"])
+    ids = out.column("id").to_pylist()
+    expected = [([bos] if bos is not None else []) + tok.encode(texts[i], add_special_tokens=False).ids + [eos]
+                for i in ids]
+    assert out.column("input_ids").to_pylist() == expected
+    assert out.column("n_tokens").to_pylist() == [len(e) for e in expected]
+
+    index = read_index(Path(stage_dir, "tokens.idx").read_bytes())
+    docs = read_documents(index, str(Path(stage_dir, "tokens.bin")))
+    assert len(docs) == len(ids) and index.doc_idx[0] == 0
+    assert all(d.tolist() == e for d, e in zip(docs, expected))
+
+    flat = read_flat(str(Path(stage_dir, "tokens.bin")), str(Path(stage_dir, "tokens.docs.parquet")))
+    assert flat.index.column("id").to_pylist() == ids
+    assert len(flat.tokens) == sum(map(len, expected))
+    for i in (0, len(ids) // 2, len(ids) - 1):
+        assert flat.document(i).tolist() == expected[i]
+        start = flat.index.column("start")[i].as_py()
+        assert flat.document_at(start) == ids[i] and flat.document_at(start + len(expected[i]) - 1) == ids[i]
+
+
+@pytest.mark.slow
+def test_ids_equal_encode_and_exports_read_back(neo_run, shared_data):
+    tok = Tokenizer.from_file(str(shared_data / GPT_NEO))
+    ingest, stage = neo_run.stages[0], neo_run.stages[1]
+    texts = dict(zip(*read_stage(ingest.dir, columns=["id", "text"]).to_pydict().values()))
+    out = read_stage(stage.dir, columns=["input_ids"])
+    assert out.schema.field("input_ids").type.value_type == "uint16"  # 50,280 ids fit
+    assert read_index(Path(stage.dir, "tokens.idx").read_bytes()).dtype == np.uint16
+    stats = stage.manifest["stats"]
+    assert stats["eos_id"] == tok.token_to_id("<|endoftext|>") and stats["export"]["documents"] == len(texts)
+    assert {Path(a["path"]).name for a in stage.manifest["artifacts"]} == {"tokens.bin", "tokens.idx", "tokens.docs.parquet"}
+    _check_exports(stage.dir, texts, tok, None, stats["eos_id"])
+
+
+@pytest.fixture(scope="module")
+def big_vocab(tmp_path_factory, shared_data) -> Path:
+    """A real word-level tokenizer over the 104k-word American English lexicon: ids need uint32."""
+    with gzip.open(shared_data / "lexicons/wamerican-american-english.txt.gz", "rt") as f:
+        words = sorted({w.strip() for w in f if w.strip()})
+    vocab = {w: i for i, w in enumerate(["[UNK]", "<s>", "</s>", *words])}
+    tok = Tokenizer(models.WordLevel(vocab, unk_token="[UNK]"))
+    tok.pre_tokenizer = pre_tokenizers.Whitespace()
+    path = tmp_path_factory.mktemp("vocab") / "tokenizer.json"
+    tok.save(str(path))
+    assert tok.get_vocab_size() > 65_536
+    return path
+
+
+@pytest.mark.slow
+def test_large_vocabulary_gives_uint32_and_bos(tmp_path, shared_data, ray_session, big_vocab):
+    res = run(_pipeline(shared_data, {"tokenizer": str(big_vocab), "eos_token": "</s>", "bos_token": "<s>"}),
+              output=str(tmp_path / "r"), num_cpus=2)
+    ingest, stage = res.stages
+    out = read_stage(stage.dir, columns=["input_ids"])
+    assert out.schema.field("input_ids").type.value_type == "uint32"
+    assert read_index(Path(stage.dir, "tokens.idx").read_bytes()).dtype == np.int32  # Megatron has no uint32
+    tok = Tokenizer.from_file(str(big_vocab))
+    texts = dict(zip(*read_stage(ingest.dir, columns=["id", "text"]).to_pydict().values()))
+    _check_exports(stage.dir, texts, tok, tok.token_to_id("<s>"), tok.token_to_id("</s>"))
+    assert max(max(ids) for ids in out.column("input_ids").to_pylist()) > 65_535
+
+
+def test_a_missing_eos_token_is_named(tmp_path, shared_data, ray_session):
+    with pytest.raises(ValueError, match=r"no eos token \(<\|eot\|>\); set eos_token"):
+        run(_pipeline(shared_data, {"tokenizer": str(shared_data / GPT_NEO), "eos_token": "<|eot|>"}),
+            output=str(tmp_path / "r"), num_cpus=2)
