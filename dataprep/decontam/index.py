@@ -10,70 +10,96 @@ document n-grams before that binary search.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
+from typing import Callable, Sequence
 
 import numpy as np
+import polars as pl
 import pyarrow as pa
 
 from dataprep.benchmarks.items import BenchmarkSet
-from dataprep.decontam.ngrams import Tokens, rolling_ngrams, tokenize
+from dataprep.decontam.ngrams import Tokens, rolling_ngrams, split_words, tokenize
+from dataprep.stages.base import WorkDir
 
 BITS_PER_KEY = 32  # bitmap size: ~3% of non-matching n-grams pass to the binary search
 
 
 @dataclass
 class NgramIndex:
-    """Sorted keys with their items; ``item_keys[i]`` = number of distinct keys of item i."""
+    """Sorted keys with their items and lengths; ``item_keys[i]`` = distinct keys of item i."""
 
     n: int
     min_words: int
-    lengths: tuple[int, ...]  # n-gram lengths present (n, and shorter whole fields/items)
     keys: np.ndarray  # uint64, sorted
     items: np.ndarray  # uint32, item of each key (a key shared by items appears once per item)
+    key_lengths: np.ndarray  # uint8, words in each key's n-gram
     item_keys: np.ndarray  # uint32 per item
-    _bitmap: np.ndarray = field(init=False, repr=False)
-    _shift: np.uint64 = field(init=False, repr=False)
+    _bitmaps: dict[int, tuple[np.uint64, np.ndarray]] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        bits = max(20, int(np.ceil(np.log2(max(1, len(self.keys)) * BITS_PER_KEY))))
-        self._shift = np.uint64(64 - bits)
-        bitmap = np.zeros(1 << (bits - 3), np.uint8)
-        slots = self.keys >> self._shift
-        np.bitwise_or.at(bitmap, (slots >> np.uint64(3)).astype(np.int64), (1 << (slots & np.uint64(7))).astype(np.uint8))
-        self._bitmap = bitmap
+        # One bitmap per length: the few keys of short whole-field lengths get a bitmap that
+        # stays in cache, instead of sharing the big one of the n-grams.
+        self._bitmaps = {int(length): _bitmap(self.keys[self.key_lengths == length])
+                         for length in np.unique(self.key_lengths)}
 
-    def maybe_contains(self, keys: np.ndarray) -> np.ndarray:
-        """False where a key is certainly absent; True where it may be present."""
-        slots = keys >> self._shift
-        return (self._bitmap[(slots >> np.uint64(3)).astype(np.int64)] >> (slots & np.uint64(7)).astype(np.uint8)) & 1 == 1
+    @property
+    def lengths(self) -> tuple[int, ...]:
+        """The n-gram lengths present (n, and shorter whole fields or items)."""
+        return tuple(sorted(self._bitmaps))
+
+    def maybe_contains(self, keys: np.ndarray, length: int) -> np.ndarray:
+        """False where a key of ``length`` words is certainly absent; True where it may be present."""
+        shift, bitmap = self._bitmaps[length]
+        slots = keys >> shift
+        return (bitmap[(slots >> np.uint64(3)).astype(np.intp)] >> (slots & np.uint64(7)).astype(np.uint8)) & 1 == 1
 
     def ranges(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """``[lo, hi)`` of each key's entries in ``self.keys`` (empty when absent)."""
-        return np.searchsorted(self.keys, keys, "left"), np.searchsorted(self.keys, keys, "right")
+        """``[lo, hi)`` of each key's entries in ``self.keys`` (empty when absent).
+
+        The queries are sorted first: numpy's binary search then walks the index in order,
+        which was 10x faster than random-order lookups into 7M keys.
+        """
+        order = np.argsort(keys, kind="stable")
+        lo, hi = np.empty(len(keys), np.intp), np.empty(len(keys), np.intp)
+        lo[order] = np.searchsorted(self.keys, keys[order], "left")
+        hi[order] = np.searchsorted(self.keys, keys[order], "right")
+        return lo, hi
 
     @property
     def nbytes(self) -> int:
-        return self.keys.nbytes + self.items.nbytes + self.item_keys.nbytes + self._bitmap.nbytes
+        maps = sum(b.nbytes for _, b in self._bitmaps.values())
+        return self.keys.nbytes + self.items.nbytes + self.key_lengths.nbytes + self.item_keys.nbytes + maps
 
     def to_table(self) -> pa.Table:
-        """The keys and items as a table (for a stage's work dir), with n and min_words in metadata."""
-        meta = {"n": str(self.n), "min_words": str(self.min_words), "lengths": ",".join(map(str, self.lengths)),
-                "items": str(len(self.item_keys))}
-        table = pa.table({"key": self.keys, "item": self.items})
-        return table.replace_schema_metadata(meta)
+        """Keys, items and lengths as a table (for a work dir); ``meta`` holds the rest."""
+        return pa.table({"key": self.keys, "item": self.items, "length": self.key_lengths})
+
+    @property
+    def meta(self) -> dict[str, int]:
+        return {"n": self.n, "min_words": self.min_words, "items": len(self.item_keys), "keys": len(self.keys)}
 
     @classmethod
-    def from_table(cls, table: pa.Table) -> "NgramIndex":
-        meta = {k.decode(): v.decode() for k, v in (table.schema.metadata or {}).items()}
-        keys = table.column("key").to_numpy()
+    def from_table(cls, table: pa.Table, meta: dict[str, int]) -> "NgramIndex":
         items = table.column("item").to_numpy()
-        item_keys = np.bincount(items, minlength=int(meta["items"])).astype(np.uint32)
-        return cls(int(meta["n"]), int(meta["min_words"]), tuple(int(x) for x in meta["lengths"].split(",") if x),
-                   keys, items, item_keys)
+        item_keys = np.bincount(items, minlength=meta["items"]).astype(np.uint32)
+        return cls(meta["n"], meta["min_words"], table.column("key").to_numpy(), items,
+                   table.column("length").to_numpy(), item_keys)
 
 
-def item_keys(tokens: Tokens, field_item: np.ndarray, n_items: int, n: int, min_words: int) -> tuple[np.ndarray, np.ndarray]:
-    """``(keys, items)``, unique pairs, for fields tokenized in item order.
+def _bitmap(keys: np.ndarray) -> tuple[np.uint64, np.ndarray]:
+    """A bitmap over the top bits of ``keys`` (``BITS_PER_KEY`` bits a key), and its shift."""
+    bits = max(16, int(np.ceil(np.log2(max(1, len(keys)) * BITS_PER_KEY))))
+    shift = np.uint64(64 - bits)
+    bitmap = np.zeros(1 << (bits - 3), np.uint8)
+    slots = keys >> shift
+    np.bitwise_or.at(bitmap, (slots >> np.uint64(3)).astype(np.intp), (1 << (slots & np.uint64(7))).astype(np.uint8))
+    return shift, bitmap
+
+
+def item_keys(tokens: Tokens, field_item: np.ndarray, n_items: int, n: int,
+              min_words: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(keys, items, lengths)``, unique (key, item) pairs sorted by key, for fields in item order.
 
     ``tokens`` holds one text per field; ``field_item[f]`` is the item of field f.
     """
@@ -87,26 +113,28 @@ def item_keys(tokens: Tokens, field_item: np.ndarray, n_items: int, n: int, min_
     item_len = item_end - item_start
     word_item = np.repeat(field_item, field_len)
     word_end = np.repeat(item_end[field_item], field_len)
-    out_keys, out_items = [], []
-    for length, keys in rolling_ngrams(tokens.hashes, n):
+    out_keys, out_items, out_lengths = [], [], []
+    for length, keys in rolling_ngrams(tokens.hashes, range(min_words, n + 1)):
         if length == n:
             ok = np.arange(len(keys)) + n <= word_end[: len(keys)]
-            out_keys.append(keys[ok])
-            out_items.append(word_item[: len(keys)][ok])
-        if length >= min_words and length < n:
+            found = [keys[ok]], [word_item[: len(keys)][ok]]
+        else:
             whole_fields = np.flatnonzero(field_len == length)
             whole_items = np.flatnonzero(item_len == length)
-            out_keys += [keys[tokens.starts[whole_fields]], keys[item_start[whole_items]]]
-            out_items += [field_item[whole_fields], whole_items]
+            found = [keys[tokens.starts[whole_fields]], keys[item_start[whole_items]]], [field_item[whole_fields], whole_items]
+        out_keys += found[0]
+        out_items += found[1]
+        out_lengths += [np.full(len(k), length, np.uint8) for k in found[0]]
     if not out_keys:
-        return np.zeros(0, np.uint64), np.zeros(0, np.uint32)
+        return np.zeros(0, np.uint64), np.zeros(0, np.uint32), np.zeros(0, np.uint8)
     keys = np.concatenate(out_keys)
     items = np.concatenate(out_items).astype(np.uint32)
+    lengths = np.concatenate(out_lengths)
     order = np.lexsort((items, keys))
-    keys, items = keys[order], items[order]
+    keys, items, lengths = keys[order], items[order], lengths[order]
     first = np.ones(len(keys), bool)
     first[1:] = (keys[1:] != keys[:-1]) | (items[1:] != items[:-1])
-    return keys[first], items[first]
+    return keys[first], items[first], lengths[first]
 
 
 def build_index(sets: list[BenchmarkSet], n: int, min_words: int) -> tuple[NgramIndex, pa.Table]:
@@ -122,7 +150,41 @@ def build_index(sets: list[BenchmarkSet], n: int, min_words: int) -> tuple[Ngram
             names["split"].append(bench.split)
             names["item_id"].append(item.item_id)
     n_items = len(names["item_id"])
-    keys, items = item_keys(tokenize(texts), np.asarray(field_item, np.int64), n_items, n, min_words)
-    lengths = tuple(sorted({n} | set(range(min_words, n)))) if len(keys) else ()
+    keys, items, lengths = item_keys(tokenize(texts), np.asarray(field_item, np.int64), n_items, n, min_words)
     counts = np.bincount(items, minlength=n_items).astype(np.uint32)
-    return NgramIndex(n, min_words, lengths, keys, items, counts), pa.table(names)
+    return NgramIndex(n, min_words, keys, items, lengths, counts), pa.table(names)
+
+
+INDEX_TABLE, INDEX_JSON = "index.parquet", "index.json"
+_LOADED: dict[str, NgramIndex] = {}  # per worker process: tasks of one run share one index
+
+
+def save_index(work: WorkDir, index: NgramIndex) -> None:
+    """Write the index to a work dir, with a content digest that names it for ``load_index``."""
+    digest = hashlib.sha256(index.keys.tobytes() + index.items.tobytes()).hexdigest()
+    work.write_table(INDEX_TABLE, index.to_table())
+    work.write_json(INDEX_JSON, {"sha256": digest, **index.meta})
+
+
+def load_index(work: WorkDir) -> NgramIndex:
+    """The index saved in ``work``, read once per worker process (keyed by its digest)."""
+    meta = work.read_json(INDEX_JSON)
+    digest = meta.pop("sha256")
+    if digest not in _LOADED:
+        _LOADED.clear()
+        _LOADED[digest] = NgramIndex.from_table(work.read_table(INDEX_TABLE), meta)
+    return _LOADED[digest]
+
+
+def ngram_texts(keys: np.ndarray, index: NgramIndex, item_fields: Callable[[int], Sequence[str]]) -> list[str]:
+    """The normalized words of each key, found again in the first item holding it."""
+    lo, _ = index.ranges(keys)
+    out = []
+    for key, entry in zip(keys.tolist(), lo.tolist()):
+        length, item = int(index.key_lengths[entry]), int(index.items[entry])
+        fields = list(item_fields(item))
+        words = [w for ws in split_words(pl.Series(fields, dtype=pl.String)).to_list() for w in ws]
+        grams = dict(rolling_ngrams(tokenize([" ".join(words)]).hashes, [length]))[length]
+        pos = int(np.flatnonzero(grams == np.uint64(key))[0])
+        out.append(" ".join(words[pos:pos + length]))
+    return out

@@ -1,0 +1,223 @@
+"""Finding benchmark n-grams in documents and turning hits into character spans.
+
+Two speeds: ``find_hits`` runs over every document of a batch with numpy (no Python per
+word); ``word_spans`` and ``match_spans`` run only for the few documents with hits, to
+say where in the original text (not the normalized one) each match lies.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass
+from typing import Iterable, Mapping, Sequence
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+
+from dataprep.decontam.index import NgramIndex
+from dataprep.decontam.ngrams import APOSTROPHES, Tokens, normalize, rolling_ngrams, split_words, text_ends, tokenize
+
+
+@dataclass
+class Hits:
+    """Index n-grams found in a batch: one row per (occurrence, item holding the n-gram)."""
+
+    text: np.ndarray  # int64: which text of the batch
+    word: np.ndarray  # int64: first word of the n-gram within its text
+    length: np.ndarray  # int64: words in the n-gram
+    key: np.ndarray  # uint64
+    item: np.ndarray  # uint32: item row in the index
+
+    def __len__(self) -> int:
+        return len(self.key)
+
+    def select(self, mask: np.ndarray) -> "Hits":
+        return Hits(self.text[mask], self.word[mask], self.length[mask], self.key[mask], self.item[mask])
+
+    def to_table(self) -> pa.Table:
+        return pa.table({f: getattr(self, f) for f in _HIT_FIELDS})
+
+    @classmethod
+    def from_table(cls, table: pa.Table) -> "Hits":
+        return cls(*(table.column(f).to_numpy() for f in _HIT_FIELDS))
+
+
+_HIT_FIELDS = ("text", "word", "length", "key", "item")
+
+
+def _empty_hits() -> Hits:
+    z = np.zeros(0, np.int64)
+    return Hits(z, z, z, np.zeros(0, np.uint64), np.zeros(0, np.uint32))
+
+
+def find_hits(tokens: Tokens, index: NgramIndex) -> Hits:
+    """Every occurrence of an index key inside one text of ``tokens``."""
+    if not index.lengths or len(tokens.hashes) == 0:
+        return _empty_hits()
+    ends = text_ends(tokens)
+    positions, lengths, keys = [], [], []
+    for length, grams in rolling_ngrams(tokens.hashes, index.lengths):
+        cand = np.flatnonzero(index.maybe_contains(grams, length))
+        cand = cand[cand + length <= ends[cand]]
+        positions.append(cand)
+        lengths.append(np.full(len(cand), length, np.int64))
+        keys.append(grams[cand])
+    if not positions:
+        return _empty_hits()
+    pos, length, key = np.concatenate(positions), np.concatenate(lengths), np.concatenate(keys)
+    lo, hi = index.ranges(key)
+    count = hi - lo
+    # One row per (occurrence, item): a key shared by k items yields k rows.
+    row = np.repeat(np.arange(len(key)), count)
+    entry = np.arange(int(count.sum())) - np.repeat(np.cumsum(count) - count, count) + lo[row]
+    pos, length, key = pos[row], length[row], key[row]
+    text = np.searchsorted(tokens.ends, pos, "right")
+    return Hits(text, pos - tokens.starts[text], length, key, index.items[entry])
+
+
+SCAN_CHARS = 32 << 20  # characters tokenized at once: bounds the word arrays' memory
+
+
+def scan(texts: Sequence[str | None], index: NgramIndex) -> Hits:
+    """``find_hits`` over any number of texts, a bounded batch at a time."""
+    parts, start = [], 0
+    while start < len(texts):
+        end, chars = start, 0
+        while end < len(texts) and (end == start or chars < SCAN_CHARS):
+            chars += len(texts[end] or "")
+            end += 1
+        hits = find_hits(tokenize(texts[start:end]), index)
+        hits.text += start
+        parts.append(hits)
+        start = end
+    if not parts:
+        return _empty_hits()
+    return Hits(*(np.concatenate([getattr(h, f) for h in parts]) for f in _HIT_FIELDS))
+
+
+def doc_frequency(hits: Hits) -> tuple[np.ndarray, np.ndarray]:
+    """``(keys, documents)``: how many distinct texts hold each key found."""
+    if len(hits) == 0:
+        return np.zeros(0, np.uint64), np.zeros(0, np.int64)
+    pairs = np.unique(np.stack([hits.key, hits.text.astype(np.uint64)], axis=1), axis=0)
+    return np.unique(pairs[:, 0], return_counts=True)
+
+
+def common_keys(key_lists: Sequence[tuple[np.ndarray, np.ndarray]], max_docs: int) -> np.ndarray:
+    """Keys seen in more than ``max_docs`` documents over all batches (GPT-3's rule), sorted."""
+    keys = np.concatenate([k for k, _ in key_lists]) if key_lists else np.zeros(0, np.uint64)
+    docs = np.concatenate([d for _, d in key_lists]) if key_lists else np.zeros(0, np.int64)
+    uniq, inverse = np.unique(keys, return_inverse=True)
+    totals = np.bincount(inverse, weights=docs, minlength=len(uniq))
+    return uniq[totals > max_docs]
+
+
+def drop_keys(hits: Hits, keys: np.ndarray) -> Hits:
+    """Hits without the given (common) keys."""
+    return hits.select(~np.isin(hits.key, keys)) if len(keys) and len(hits) else hits
+
+
+@dataclass
+class ItemMatch:
+    """One benchmark item found in one text: its n-grams found and where they lie."""
+
+    text: int
+    item: int
+    matched_keys: int  # distinct item n-grams found in the text
+    overlap: float  # matched_keys / the item's n-grams
+    spans: list[tuple[int, int]]  # character spans in the original text, merged
+    words: int  # words of the text covered by the item's n-grams
+
+
+def item_matches(hits: Hits, texts: Mapping[int, str] | Sequence[str], item_keys: np.ndarray, min_overlap: float = 0.0) -> list[ItemMatch]:
+    """Group hits by (text, item), keep items at or above ``min_overlap``, locate spans.
+
+    ``item_keys[i]`` is the number of distinct n-grams of item i (``NgramIndex.item_keys``).
+
+    Sorted by text then item, so the output order never depends on hit order.
+    """
+    if len(hits) == 0:
+        return []
+    order = np.lexsort((hits.word, hits.item, hits.text))
+    h = hits.select(order)
+    group_start = np.flatnonzero(np.r_[True, (h.text[1:] != h.text[:-1]) | (h.item[1:] != h.item[:-1])])
+    group_end = np.r_[group_start[1:], len(h)]
+    spans_cache: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+    out = []
+    for a, b in zip(group_start.tolist(), group_end.tolist()):
+        text, item = int(h.text[a]), int(h.item[a])
+        matched = len(np.unique(h.key[a:b]))
+        overlap = matched / max(1, int(item_keys[item]))
+        if overlap < min_overlap:
+            continue
+        if text not in spans_cache:
+            spans_cache[text] = word_spans(texts[text])
+        starts, ends = spans_cache[text]
+        ranges = merge_ranges(zip(h.word[a:b].tolist(), (h.word[a:b] + h.length[a:b]).tolist()))
+        spans = [(int(starts[s]), int(ends[e - 1])) for s, e in ranges]
+        out.append(ItemMatch(text, item, matched, overlap, spans, sum(e - s for s, e in ranges)))
+    return out
+
+
+def merge_ranges(ranges: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Union of half-open ranges, as sorted disjoint ranges (touching ranges merge)."""
+    out: list[tuple[int, int]] = []
+    for s, e in sorted(ranges):
+        if out and s <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], e))
+        else:
+            out.append((s, e))
+    return out
+
+
+def word_spans(text: str) -> tuple[np.ndarray, np.ndarray]:
+    """Character span in ``text`` of each normalized word (as ``tokenize`` splits them).
+
+    Words are found in the normalized text, whose offsets are mapped back through a
+    per-character normalization. Where whole-text normalization does not match
+    character-by-character normalization in length (NFKC composing a base letter with a
+    combining mark), offsets are scaled proportionally: spans stay within a few
+    characters, never fail.
+    """
+    series = pl.Series([text], dtype=pl.String)
+    norm = normalize(series)[0] or ""
+    words = split_words(series)[0].to_list()
+    starts = np.zeros(len(words), np.int64)
+    pos = 0
+    for i, w in enumerate(words):
+        pos = norm.index(w, pos)
+        starts[i] = pos
+        pos += len(w)
+    ends = starts + np.fromiter(map(len, words), np.int64, len(words))
+    first, last = _offset_maps(text, norm)
+    return first[starts], last[ends - 1]
+
+
+def _offset_maps(text: str, norm: str) -> tuple[np.ndarray, np.ndarray]:
+    """For each character of ``norm``: start and end in ``text`` of the character(s) it came from.
+
+    Normalization is applied per cluster (a character with its combining marks), which
+    equals whole-text normalization except in rare cases; those get proportional offsets.
+    """
+    if len(norm) == len(text) and not _has_apostrophe(text):
+        index = np.arange(len(text), dtype=np.int64)
+        return index, index + 1
+    bounds = [i for i, c in enumerate(text) if i == 0 or not unicodedata.combining(c)] + [len(text)]
+    starts, ends = np.asarray(bounds[:-1], np.int64), np.asarray(bounds[1:], np.int64)
+    pieces = [len(_drop_apostrophes(unicodedata.normalize("NFKC", text[a:b]).lower())) for a, b in zip(bounds, bounds[1:])]
+    if sum(pieces) == len(norm):
+        return np.repeat(starts, pieces), np.repeat(ends, pieces)
+    scaled = (np.arange(len(norm)) * (len(text) / max(1, len(norm)))).astype(np.int64)
+    return np.minimum(scaled, len(text) - 1), np.minimum(scaled + 1, len(text))
+
+
+_APOSTROPHE_CHARS = APOSTROPHES.strip("[]")
+
+
+def _has_apostrophe(text: str) -> bool:
+    return any(c in text for c in _APOSTROPHE_CHARS)
+
+
+def _drop_apostrophes(text: str) -> str:
+    return text.translate({ord(c): None for c in _APOSTROPHE_CHARS})
