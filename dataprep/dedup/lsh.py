@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import polars as pl
 from datasketch.lsh import _optimal_param
 
 from dataprep.dedup.minhash import EMPTY, mix64
@@ -60,3 +61,26 @@ def has_shingles(signatures: np.ndarray) -> np.ndarray:
 def estimate_similarity(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """MinHash estimate of the Jaccard similarity of row pairs: the share of equal values."""
     return (a == b).mean(axis=1)
+
+
+def candidate_pairs(buckets: pl.DataFrame, anchors: int, collapse_exact: bool = True) -> tuple[pl.DataFrame, int]:
+    """Pairs ``(a, b)``, ``a < b``, of uint64 nodes sharing a ``(band, key)`` bucket, and the
+    number of buckets larger than ``anchors``.
+
+    ``buckets`` has columns band, key, node and (with ``collapse_exact``) exact: documents
+    with equal normalized text keep one node per bucket, the smallest (they are joined by
+    exact edges already). Each member is paired with the bucket's first ``anchors`` members
+    (smallest nodes), so a bucket of k documents costs at most ``anchors * k`` pairs, not
+    k**2; for buckets up to ``anchors`` that is every pair.
+    """
+    empty = pl.DataFrame(schema={"a": pl.UInt64, "b": pl.UInt64})
+    if buckets.is_empty():
+        return empty, 0
+    collapsed = (buckets.group_by("band", "key", "exact").agg(pl.col("node").min()) if collapse_exact
+                 else buckets.select("band", "key", "node").unique())
+    members = collapsed.sort("band", "key", "node").with_columns(rank=pl.int_range(pl.len()).over("band", "key"))
+    large = members.group_by("band", "key").len().filter(pl.col("len") > anchors).height
+    firsts = members.filter(pl.col("rank") < anchors)
+    pairs = (firsts.join(members, on=["band", "key"], suffix="_m").filter(pl.col("rank") < pl.col("rank_m"))
+             .select(a=pl.min_horizontal("node", "node_m"), b=pl.max_horizontal("node", "node_m")).unique())
+    return pairs if not pairs.is_empty() else empty, large

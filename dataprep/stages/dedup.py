@@ -31,7 +31,7 @@ import xxhash
 from pydantic import Field, field_validator, model_validator
 
 from dataprep.dedup.components import NODE, connected_components, read_labels, read_part, size_histogram, write_parts
-from dataprep.dedup.lsh import Banding, band_keys, derive_banding, estimate_similarity, has_shingles
+from dataprep.dedup.lsh import Banding, band_keys, candidate_pairs, derive_banding, estimate_similarity, has_shingles
 from dataprep.dedup.minhash import MinHasher, exact_digests
 from dataprep.dedup.normalize import Normalization, normalize
 from dataprep.stages.base import (
@@ -206,7 +206,7 @@ def sketch(texts: pl.Series, cfg: DedupConfig) -> tuple[list[bytes], np.ndarray]
     for start in range(0, len(texts), BATCH_DOCS):
         norm = normalize(texts.slice(start, BATCH_DOCS), cfg.normalize)
         digests.extend(exact_digests(norm))
-        sigs.append(hasher.signatures(norm))
+        sigs.append(hasher.signatures(norm, single_spaced=cfg.normalize.whitespace))
     matrix = np.concatenate(sigs) if sigs else np.zeros((0, cfg.num_perm), np.uint64)
     return digests, matrix
 
@@ -264,26 +264,12 @@ def _candidates_task(task: _Task) -> dict[str, int]:
     """Phase 2 (per partition): exact groups become edges; band buckets become candidate pairs."""
     work, parts, p = task.work, task.parts, task.index
     exact = read_part(work, "exact", p)
-    stats = {"exact_groups": 0, "candidate_pairs": 0, "large_buckets": 0}
+    groups = pl.DataFrame(schema={"node": NODE, "rep": NODE})
     if not exact.is_empty():
         groups = exact.unique().with_columns(rep=pl.col("node").min().over("exact")).filter(pl.col("node") != pl.col("rep"))
-        stats["exact_groups"] = groups["rep"].n_unique()
-        write_parts(work, "edges", 2 * p, _both_ways(groups.select(a="node", b="rep")), "u", parts)
-    else:
-        write_parts(work, "edges", 2 * p, pl.DataFrame(schema={"u": NODE, "v": NODE}), "u", parts)
-    buckets = read_part(work, "bands", p)
-    pairs = pl.DataFrame(schema={"a": NODE, "b": NODE})
-    if not buckets.is_empty():
-        # One document per normalized text and bucket: exact copies are already joined.
-        collapsed = (buckets.group_by("band", "key", "exact").agg(pl.col("node").min()) if task.config.exact
-                     else buckets.select("band", "key", "node").unique())
-        members = (collapsed.sort("band", "key", "node").with_columns(rank=pl.int_range(pl.len()).over("band", "key")))
-        sizes = members.group_by("band", "key").len()
-        stats["large_buckets"] = sizes.filter(pl.col("len") > task.config.bucket_anchors).height
-        anchors = members.filter(pl.col("rank") < task.config.bucket_anchors)
-        pairs = (anchors.join(members, on=["band", "key"], suffix="_m").filter(pl.col("rank") < pl.col("rank_m"))
-                 .select(a=pl.min_horizontal("node", "node_m"), b=pl.max_horizontal("node", "node_m")).unique())
-    stats["candidate_pairs"] = pairs.height
+    write_parts(work, "edges", 2 * p, _both_ways(groups.select(a="node", b="rep")), "u", parts)
+    pairs, large = candidate_pairs(read_part(work, "bands", p), task.config.bucket_anchors, task.config.exact)
+    stats = {"exact_groups": groups["rep"].n_unique(), "candidate_pairs": pairs.height, "large_buckets": large}
     if task.config.verify == "signature":
         write_parts(work, "cand", p, pairs, "a", parts)
     else:

@@ -1,0 +1,114 @@
+"""Normalization, MinHash signatures and LSH banding on real text (pure functions, no Ray)."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import random
+
+import numpy as np
+import polars as pl
+import pytest
+from datasketch import MinHashLSH
+
+from dataprep.dedup.lsh import Banding, band_keys, candidate_pairs, derive_banding, estimate_similarity
+from dataprep.dedup.minhash import EMPTY, MinHasher, shingle_hashes
+from dataprep.dedup.normalize import Normalization, normalize
+
+
+@pytest.fixture(scope="module")
+def docs(shared_data) -> list[str]:
+    """Forty real Python documentation pages of at least 400 words."""
+    out = []
+    with gzip.open(shared_data / "corpus" / "techdocs" / "python3.11-doc_rst_sources.jsonl.gz", "rt") as f:
+        for line in f:
+            text = json.loads(line)["text"]
+            if len(text.split()) >= 400:
+                out.append(text)
+            if len(out) == 40:
+                break
+    return out
+
+
+def shingles(text: str, n: int = 5) -> set[tuple[str, ...]]:
+    words = normalize(pl.Series([text]), Normalization())[0].split()
+    return {tuple(words[i:i + n]) for i in range(max(1, len(words) - n + 1))}
+
+
+def test_normalization_options_each_remove_one_kind_of_difference() -> None:
+    texts = pl.Series(["Ｆｕｌｌ-Width\u00a0TEXT, page 12!", "  two\n\nlines\t here "])
+    assert normalize(texts, Normalization()).to_list() == ["full width text page 12", "two lines here"]
+    assert normalize(texts, Normalization(digits=True))[0] == "full width text page 00"
+    assert normalize(texts, Normalization(lowercase=False, nfkc=False))[0] == "Ｆｕｌｌ Width TEXT page 12"
+    assert normalize(texts, Normalization(punctuation=False))[0] == "full-width text, page 12!"
+    assert normalize(texts, Normalization(whitespace=False))[1] == "  two\n\nlines\t here "
+
+
+def test_signatures_estimate_the_exact_jaccard_of_edited_real_text(docs) -> None:
+    rng = random.Random(3)
+    hasher = MinHasher()
+    errors = []
+    for text in docs[:20]:
+        words = text.split()
+        copy = " ".join(w if rng.random() > 0.05 else "zebra" for w in words)
+        sig = hasher.signatures(normalize(pl.Series([text, copy]), Normalization()))
+        exact = len(shingles(text) & shingles(copy)) / len(shingles(text) | shingles(copy))
+        errors.append(abs(estimate_similarity(sig[:1], sig[1:])[0] - exact))
+    # 128 permutations: standard error sqrt(J(1-J)/128) <= 0.045
+    assert np.mean(errors) < 0.04 and max(errors) < 0.15
+
+
+def test_a_documents_signature_does_not_depend_on_its_batch(docs) -> None:
+    norm = normalize(pl.Series(docs[:6] + ["", "two words"]), Normalization())
+    hasher = MinHasher()
+    together = hasher.signatures(norm)
+    alone = np.vstack([hasher.signatures(norm.slice(i, 1)) for i in range(len(norm))])
+    assert np.array_equal(together, alone)
+    assert (together[6] == EMPTY).all() and (together[7] != EMPTY).all()
+
+
+def test_short_documents_get_one_shingle_that_stops_at_their_end() -> None:
+    hashes = np.arange(1, 8, dtype=np.uint64)
+    shingle, per_doc = shingle_hashes(hashes, np.array([3, 0, 4]), 3)
+    assert per_doc.tolist() == [1, 0, 2]
+    alone, _ = shingle_hashes(hashes[:3], np.array([3]), 3)
+    assert shingle[0] == alone[0]  # the 3-word doc's shingle is not mixed with the next doc's words
+
+
+def test_signatures_are_stable_across_processes_and_versions() -> None:
+    """Stored signatures must stay comparable: these values may never change silently."""
+    sig = MinHasher(num_perm=4).signatures(pl.Series(["the quick brown fox jumps over the lazy dog"]))
+    assert sig[0].tolist() == GOLDEN
+
+
+GOLDEN = [2274753194379863728, 2114064841812763641, 886791752576528863, 3464410185545041960]
+
+
+def test_derived_banding_matches_datasketch_and_reports_its_catch_rate() -> None:
+    lsh = MinHashLSH(threshold=0.8, num_perm=128)
+    assert derive_banding(0.8, 128, 0.5, 0.5) == Banding(lsh.b, lsh.r) == Banding(9, 13)
+    assert Banding(9, 13).probability(0.8) == pytest.approx(0.40, abs=0.01)
+    default = derive_banding(0.8, 128, 0.1, 0.9)
+    assert default.bands * default.rows <= 128 and default.probability(0.85) > 0.95
+
+
+def test_band_keys_match_only_where_band_values_match() -> None:
+    sig = np.arange(24, dtype=np.uint64).reshape(2, 12)
+    sig[1, :4] = sig[0, :4]  # same first band of 4 rows, different rest
+    keys = band_keys(sig, Banding(3, 4))
+    assert keys.shape == (2, 3)
+    assert keys[0, 0] == keys[1, 0] and (keys[0, 1:] != keys[1, 1:]).all()
+
+
+def test_candidate_pairs_collapse_exact_copies_and_cap_large_buckets() -> None:
+    buckets = pl.DataFrame({
+        "band": [0] * 5 + [1, 1],
+        "key": pl.Series([7] * 5 + [7, 8], dtype=pl.UInt64),
+        "node": pl.Series([5, 1, 3, 4, 2, 1, 3], dtype=pl.UInt64),
+        "exact": [b"x", b"x", b"y", b"z", b"w", b"x", b"y"],
+    })
+    pairs, large = candidate_pairs(buckets, anchors=10)
+    assert sorted(pairs.iter_rows()) == [(1, 2), (1, 3), (1, 4), (2, 3), (2, 4), (3, 4)]  # node 5 == node 1's text
+    assert large == 0
+    capped, large = candidate_pairs(buckets, anchors=1)
+    assert sorted(capped.iter_rows()) == [(1, 2), (1, 3), (1, 4)] and large == 1
