@@ -1,0 +1,161 @@
+"""Tokenize benchmark: our stage's shard work vs raw ``tokenizers`` ``encode_batch`` vs datatrove.
+
+    python bench/tokenize.py                 # ~16 MB of real text, 1 tokenizer thread
+    python bench/tokenize.py --mb 4 --reps 1 # quicker
+
+Same text, same tokenizer (the GPT-NeoX 50k BPE of dolma's tests), same thread count
+(``RAYON_NUM_THREADS``, set before ``tokenizers`` loads: 1 by default, which is what each
+of our Ray tasks gets) and the same batches (our shards). Rates are MB of UTF-8 text per
+CPU second of this process (``time.process_time`` covers all its threads), so they hold
+on a shared machine; the best of ``--reps`` alternating repetitions is kept.
+
+* raw: ``Tokenizer.encode_batch(texts)`` per shard, nothing else (the bar: ≥ 90%).
+* ours: ``TokenizeStage.process`` per shard: the Arrow text column in, ids framed by EOS,
+  a uint16 Arrow list column and counts out (what a Ray task runs between read and write).
+* datatrove 0.10.1 ``DocumentTokenizer`` (own venv, ``bash bench/setup_datatrove.sh``),
+  run in the same script run on the same text as JSONL: its whole step (read JSONL,
+  tokenize, write its ``.ds`` token file and index), unshuffled, one task.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+# Run as a script, this file's folder comes first on sys.path and its name would shadow the
+# standard library's ``tokenize`` (which pandas, linecache, ... import): take the folder out.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+
+import argparse
+import gzip
+import json
+import os
+import platform
+import subprocess
+import tempfile
+import time
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED = REPO.parent / "shared" / "data"
+TOKENIZER = SHARED / "tokenizers" / "dolma-test-tokenizers" / "gpt-neo-test-tokenizer.json"
+SOURCES = ("techdocs/python3.11-doc_rst_sources.jsonl.gz", "code/thealgorithms_python.jsonl.gz",
+           "misc/debian_fortunes.jsonl.gz")
+SHARD_ROWS = 2000
+
+
+def corpus(mb: float) -> list[str]:
+    """Real non-empty documents (Python docs, Python code, fortunes) taken in turn until ``mb`` MB."""
+    per_source = []
+    for rel in SOURCES:
+        with gzip.open(SHARED / "corpus" / rel, "rt") as f:
+            # empty texts (e.g. empty __init__.py files) never reach tokenize: ingest rejects them
+            per_source.append([t for t in (json.loads(line)["text"] for line in f) if t])
+    texts: list[str] = []
+    size, i = 0, 0
+    while size < mb * 1e6 and any(i < len(s) for s in per_source):
+        for source in per_source:
+            if i < len(source):
+                texts.append(source[i])
+                size += len(source[i].encode())
+        i += 1
+    return texts
+
+
+def cpu(fn) -> float:
+    t0 = time.process_time()
+    fn()
+    return time.process_time() - t0
+
+
+def run_peer(texts: list[str], work: Path, threads: int) -> dict:
+    """datatrove's DocumentTokenizer in its own venv, on the same texts written as JSONL."""
+    py = subprocess.run(["bash", str(REPO / "bench/setup_datatrove.sh")], capture_output=True, text=True, check=True)
+    data = work / "jsonl"
+    data.mkdir()
+    with open(data / "docs.jsonl", "w") as f:
+        for i, t in enumerate(texts):
+            f.write(json.dumps({"id": str(i), "text": t}) + "\n")
+    env = {**os.environ, "RAYON_NUM_THREADS": str(threads), "TOKENIZERS_PARALLELISM": "true"}
+    out = subprocess.run([py.stdout.strip().splitlines()[-1], __file__, "--peer", str(data), str(work / "dt")],
+                         capture_output=True, text=True, env=env, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def peer_main(data: str, out: str) -> None:
+    from datatrove.executor import LocalPipelineExecutor
+    from datatrove.pipeline.readers import JsonlReader
+    from datatrove.pipeline.tokens import DocumentTokenizer
+
+    executor = LocalPipelineExecutor(
+        pipeline=[JsonlReader(data), DocumentTokenizer(out, tokenizer_name_or_path=str(TOKENIZER),
+                                                       eos_token="<|endoftext|>", shuffle_documents=False)],
+        tasks=1, workers=1, logging_dir=f"{out}-logs", skip_completed=False)
+    seconds = cpu(executor.run)
+    print(json.dumps({"cpu_seconds": seconds}))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--mb", type=float, default=16.0, help="MB of text (default 16)")
+    ap.add_argument("--threads", type=int, default=1, help="RAYON_NUM_THREADS for both sides (default 1)")
+    ap.add_argument("--reps", type=int, default=3, help="alternating repetitions; the best is kept (default 3)")
+    ap.add_argument("--no-peer", action="store_true", help="skip datatrove")
+    ap.add_argument("--peer", nargs=2, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.peer:
+        peer_main(*args.peer)
+        return
+    os.environ["RAYON_NUM_THREADS"] = str(args.threads)  # before tokenizers starts its pool
+    import pyarrow as pa
+    from tokenizers import Tokenizer
+
+    from dataprep.stages.base import RunInfo, ShardContext
+    from dataprep.stages.tokenize import TokenizeConfig, TokenizeStage
+
+    texts = corpus(args.mb)
+    mb = sum(len(t.encode()) for t in texts) / 1e6
+    batches = [texts[i:i + SHARD_ROWS] for i in range(0, len(texts), SHARD_ROWS)]
+    tables = [pa.table({"id": [f"d{i + j}" for j in range(len(b))], "text": b})
+              for i, b in zip(range(0, len(texts), SHARD_ROWS), batches)]
+    raw_tok = Tokenizer.from_file(str(TOKENIZER))
+    run_info = RunInfo(seed=0, base_dir=str(REPO))
+    stage = TokenizeStage(TokenizeConfig(tokenizer=str(TOKENIZER)), run_info)
+
+    def ours() -> None:
+        for i, t in enumerate(tables):
+            stage.process(t, ShardContext(i, None, run_info, None))  # type: ignore[arg-type]  # process reads neither
+
+    def raw() -> None:
+        for b in batches:
+            raw_tok.encode_batch(b)
+
+    ours()  # warm-up: loads the stage's cached tokenizer, pages in the text
+    check = stage.process(tables[0], ShardContext(0, None, run_info, None)).kept.column("input_ids").to_pylist()  # type: ignore[arg-type]
+    assert check == [e.ids + [stage.eos_id] for e in raw_tok.encode_batch(batches[0], add_special_tokens=False)]
+    times: dict[str, list[float]] = {"raw": [], "ours": []}
+    for _ in range(args.reps):
+        times["raw"].append(cpu(raw))
+        times["ours"].append(cpu(ours))
+    best = {k: min(v) for k, v in times.items()}
+    report = {
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "machine": f"{platform.node()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+                   f"load average {os.getloadavg()[0]:.1f} at start of timing",
+        "command": " ".join(["python", "bench/tokenize.py", *sys.argv[1:]]),
+        "text": {"documents": len(texts), "mb": round(mb, 2), "shards": len(tables)},
+        "threads": args.threads,
+        "cpu_seconds": {k: [round(x, 3) for x in v] for k, v in times.items()},
+        "mb_per_cpu_s": {k: round(mb / v, 3) for k, v in best.items()},
+        "ours_vs_raw": round(best["raw"] / best["ours"], 3),
+    }
+    if not args.no_peer:
+        with tempfile.TemporaryDirectory(prefix="tok-bench-") as work:
+            peer = run_peer(texts, Path(work), args.threads)
+        report["mb_per_cpu_s"]["datatrove"] = round(mb / peer["cpu_seconds"], 3)
+        report["cpu_seconds"]["datatrove"] = round(peer["cpu_seconds"], 3)
+        report["ours_vs_datatrove"] = round(peer["cpu_seconds"] / best["ours"], 3)
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()
