@@ -104,6 +104,17 @@ def extract_main_text(html: str, extractor: Extractor = DEFAULT_EXTRACTOR) -> st
     return fn(html).strip()
 
 
+def fragment_to_text(html: str) -> str:
+    """All the text of an HTML fragment (a forum post body), keeping code indentation.
+
+    No main-content detection: a post body has no boilerplate, and an extractor would
+    throw away short answers and code blocks.
+    """
+    from resiliparse.extract.html2text import extract_plain_text
+
+    return extract_plain_text(html, main_content=False, preserve_formatting=True, links=False, alt_texts=False).strip()
+
+
 def html_to_text(data: bytes, http_charset: str | None = None, extractor: Extractor = DEFAULT_EXTRACTOR) -> tuple[str, str]:
     """Page bytes -> ``(main_text, charset_used)``."""
     html, charset = decode_html(data, http_charset)

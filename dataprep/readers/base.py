@@ -49,6 +49,9 @@ _MODULES = (
     "dataprep.readers.jsonl",
     "dataprep.readers.parquet",
     "dataprep.readers.text",
+    "dataprep.readers.warc",
+    "dataprep.readers.mediawiki",
+    "dataprep.readers.stackexchange",
 )
 
 

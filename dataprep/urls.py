@@ -1,0 +1,108 @@
+"""URL-level filters: a domain block-list and exact-URL dedup, as pure functions.
+
+Both run at ingest, before any text work is spent on a page:
+
+* ``blocked_by(url, blocklist)`` names the block-list entry a URL falls under (the host or
+  any parent domain), e.g. ``filters/url_blocklist.txt``;
+* ``UrlDeduper`` keeps the first occurrence of each normalised URL in the order it is fed.
+  Fed in the run's fixed order (inputs as listed, files sorted, rows in file order), the
+  copy kept never depends on worker count. Keys are xxh64 of the normalised URL: stable
+  across processes and versions, 8 bytes per URL seen.
+
+``url_reasons`` combines them into one rejection reason per row (``blocked_url``,
+``duplicate_url`` or None), the shape the ingest stage's ``reason`` column takes.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterable
+from urllib.parse import urlsplit, urlunsplit
+
+import xxhash
+
+BLOCKED, DUPLICATE = "blocked_url", "duplicate_url"
+_DEFAULT_PORTS = {"http": "80", "https": "443"}
+
+
+def load_blocklist(path: str | Path) -> frozenset[str]:
+    """Domains from a block-list file: one per line, ``#`` starts a comment, case ignored."""
+    entries = set()
+    for n, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
+        entry = line.split("#", 1)[0].strip().lower().rstrip(".")
+        if not entry:
+            continue
+        if "/" in entry or " " in entry or "." not in entry:
+            raise ValueError(f"{path}:{n}: {line.strip()!r} is not a domain name (one domain per line)")
+        entries.add(entry.removeprefix("www."))
+    return frozenset(entries)
+
+
+def host_of(url: str) -> str:
+    """The lower-cased host of a URL, without ``www.`` and port ('' if there is none)."""
+    try:
+        host = urlsplit(url.strip()).hostname or ""
+    except ValueError:
+        return ""
+    return host.rstrip(".").removeprefix("www.")
+
+
+def blocked_by(url: str, blocklist: frozenset[str]) -> str | None:
+    """The block-list entry matching the URL's host or one of its parent domains."""
+    host = host_of(url)
+    while host:
+        if host in blocklist:
+            return host
+        _, dot, host = host.partition(".")
+        if not dot:
+            return None
+    return None
+
+
+def normalize_url(url: str) -> str:
+    """One spelling per page: scheme and host lower-cased, default port, fragment and a
+    trailing ``/`` on an empty path dropped. Path and query stay as they are (they are
+    case-sensitive on most servers)."""
+    url = url.strip()
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return url
+    scheme = parts.scheme.lower()
+    host = (parts.hostname or "").rstrip(".")
+    netloc = host if port is None or str(port) == _DEFAULT_PORTS.get(scheme) else f"{host}:{port}"
+    if parts.username or parts.password:
+        netloc = f"{parts.username or ''}{':' + parts.password if parts.password else ''}@{netloc}"
+    path = "" if parts.path == "/" else parts.path
+    return urlunsplit((scheme, netloc, path, parts.query, ""))
+
+
+class UrlDeduper:
+    """Remembers normalised URLs seen so far; ``first_seen`` is True only for a first copy."""
+
+    def __init__(self) -> None:
+        self._seen: set[int] = set()
+
+    def first_seen(self, url: str) -> bool:
+        key = xxhash.xxh64_intdigest(normalize_url(url).encode("utf-8"))
+        if key in self._seen:
+            return False
+        self._seen.add(key)
+        return True
+
+
+def url_reasons(urls: Iterable[str | None], blocklist: frozenset[str], deduper: UrlDeduper | None) -> list[str | None]:
+    """One reason per row, in order: blocked first (a blocked URL is never remembered), then
+    duplicates. Rows without a URL pass."""
+    out: list[str | None] = []
+    for url in urls:
+        if not url:
+            out.append(None)
+        elif blocklist and blocked_by(url, blocklist):
+            out.append(BLOCKED)
+        elif deduper is not None and not deduper.first_seen(url):
+            out.append(DUPLICATE)
+        else:
+            out.append(None)
+    return out
