@@ -20,7 +20,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _run(args: argparse.Namespace) -> int:
     from dataprep.api import run
+    from dataprep.engine.runner import summary_table
 
-    run(args.pipeline, output=args.output, inputs=args.inputs, address=args.address, num_cpus=args.num_cpus,
-        resume=args.resume, verbose=not args.quiet)
+    result = run(args.pipeline, output=args.output, inputs=args.inputs, address=args.address, num_cpus=args.num_cpus,
+                 resume=args.resume, verbose=not args.quiet)
+    print(summary_table(result))
     return 0

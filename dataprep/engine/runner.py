@@ -86,10 +86,7 @@ def run_pipeline(pipeline: Pipeline, output: str, *, address: str | None = None,
         run_doc.update(status="complete", end=mf.now())
         _check(mf.validate(run_doc, "run"), RUN_JSON)
         storage.write_json(RUN_JSON, run_doc)
-    result = RunResult(storage.uri(), outcomes)
-    if verbose:
-        print(summary_table(result))
-    return result
+    return RunResult(storage.uri(), outcomes)
 
 
 def _check_output(storage: Storage, output: str, resume: bool) -> None:
