@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Iterable
 from urllib.parse import urlsplit, urlunsplit
 
+import pyarrow as pa
 import xxhash
 
 BLOCKED, DUPLICATE = "blocked_url", "duplicate_url"
@@ -85,11 +86,21 @@ class UrlDeduper:
         self._seen: set[int] = set()
 
     def first_seen(self, url: str) -> bool:
-        key = xxhash.xxh64_intdigest(normalize_url(url).encode("utf-8"))
+        key = url_key(url)
         if key in self._seen:
             return False
         self._seen.add(key)
         return True
+
+
+def url_key(url: str) -> int:
+    """A stable 64-bit key of the normalised URL (xxh64: same in every process and version)."""
+    return xxhash.xxh64_intdigest(normalize_url(url).encode("utf-8"))
+
+
+def url_keys(urls: Iterable[str | None]) -> pa.Array:
+    """``url_key`` of each URL as a uint64 column; null where a row has no URL."""
+    return pa.array([url_key(u) if u else None for u in urls], pa.uint64())
 
 
 def url_reasons(urls: Iterable[str | None], blocklist: frozenset[str], deduper: UrlDeduper | None) -> list[str | None]:

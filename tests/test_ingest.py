@@ -108,3 +108,26 @@ def test_config_errors_are_reported_up_front(tmp_path):
     with pytest.raises(PipelineError, match="unknown input format 'csvx'"):
         load_pipeline({"name": "t", "stages": [{"stage": "ingest", "inputs": [{"path": "a.jsonl", "format": "csvx"}]}]},
                       base_dir=str(tmp_path))
+
+
+def test_url_blocklist_and_run_wide_url_dedup(tmp_path, shared_data, ray_session):
+    docs = _real_docs(shared_data, 8)
+    urls = [d["id"] for d in docs]  # CCNet ids are the page URLs
+    a = [{"text": d["text"], "url": u} for d, u in zip(docs[:5], urls[:5])]
+    variant = urls[1].replace("http://", "HTTP://").split("#")[0] + "#section"  # same page, other spelling
+    b = [{"text": docs[5]["text"], "url": variant},
+         {"text": docs[6]["text"], "url": urls[6]},
+         {"text": docs[7]["text"], "url": urls[3]},
+         {"text": docs[0]["text"], "url": "https://ads.tracker.example/x"}]
+    for name, rows in (("a.jsonl", a), ("b.jsonl", b)):
+        (tmp_path / name).write_text("".join(json.dumps(r) + "\n" for r in rows))
+    (tmp_path / "block.txt").write_text("# test list\ntracker.example\n")
+    cfg = {"name": "t", "stages": [{"stage": "ingest", "shard_rows": 3, "dedup_urls": True, "url_dedup_rows": 2,
+                                    "url_blocklist": str(tmp_path / "block.txt"),
+                                    "inputs": [{"path": str(tmp_path / "*.jsonl"), "source": "s"}]}]}
+    res = run(cfg, output=str(tmp_path / "out"))
+    rej = {r["id"]: r["reason"] for r in read_stage(res.stages[0].dir, rejected=True).to_pylist()}
+    assert rej == {"s/b.jsonl:1": "duplicate_url", "s/b.jsonl:3": "duplicate_url", "s/b.jsonl:4": "blocked_url"}
+    kept = read_stage(res.stages[0].dir).column("id").to_pylist()
+    assert kept == [f"s/a.jsonl:{i}" for i in range(1, 6)] + ["s/b.jsonl:2"]
+    assert [o["rows"] for o in res.stages[0].manifest["outputs"]] == [3, 3]

@@ -3,7 +3,10 @@
 1. *Read*: input files are grouped into units of about ``unit_bytes`` (so a folder of many
    small text files is not a task per file); one task per unit parses its files, in order,
    into ``_work/units/unit-NNNNN.parquet`` (good and bad rows, with ``reason``).
-2. *Plan*: the units' ``reason`` and text-size columns are streamed, in order, to cut the
+2. *Plan*: with ``dedup_urls``, documents whose normalised URL was seen earlier in run
+   order are marked ``duplicate_url`` (hash-partitioned passes, so at most
+   ``url_dedup_rows`` keys are in memory at once). Then the units' ``reason`` and
+   text-size columns are streamed, in order, to cut the
    sequence of documents into shards of at most ``shard_rows`` documents (and
    ``shard_bytes`` text bytes). A rejected row goes with the shard of the documents
    around it. The plan depends only on the files' contents and order: never on workers.
@@ -17,6 +20,7 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -27,7 +31,8 @@ from dataprep.engine.runner import Progress, run_shards, write_result
 from dataprep.engine.storage import Storage, StageWorkDir, file_sha256_and_size, public_uri
 from dataprep.schema import REASON
 from dataprep.stages.base import ShardResult
-from dataprep.stages.ingest import ROW_SCHEMA, InputFile, IngestStage
+from dataprep.stages.ingest import ROW_SCHEMA, URL_KEY, InputFile, IngestStage
+from dataprep.urls import DUPLICATE
 
 NBYTES = "_nbytes"
 UNIT_ROW_GROUP = 8192
@@ -45,7 +50,11 @@ def run_source(stage: IngestStage, plan: StagePlan, storage: Storage, executor: 
     files = stage.files()
     units = group_units(files, stage.config.unit_bytes)
     unit_recs = _read_units(stage, plan, storage, executor, work, units, resume, verbose)
-    shards = plan_shards(storage, work, unit_recs, stage.config.shard_rows, stage.config.shard_bytes)
+    if stage.config.dedup_urls:
+        dups = find_url_duplicates(work, unit_recs, stage.config.url_dedup_rows)
+        for u in unit_recs:
+            work.write_table(_dups_name(u["unit"]), pa.table({"row": dups.get(u["unit"], np.zeros(0, np.int64))}))
+    shards = plan_shards(work, unit_recs, stage.config.shard_rows, stage.config.shard_bytes, stage.config.dedup_urls)
     items = [(i, [s.__dict__ for s in sl]) for i, sl in enumerate(shards)]
     records = run_shards(stage, plan, storage, executor, work, items, resume, verbose, task=_write_shard)
     inputs = [f for u in unit_recs for f in u["files"]]
@@ -74,10 +83,10 @@ def _read_units(stage: IngestStage, plan: StagePlan, storage: Storage, executor:
     todo = []
     for k, unit in enumerate(units):
         key = {"config_sha256": cfg, "files": [(f.path, f.size) for f in unit]}
-        name = f"units/unit-{k:05d}.json"
+        name = _unit_name(k, "json")
         if resume and work.exists(name):
             rec = work.read_json(name)
-            if rec["key"] == key and work.exists(f"units/unit-{k:05d}.parquet"):
+            if rec["key"] == key and work.exists(_unit_name(k)):
                 recs[k] = rec
                 continue
         todo.append((stage, k, unit, key, work))
@@ -91,10 +100,9 @@ def _read_unit(args: tuple[Any, ...]) -> dict[str, Any]:
     """Ray task: parse a unit's files into one work table; record each file's hash and rows."""
     stage, k, unit, key, work = args
     files = []
-    rel = f"units/unit-{k:05d}.parquet"
     writer = None
     total = 0
-    with work.storage.open_atomic(f"{work.rel_dir}/{rel}") as stream:
+    with work.storage.open_atomic(f"{work.rel_dir}/{_unit_name(k)}") as stream:
         for f in unit:
             sha, size = file_sha256_and_size(f.path)
             rows = 0
@@ -110,20 +118,55 @@ def _read_unit(args: tuple[Any, ...]) -> dict[str, Any]:
             writer = pq.ParquetWriter(stream, ROW_SCHEMA.append(pa.field(NBYTES, pa.int64())))
         writer.close()
     rec = {"unit": k, "key": key, "files": files, "rows": total}
-    work.write_json(f"units/unit-{k:05d}.json", rec)
+    work.write_json(_unit_name(k, "json"), rec)
     return rec
 
 
-def plan_shards(storage: Storage, work: StageWorkDir, units: list[dict[str, Any]], shard_rows: int,
-                shard_bytes: int | None) -> list[list[Slice]]:
+def find_url_duplicates(work: StageWorkDir, units: list[dict[str, Any]], max_rows: int) -> dict[int, np.ndarray]:
+    """Rows of each unit whose URL key appeared earlier in run order (first copy kept).
+
+    Keys are split into ``ceil(rows / max_rows)`` hash partitions handled one at a time, so
+    memory is bounded by ``max_rows`` however large the corpus; each pass streams the units.
+    """
+    parts = max(1, -(-sum(u["rows"] for u in units) // max_rows))
+    found: dict[int, list[np.ndarray]] = {}
+    for p in range(parts):
+        keys, unit_ids, rows = [], [], []
+        for u in units:
+            if not u["rows"]:
+                continue
+            t = work.read_table(_unit_name(u["unit"]), columns=[REASON, URL_KEY])
+            has = pc.and_(pc.is_null(t.column(REASON)), pc.is_valid(t.column(URL_KEY))).to_numpy(zero_copy_only=False)
+            k = pc.fill_null(t.column(URL_KEY), 0).to_numpy()
+            idx = np.nonzero(has & (k % np.uint64(parts) == p))[0]
+            keys.append(k[idx])
+            unit_ids.append(np.full(len(idx), u["unit"], np.int64))
+            rows.append(idx.astype(np.int64))
+        if not keys:
+            continue
+        k, un, rw = np.concatenate(keys), np.concatenate(unit_ids), np.concatenate(rows)
+        order = np.lexsort((rw, un, k))  # by key, then run order
+        ks = k[order]
+        later = np.zeros(len(order), bool)
+        later[1:] = ks[1:] == ks[:-1]
+        for unit in np.unique(un[order[later]]):
+            sel = order[later][un[order[later]] == unit]
+            found.setdefault(int(unit), []).append(rw[sel])
+    return {u: np.sort(np.concatenate(v)) for u, v in found.items()}
+
+
+def plan_shards(work: StageWorkDir, units: list[dict[str, Any]], shard_rows: int, shard_bytes: int | None,
+                url_dups: bool) -> list[list[Slice]]:
     """Cut the documents of all units, in order, into shards; memory O(one unit's columns)."""
     shards: list[list[Slice]] = [[]]
     docs = size = 0
     for u in units:
         if not u["rows"]:
             continue
-        t = work.read_table(f"units/unit-{u['unit']:05d}.parquet", columns=[REASON, NBYTES])
-        good = pc.is_null(t.column(REASON)).to_numpy(zero_copy_only=False)
+        t = work.read_table(_unit_name(u["unit"]), columns=[REASON, NBYTES])
+        good = pc.is_null(t.column(REASON)).to_numpy(zero_copy_only=False).copy()
+        if url_dups:
+            good[work.read_table(_dups_name(u["unit"])).column("row").to_numpy()] = False
         nbytes = t.column(NBYTES).to_numpy()
         start = 0
         for row in range(t.num_rows):
@@ -144,7 +187,7 @@ def plan_shards(storage: Storage, work: StageWorkDir, units: list[dict[str, Any]
 def _write_shard(args: tuple[Any, ...]) -> dict[str, Any]:
     """Ray task: gather a shard's slices from the unit tables and land it."""
     stage, stage_dir, name, cfg, index, slices, storage, work = args
-    parts = [_read_slice(work, Slice(**s)) for s in slices]
+    parts = [_read_slice(work, Slice(**s), stage.config.dedup_urls) for s in slices]
     table = pa.concat_tables(parts) if parts else ROW_SCHEMA.empty_table()
     good = pc.is_null(table.column(REASON))
     kept = table.filter(good).drop_columns([REASON])
@@ -153,10 +196,10 @@ def _write_shard(args: tuple[Any, ...]) -> dict[str, Any]:
     return write_result(storage, stage_dir, name, cfg, index, sha256_json(slices), table.num_rows, result)
 
 
-def _read_slice(work: StageWorkDir, s: Slice) -> pa.Table:
+def _read_slice(work: StageWorkDir, s: Slice, url_dups: bool) -> pa.Table:
     """Rows ``[start, stop)`` of a unit, reading only the row groups that hold them."""
     storage = work.storage
-    with storage.fs.open_input_file(storage.full(f"{work.rel_dir}/units/unit-{s.unit:05d}.parquet")) as f:
+    with storage.fs.open_input_file(storage.full(f"{work.rel_dir}/{_unit_name(s.unit)}")) as f:
         pf = pq.ParquetFile(f)
         groups, offset, first = [], 0, None
         for g in range(pf.metadata.num_row_groups):
@@ -167,7 +210,21 @@ def _read_slice(work: StageWorkDir, s: Slice) -> pa.Table:
             offset += n
         t = pf.read_row_groups(groups) if groups else pf.schema_arrow.empty_table()
     t = t.slice(s.start - (first or 0), s.stop - s.start)
-    return t.drop_columns([NBYTES])
+    if url_dups:
+        rows = work.read_table(_dups_name(s.unit)).column("row").to_numpy()
+        mark = np.zeros(t.num_rows, bool)
+        mark[rows[(rows >= s.start) & (rows < s.stop)] - s.start] = True
+        reason = pc.if_else(pa.array(mark), pa.scalar(DUPLICATE, pa.string()), t.column(REASON))
+        t = t.set_column(t.schema.get_field_index(REASON), REASON, reason)
+    return t.drop_columns([c for c in (NBYTES, URL_KEY) if c in t.column_names])
+
+
+def _unit_name(k: int, ext: str = "parquet") -> str:
+    return f"units/unit-{k:05d}.{ext}"
+
+
+def _dups_name(k: int) -> str:
+    return _unit_name(k, "urldups.parquet")
 
 
 def inputs_unchanged(stage: IngestStage, old_inputs: list[dict[str, Any]], storage: Storage) -> bool:

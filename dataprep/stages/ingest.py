@@ -11,6 +11,7 @@ Each row carries ``reason``: null for a good document, else why it is rejected
 
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass
 from typing import Any, Iterator
@@ -20,6 +21,7 @@ from pydantic import Field, field_validator
 
 from dataprep.engine.storage import expand_inputs, open_input
 from dataprep.readers.base import RAW_LIMIT, RawRecord, ReaderSpec, get_reader, reader_for_path, strip_compression
+from dataprep.urls import BLOCKED, blocked_by, load_blocklist, url_keys
 from dataprep.schema import CORE_COLUMNS, CORE_SCHEMA, REASON, dump_meta, make_id
 from dataprep.stages.base import InputPath, Stage, StageConfig
 
@@ -60,6 +62,9 @@ class IngestConfig(StageConfig):
     shard_rows: int = Field(10_000, gt=0, description="documents per output shard at most")
     shard_bytes: int | None = Field(None, gt=0, description="text bytes per output shard at most")
     unit_bytes: int = Field(64 << 20, gt=0, description="input bytes read by one task (small files are grouped)")
+    url_blocklist: InputPath | None = Field(None, description="file of blocked domains (one per line), e.g. filters/url_blocklist.txt")
+    dedup_urls: bool = Field(False, description="keep only the first document of each normalised URL, in run order")
+    url_dedup_rows: int = Field(5_000_000, gt=0, description="URL keys held in memory at once by URL dedup")
 
 
 @dataclass(frozen=True)
@@ -101,10 +106,21 @@ class IngestStage(Stage):
             for rec in rdr.fn(stream, f.path, spec.options):
                 rows.append(self._row(rec, spec, rdr, source, f.name))
                 if len(rows) >= BATCH_ROWS:
-                    yield _table(rows)
+                    yield self._table(rows)
                     rows = []
         if rows:
-            yield _table(rows)
+            yield self._table(rows)
+
+    def _table(self, rows: list[dict[str, Any]]) -> pa.Table:
+        table = pa.Table.from_pylist(rows, schema=ROW_SCHEMA)
+        if self.config.dedup_urls:
+            table = table.append_column(URL_KEY, url_keys(table.column("url").to_pylist()))
+        return table
+
+    @functools.cached_property
+    def _blocklist(self) -> frozenset[str]:
+        path = self.config.url_blocklist
+        return load_blocklist(self.run.resolve(path)) if path else frozenset()
 
     def _row(self, rec: RawRecord, spec: InputSpec, rdr: ReaderSpec, source: str, name: str) -> dict[str, Any]:
         if rec.fields is None:
@@ -125,6 +141,9 @@ class IngestStage(Stage):
         if fm.id and fields.get(fm.id) is not None:
             meta["orig_id"] = fields[fm.id]
         url = _str_field(fields, fm.url)
+        entry = blocked_by(url, self._blocklist) if url and self._blocklist else None
+        if entry:
+            return _bad(src, name, rec.row, domain, text, BLOCKED, f"host is under blocked domain {entry}", doc_id, url)
         return {"id": doc_id, "text": text, "source": src, "domain": domain, "url": url, "meta": dump_meta(meta), REASON: None}
 
 
@@ -139,10 +158,10 @@ def _text_problem(text: Any, key: str) -> tuple[str, str] | None:
 
 
 def _bad(source: str, name: str, row: int, domain: str | None, raw: str, reason: str, detail: str,
-         doc_id: str | None = None) -> dict[str, Any]:
+         doc_id: str | None = None, url: str | None = None) -> dict[str, Any]:
     meta = {"error": detail, "file": name, "row": row}
     return {"id": doc_id or make_id(source, name, row), "text": raw, "source": source,
-            "domain": domain or DEFAULT_DOMAIN, "url": None, "meta": dump_meta(meta), REASON: reason}
+            "domain": domain or DEFAULT_DOMAIN, "url": url, "meta": dump_meta(meta), REASON: reason}
 
 
 def _str_field(fields: dict[str, Any], key: str | None) -> str | None:
@@ -151,10 +170,7 @@ def _str_field(fields: dict[str, Any], key: str | None) -> str | None:
 
 
 ROW_SCHEMA = CORE_SCHEMA.append(pa.field(REASON, pa.string()))
-
-
-def _table(rows: list[dict[str, Any]]) -> pa.Table:
-    return pa.Table.from_pylist(rows, schema=ROW_SCHEMA)
+URL_KEY = "_urlkey"  # xxh64 of the normalised URL, for the engine's run-wide URL dedup
 
 
 def _default_source(pattern: str) -> str:
