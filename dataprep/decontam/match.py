@@ -199,24 +199,42 @@ def _offset_maps(text: str, norm: str) -> tuple[np.ndarray, np.ndarray]:
 
     Normalization is applied per cluster (a character with its combining marks), which
     equals whole-text normalization except in rare cases; those get proportional offsets.
+    ASCII characters are mapped with numpy (lower case keeps length, apostrophes vanish);
+    only non-ASCII characters are normalized one by one.
     """
-    if len(norm) == len(text) and not _has_apostrophe(text):
-        index = np.arange(len(text), dtype=np.int64)
-        return index, index + 1
-    bounds = [i for i, c in enumerate(text) if i == 0 or not unicodedata.combining(c)] + [len(text)]
-    starts, ends = np.asarray(bounds[:-1], np.int64), np.asarray(bounds[1:], np.int64)
-    pieces = [len(_drop_apostrophes(unicodedata.normalize("NFKC", text[a:b]).lower())) for a, b in zip(bounds, bounds[1:])]
-    if sum(pieces) == len(norm):
-        return np.repeat(starts, pieces), np.repeat(ends, pieces)
+    codes = np.frombuffer(text.encode("utf-32-le"), np.uint32)
+    piece = np.ones(len(text), np.int64)
+    piece[np.isin(codes, _APOSTROPHE_CODES)] = 0
+    cluster_end = np.arange(1, len(text) + 1, dtype=np.int64)
+    for i in np.flatnonzero(codes >= 128).tolist():
+        if piece[i] == 0 or (unicodedata.combining(text[i]) and i > 0):
+            piece[i] = 0  # an apostrophe, or a mark counted with its base below
+            continue
+        end = i + 1
+        while end < len(text) and unicodedata.combining(text[end]):
+            end += 1
+        piece[i] = len(_drop_apostrophes(unicodedata.normalize("NFKC", text[i:end]).lower()))
+        cluster_end[i] = end
+    for j in np.flatnonzero((codes >= 128) & (piece == 0)).tolist():  # marks after an ASCII base
+        if not unicodedata.combining(text[j]):
+            continue
+        base = j - 1
+        while base > 0 and unicodedata.combining(text[base]):
+            base -= 1
+        if codes[base] < 128 and base < j:
+            end = j + 1
+            while end < len(text) and unicodedata.combining(text[end]):
+                end += 1
+            piece[base] = len(unicodedata.normalize("NFKC", text[base:end]).lower())
+            cluster_end[base] = end
+    if int(piece.sum()) == len(norm):
+        return np.repeat(np.arange(len(text), dtype=np.int64), piece), np.repeat(cluster_end, piece)
     scaled = (np.arange(len(norm)) * (len(text) / max(1, len(norm)))).astype(np.int64)
     return np.minimum(scaled, len(text) - 1), np.minimum(scaled + 1, len(text))
 
 
 _APOSTROPHE_CHARS = APOSTROPHES.strip("[]")
-
-
-def _has_apostrophe(text: str) -> bool:
-    return any(c in text for c in _APOSTROPHE_CHARS)
+_APOSTROPHE_CODES = np.array([ord(c) for c in _APOSTROPHE_CHARS], np.uint32)
 
 
 def _drop_apostrophes(text: str) -> str:

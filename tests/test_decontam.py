@@ -1,0 +1,202 @@
+"""Contamination detection without Ray: benchmark loading, normalization, index, matching,
+planted contamination recall, redaction and the report."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from dataprep.benchmarks import GenericSpec, load_benchmarks
+from dataprep.benchmarks.items import strip_scaffold
+from dataprep.decontam.index import build_index
+from dataprep.decontam.match import common_keys, doc_frequency, drop_keys, item_matches, scan, word_spans
+from dataprep.decontam.ngrams import tokenize
+from dataprep.decontam.redact import redact
+from dataprep.decontam.report import build_report, match_rows, render_markdown
+from dataprep.engine.manifest import validate
+from decontam_plants import KINDS, plant, real_documents
+
+# One file or folder per loader family, so every loader meets real data.
+FAMILY_PATHS = ("gsm8k/test.jsonl", "humaneval", "mbpp", "mmlu/test", "truthfulqa", "nq_open/NQ-open.dev.jsonl",
+                "squad_v2/cs224n-dev-v2.0.json", "hellaswag", "llm-foundry-icl/arc_challenge.jsonl",
+                "llm-foundry-icl/boolq.jsonl", "llm-foundry-icl/winogrande.jsonl", "llm-foundry-icl/siqa.jsonl",
+                "llm-foundry-icl/lambada_openai.jsonl", "llm-foundry-icl/math.jsonl", "llm-foundry-icl/triviaqa_sm_sub.jsonl")
+
+
+@pytest.fixture(scope="module")
+def sets(shared_data: Path):
+    return load_benchmarks([str(shared_data / "benchmarks" / p) for p in FAMILY_PATHS])
+
+
+@pytest.fixture(scope="module")
+def indexed(sets):
+    return build_index(sets, 13, 8)
+
+
+def test_families_load_with_official_counts(shared_data: Path) -> None:
+    found = {b.key: len(b.items) for b in load_benchmarks([str(shared_data / "benchmarks")])}
+    official = {"gsm8k/test": 1319, "gsm8k/train": 7473, "mmlu/test": 14042, "mmlu/dev": 285, "hellaswag/val": 10042,
+                "humaneval/test": 164, "mbpp/full": 974, "truthfulqa/generation": 817, "nq_open/dev": 3610,
+                "arc_challenge/eval": 1172, "arc_easy/eval": 2376, "piqa/eval": 1838, "winogrande/eval": 1267,
+                "boolq/eval": 3270, "lambada_openai/eval": 5153, "math/eval": 5000, "openbook_qa/eval": 500,
+                "commonsense_qa/eval": 1221, "siqa/eval": 1954, "triviaqa_sm_sub/eval": 3000, "squad_v2/cs224n-dev": 6078,
+                "squad_v2/cs224n-test": 5915}
+    assert {k: found.get(k) for k in official} == official
+
+
+def test_scaffolding_is_stripped(sets) -> None:
+    assert strip_scaffold("Context: Tracy left.\nQuestion: Why?\nChoices:\nA. a plan\nB.) go home\nAnswer:") == \
+        ["Tracy left.", "Why?", "a plan", "go home"]
+    siqa = next(b for b in sets if b.name == "siqa")
+    assert siqa.items[0].fields == ("Tracy didn't go home that evening and resisted Riley's attacks.",
+                                    "What does Tracy need to do before this?", "make a new plan", "Find somewhere to go")
+    labelled = [t for item in siqa.items for t in item.fields if t.startswith(("Context:", "Question:", "Answer:", "A. "))]
+    assert len(labelled) <= 1  # one SIQA answer itself begins with "Question:"
+    boolq = next(b for b in sets if b.name == "boolq").items[0].fields
+    assert not boolq[0].startswith("Passage:") and boolq[1].startswith("does ethanol")
+
+
+def test_unknown_benchmark_file_is_an_error_naming_it(tmp_path: Path) -> None:
+    path = tmp_path / "mystery.jsonl"
+    path.write_text('{"prompt_text": "a"}\n')
+    with pytest.raises(ValueError, match="mystery.jsonl"):
+        load_benchmarks([str(path)])
+    bad = tmp_path / "gsm8k" / "test.jsonl"
+    bad.parent.mkdir()
+    bad.write_text('{"question": "q", "answer": "a"}\n{not json\n')
+    with pytest.raises(ValueError, match="line 2"):
+        load_benchmarks([str(bad)])
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet", "jsonl"])
+def test_generic_loader_reads_real_items(tmp_path: Path, shared_data: Path, fmt: str) -> None:
+    rows = [json.loads(line) for line in open(shared_data / "benchmarks/gsm8k/test.jsonl")][:20]
+    table = pa.table({"qid": [f"q{i}" for i in range(20)], "problem": [r["question"] for r in rows]})
+    path = tmp_path / f"custom.{fmt}"
+    if fmt == "csv":
+        import pyarrow.csv as pacsv
+        pacsv.write_csv(table, path)
+    elif fmt == "parquet":
+        pq.write_table(table, path)
+    else:
+        path.write_text("".join(json.dumps(r) + "\n" for r in table.to_pylist()))
+    [bench] = load_benchmarks([str(path)], GenericSpec(("problem",), "qid", name="custom"))
+    assert bench.key == "custom/eval" and [i.item_id for i in bench.items][:2] == ["q0", "q1"]
+    assert bench.items[3].fields == (rows[3]["question"],)
+
+
+def test_normalization_folds_case_punctuation_whitespace_and_width() -> None:
+    a = tokenize(["Janet’s ducks lay 16 eggs per day."]).hashes
+    b = tokenize(["JANET'S   ducks,\nlay 16 — eggs (per) DAY"]).hashes
+    c = tokenize(["ＪＡＮＥＴＳ ducks lay １６ eggs per day"]).hashes
+    assert a.tolist() == b.tolist() == c.tolist()
+    assert tokenize(["Janet's geese lay 16 eggs per day"]).hashes.tolist() != a.tolist()
+
+
+def test_word_hashes_are_stable_across_processes() -> None:
+    """The same words hash the same in a fresh interpreter (no salted ``hash()``)."""
+    here = tokenize(["benchmark contamination is measured"]).hashes.tolist()
+    code = "from dataprep.decontam.ngrams import tokenize; print(tokenize(['benchmark contamination is measured']).hashes.tolist())"
+    there = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert json.loads(there) == here
+
+
+def test_word_spans_point_into_the_original_text() -> None:
+    text = "Ｈｅｌｌｏ, e\u0301cole — don't  STOP’s"
+    starts, ends = word_spans(text)
+    assert [text[s:e] for s, e in zip(starts, ends)] == ["Ｈｅｌｌｏ", "e\u0301cole", "don't", "STOP’s"]
+
+
+def test_short_fields_are_matched_whole_and_tiny_ones_not_indexed(sets, indexed) -> None:
+    index, items = indexed
+    names = items.column("benchmark").to_pylist()
+    nq = [i for i, n in enumerate(names) if n == "nq_open"]
+    short_q = next(i for i in nq if 8 <= len(sets_item(sets, i).fields[0].split()) < 13)
+    question = sets_item(sets, short_q).fields[0]
+    doc = "Some unrelated text first. " + question + " and then more unrelated words follow here."
+    hits = scan([doc, question.rsplit(" ", 1)[0]], index)
+    assert short_q in set(hits.item[hits.text == 0].tolist())
+    assert short_q not in set(hits.item[hits.text == 1].tolist())  # a word short: no whole match
+    assert (index.item_keys[[i for i, n in enumerate(names) if n == "triviaqa_sm_sub"]] == 0).any()
+
+
+def sets_item(sets, i):
+    return [item for b in sets for item in b.items][i]
+
+
+def test_common_ngrams_are_ignored_above_the_document_threshold(sets, indexed) -> None:
+    index, _ = indexed
+    gsm = sets_item(sets, 0).fields[0]
+    docs = [f"filler text number {k}. " + gsm for k in range(11)] + ["only this one. " + sets_item(sets, 1).fields[0]]
+    hits = scan(docs, index)
+    keys, counts = doc_frequency(hits)
+    assert counts.max() == 11
+    assert len(common_keys([(keys, counts)], 11)) == 0
+    common = common_keys([(keys, counts)], 10)
+    left = drop_keys(hits, common)
+    assert set(left.text.tolist()) == {11}
+
+
+def test_planted_contamination_recall(shared_data: Path, sets, indexed) -> None:
+    """Acceptance: recall >= 0.99 for verbatim and normalization-only plants in long real documents."""
+    index, _ = indexed
+    docs = real_documents(shared_data, 150)
+    planted, plants = plant(docs, sets, (index.item_keys > 0).tolist(), per_kind=150)
+    found = {(m.text, m.item) for m in item_matches(scan(planted, index), planted, index.item_keys)}
+    recall = {k: np.mean([(p.doc, p.item) in found for p in plants if p.kind == k]) for k in KINDS}
+    assert recall["verbatim"] >= 0.99 and recall["normalized"] >= 0.99, recall
+    assert recall["partial"] >= 0.6, recall  # half an item: found when that half still holds an n-gram
+
+
+def test_clean_documents_flag_only_real_overlaps(shared_data: Path, sets, indexed) -> None:
+    """The same documents without plants: every flag must be the item's own words, found again."""
+    index, _ = indexed
+    docs = real_documents(shared_data, 150)
+    flags = item_matches(scan(docs, index), docs, index.item_keys)
+    for m in flags:
+        item_words = " ".join(" ".join(t.split()) for t in sets_item(sets, m.item).fields)
+        for s, e in m.spans:
+            assert _words(docs[m.text][s:e]) in _words(item_words)
+
+
+def _words(text: str) -> str:
+    from dataprep.decontam.ngrams import split_words
+    import polars as pl
+
+    return " ".join(split_words(pl.Series([text]))[0].to_list())
+
+
+def test_redact_follows_the_gpt3_rule() -> None:
+    text = "a" * 1000 + "MATCH" + "b" * 1000
+    r = redact(text, [(1000, 1005)], context=200, min_piece=200)
+    assert r.text == "a" * 800 + "\n\n" + "b" * 800 and r.cuts == 1
+    short = redact("x" * 300 + "MATCH" + "y" * 150, [(300, 305)])
+    assert short.text is None and short.reason == "contaminated_fully_redacted"
+    many = redact("z" * 10_000, [(i * 800, i * 800 + 5) for i in range(12)])
+    assert many.text is None and many.reason == "contaminated_many_matches"
+
+
+def test_report_is_schema_valid_and_names_the_match(sets, indexed) -> None:
+    index, items = indexed
+    item = sets_item(sets, 5)
+    doc = "Intro paragraph. " + "\n".join(item.fields) + " Outro."
+    matches = item_matches(scan([doc], index), [doc], index.item_keys)
+    rows = match_rows(matches, [doc], ["d1"], ["f.jsonl"], [7])
+    bench = [{"name": b.name, "split": b.split, "fields": list(b.fields), "items": len(b.items), "indexed_items": 0,
+              "files": []} for b in sets]
+    report = build_report(config={"ngram": 13, "min_item_words": 8, "max_doc_freq": 10, "min_overlap": 0.0},
+                          benchmarks=bench, items=items, item_ngrams=index.item_keys.tolist(), matches=rows,
+                          data={"files": [], "documents": 1, "characters": len(doc), "unreadable": []}, common=[],
+                          created=None)
+    assert validate(report, "audit") == []
+    first = report["matches"][0]
+    assert (first["doc_id"], first["row"], first["item_id"]) == ("d1", 7, item.item_id)
+    assert doc[first["start"]:first["end"]] == first["text"] and item.fields[0][:30] in first["text"]
+    assert item.item_id in render_markdown(report)
