@@ -17,15 +17,21 @@ itself there with ``--peer`` and imports only datatrove in that mode.
 
 from __future__ import annotations
 
-import argparse
+import os
+import sys
+
+# Running ``python bench/dedup.py`` puts bench/ first on sys.path, where bench/tokenize.py
+# would shadow the standard library's tokenize (used by inspect, hence by Ray).
+_HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != _HERE]
+
+import argparse  # noqa: E402
 import gzip
 import json
-import os
 import platform
 import random
 import re
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -198,7 +204,7 @@ def peak_rss_mb(pid: int) -> float:
 
 def is_ray_worker(pid: int) -> bool:
     try:
-        return "default_worker" in open(f"/proc/{pid}/cmdline").read() or open(f"/proc/{pid}/comm").read().startswith("ray::")
+        return open(f"/proc/{pid}/cmdline").read().startswith("ray::")  # Ray retitles its workers
     except OSError:
         return False
 
@@ -347,6 +353,8 @@ def main() -> None:
     ap.add_argument("--work", default=None, help="scratch folder (default: a temp dir)")
     ap.add_argument("--json", default=None, help="also write the figures here")
     args = ap.parse_args()
+    # One thread per process, as in the stage's Ray workers, so CPU seconds are per core.
+    os.environ.update({"POLARS_MAX_THREADS": "1", "RAYON_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"})
     if args.peer:
         peer_main(*args.peer)
         return
@@ -371,15 +379,15 @@ def main() -> None:
             entry["ours"]["signatures"] = our_signature_rate(list(texts.values()))
             peer = run_peer(corpus, work / "peer")
             docs = peer["docs"]
-            cluster_of = {i: c for i, (_, c) in docs.items()}
-            kept_of = {c: i for i, (removed, c) in docs.items() if not removed and c is not None}
+            cluster_of = {i: c for i, (_, c) in docs.items() if c is not None and c >= 0}  # -1: no cluster
+            kept_of = {c: i for i, (removed, c) in docs.items() if not removed and i in cluster_of}
             peer_cpu = sum(peer["cpu"].values())
             entry["datatrove"] = {
                 "cpu_seconds": peer["cpu"],
                 "mb_per_cpu_s": round(truth["bytes"] / 1e6 / peer_cpu, 3),
                 "signature_mb_per_cpu_s": round(truth["bytes"] / 1e6 / peer["cpu"]["signatures"], 3),
                 "quality": score(truth["pairs"],
-                                 lambda a, b: cluster_of.get(a) is not None and cluster_of.get(a) == cluster_of.get(b),
+                                 lambda a, b: a in cluster_of and cluster_of.get(a) == cluster_of.get(b),
                                  [(i, kept_of[c]) for i, (removed, c) in docs.items() if removed and c in kept_of], sets),
             }
             entry["ratios"] = {

@@ -19,7 +19,7 @@ from scipy.sparse.csgraph import connected_components
 
 from dataprep.dedup.lsh import Banding, band_keys, candidate_pairs, estimate_similarity, has_shingles
 from dataprep.engine.storage import Storage
-from dataprep.stages.dedup import DedupConfig
+from dataprep.stages.dedup import CURRENT, DedupConfig
 
 
 @dataclass(frozen=True)
@@ -36,9 +36,10 @@ def load_signatures(stage_dir: str) -> tuple[DedupConfig, pl.DataFrame]:
     manifest = storage.read_json("manifest.json")
     if manifest["stage"]["name"] != "dedup":
         raise ValueError(f"{stage_dir} is a {manifest['stage']['name']!r} stage, not dedup")
-    names = storage.list("_work/signatures")
+    scope = storage.read_json(f"_work/{CURRENT}")["scope"] if storage.exists(f"_work/{CURRENT}") else ""
+    names = storage.list(f"_work/{scope}/signatures")
     if not names:
-        raise FileNotFoundError(f"{stage_dir}/_work/signatures holds no signatures (was _work deleted?)")
+        raise FileNotFoundError(f"{stage_dir}/_work/{scope}/signatures holds no signatures (was _work deleted?)")
     frames = [pl.from_arrow(storage.read_parquet(n)) for n in names]
     return DedupConfig(**manifest["config"]), pl.concat(frames).sort("id")
 

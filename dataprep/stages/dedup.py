@@ -20,6 +20,8 @@ as the kept document) or ``near_dup``, and ``dup_of`` = the id of the kept docum
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -30,7 +32,7 @@ import pyarrow as pa
 import xxhash
 from pydantic import Field, field_validator, model_validator
 
-from dataprep.dedup.components import NODE, connected_components, read_labels, read_part, size_histogram, write_parts
+from dataprep.dedup.components import NODE, ScopedWork, connected_components, read_labels, read_part, size_histogram, write_parts
 from dataprep.dedup.lsh import Banding, band_keys, candidate_pairs, derive_banding, estimate_similarity, has_shingles
 from dataprep.dedup.minhash import MinHasher, exact_digests
 from dataprep.dedup.normalize import Normalization, normalize
@@ -48,6 +50,7 @@ from dataprep.stages.base import (
 )
 
 EXACT, NEAR = "exact_dup", "near_dup"
+CURRENT = "current.json"  # names the WorkDir sub-folder of the latest prepare pass
 LENGTH = "length"
 ROWS_PER_PARTITION = 200_000  # rows of one shuffle partition, when ``partitions`` is not set
 BATCH_DOCS = 4096  # documents per signature batch: bounds the shingle arrays' memory
@@ -129,18 +132,22 @@ class DedupStage(Stage):
         cfg = self.config
         total = sum(s.rows for s in ctx.inputs)
         parts = cfg.partitions or max(1, math.ceil(total / ROWS_PER_PARTITION))
-        shard_tasks = [_Task(cfg, ctx.work, parts, i, s) for i, s in enumerate(ctx.inputs)]
-        part_tasks = [_Task(cfg, ctx.work, parts, p) for p in range(parts)]
+        scope = "pass-" + hashlib.sha256(json.dumps([cfg.model_dump(mode="json"), [
+            (s.path, s.rows, getattr(s, "sha256", "")) for s in ctx.inputs]]).encode()).hexdigest()[:16]
+        work = ScopedWork(ctx.work, scope)
+        shard_tasks = [_Task(cfg, work, parts, i, s) for i, s in enumerate(ctx.inputs)]
+        part_tasks = [_Task(cfg, work, parts, p) for p in range(parts)]
         ctx.executor.map(_signature_task, shard_tasks)
         found = sum_stats(ctx.executor.map(_candidates_task, part_tasks))
         if cfg.near and cfg.verify == "signature":
             ctx.executor.map(_verify_first_task, part_tasks)
             found = sum_stats([found, *ctx.executor.map(_verify_second_task, part_tasks)])
-        rounds = connected_components(ctx.work, ctx.executor, "edges", parts)
+        rounds = connected_components(work, ctx.executor, "edges", parts)
         ctx.executor.map(_members_task, part_tasks)
         sizes = [s for chunk in ctx.executor.map(_decide_task, part_tasks) for s in chunk]
         banding = cfg.banding()
-        ctx.work.write_json("stats.json", {
+        ctx.work.write_json(CURRENT, {"scope": scope})
+        work.write_json("stats.json", {
             "bands": banding.bands,
             "rows": banding.rows,
             "threshold": cfg.threshold,
@@ -153,7 +160,7 @@ class DedupStage(Stage):
         })
 
     def process(self, table: pa.Table, ctx: ShardContext) -> ShardResult:
-        decided = read_part(ctx.work, "decided", ctx.index)
+        decided = read_part(current_pass(ctx.work), "decided", ctx.index)
         rows = pl.DataFrame({"row": np.arange(table.num_rows, dtype=np.int64)})
         if not decided.is_empty():
             rows = rows.join(decided.select("row", "reason", "dup_of"), on="row", how="left", maintain_order="left")
@@ -176,7 +183,12 @@ class DedupStage(Stage):
         return stats
 
     def finalize(self, ctx: FinalizeContext) -> dict[str, Any]:
-        return ctx.work.read_json("stats.json")
+        return current_pass(ctx.work).read_json("stats.json")
+
+
+def current_pass(work: WorkDir) -> ScopedWork:
+    """The scratch folder of the latest completed ``prepare`` (signatures, decisions, stats)."""
+    return ScopedWork(work, work.read_json(CURRENT)["scope"])
 
 
 def _shard_stats(table: pa.Table, reason: pl.Series) -> dict[str, Any]:
