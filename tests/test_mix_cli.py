@@ -19,6 +19,7 @@ seed: 5
 mixes:
   code-heavy: {weights: {code: 0.6, techdocs: 0.2, misc: 0.2}, budget_tokens: 60000, max_epochs: 2}
   by-docs: {weights: {code: 1, techdocs: 1, misc: 1}, budget_documents: 300, max_epochs: 1.5, seed: 9}
+  by-source: {by: source, temperature: 2.0, budget_documents: 200}
 """
 
 
@@ -39,7 +40,7 @@ def test_each_mixture_is_its_own_verified_run(tmp_path, pool):
     assert main(["mix", pool, "--mixtures", str(mixtures), "--output", str(tmp_path / "out"), "--quiet"]) == 0
     assert sorted(p.stat().st_mtime_ns for p in Path(pool).rglob("*")) == before  # the pool is only read
     reports = {}
-    for name in ("code-heavy", "by-docs"):
+    for name in ("code-heavy", "by-docs", "by-source"):
         run_dir = tmp_path / "out" / name
         assert verify_run(str(run_dir)) == []
         assert json.loads((run_dir / "pool.json").read_text())["pool"] == pool
@@ -50,6 +51,10 @@ def test_each_mixture_is_its_own_verified_run(tmp_path, pool):
     assert by_docs["units"] == "documents" and by_docs["seed"] == 9 and by_docs["achieved_total"] == 300
     # techdocs has 63 documents: capped at 1.5 epochs (94), the others share the rest
     assert by_docs["domains"]["techdocs"]["achieved"] == 94
+    by_source = reports["by-source"]["domains"]
+    assert set(by_source) == {"code", "docs", "fortunes"}  # default source: the input file's name
+    sizes = {s: v["available"] ** 0.5 for s, v in by_source.items()}  # p ∝ size^(1/2)
+    assert all(v["weight"] == pytest.approx(sizes[s] / sum(sizes.values())) for s, v in by_source.items())
 
 
 def test_a_bad_mixture_is_refused_before_any_is_written(tmp_path, pool, capsys):

@@ -24,10 +24,16 @@ def describe_units(unit: Unit, tokenizer: str | None) -> str:
     return f"tokens, exact: {tokenizer} (text only, no BOS/EOS)"
 
 
-def count_units(texts: pa.ChunkedArray | pa.Array, unit: Unit, tokenizer: str | None) -> np.ndarray:
-    """Units per document, int64, in row order."""
+def columns_needed(unit: Unit) -> list[str]:
+    """Columns ``count_units`` reads: counting documents needs no text."""
+    return [] if unit == "documents" else ["text"]
+
+
+def count_units(table: pa.Table, unit: Unit, tokenizer: str | None) -> np.ndarray:
+    """Units per document of ``table``, int64, in row order."""
     if unit == "documents":
-        return np.ones(len(texts), dtype=np.int64)
+        return np.ones(table.num_rows, dtype=np.int64)
+    texts = table.column("text")
     if tokenizer is None:
         nbytes = pc.binary_length(texts).to_numpy(zero_copy_only=False).astype(np.int64)
         return (nbytes + BYTES_PER_TOKEN - 1) // BYTES_PER_TOKEN

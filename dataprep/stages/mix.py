@@ -21,7 +21,7 @@ from pydantic import Field, NonNegativeFloat, PositiveFloat, PositiveInt, model_
 
 from dataprep.mix.plan import InfeasibleMix, plan_mixture
 from dataprep.mix.sample import Cutoff, DomainDraw, copies, draw_for, in_sample, sample_keys
-from dataprep.mix.units import Unit, count_units, describe_units
+from dataprep.mix.units import Unit, columns_needed, count_units, describe_units
 from dataprep.stages.base import (
     FinalizeContext,
     InputPath,
@@ -72,12 +72,12 @@ class MixConfig(StageConfig):
 def measure_shard(task: tuple[ShardRef, str, Unit, str | None, int]) -> pa.Table:
     """Per document of one shard: its group, units and sample key (a Ray task: one tuple argument)."""
     shard, by, unit, tokenizer, seed = task
-    table = shard.read(["id", by, "text"])
+    table = shard.read(["id", by, *columns_needed(unit)])
     ids = table.column("id").to_pylist()
     return pa.table(
         {
             "group": table.column(by),
-            "units": pa.array(count_units(table.column("text"), unit, tokenizer)),
+            "units": pa.array(count_units(table, unit, tokenizer)),
             "key": pa.array(sample_keys(ids, seed), pa.uint64()),
             "id": table.column("id"),
         }
