@@ -15,7 +15,7 @@ in ``meta["orig_id"]``.
 
 from __future__ import annotations
 
-import json
+import orjson
 from typing import Any
 
 import pyarrow as pa
@@ -43,8 +43,12 @@ def make_id(source: str, file: str, row: int) -> str:
 
 
 def dump_meta(meta: dict[str, Any]) -> str:
-    """Meta as canonical JSON (sorted keys) so identical meta gives identical bytes."""
-    return json.dumps(meta, ensure_ascii=False, sort_keys=True, separators=(",", ":"), default=str)
+    """Meta as canonical JSON (sorted keys, compact, UTF-8) so identical meta gives identical bytes.
+
+    orjson gives the same text as ``json.dumps(sort_keys=True, separators=(",", ":"),
+    ensure_ascii=False)`` at several times the speed; ingest calls this once per document.
+    """
+    return orjson.dumps(meta, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS, default=str).decode()
 
 
 def normalize_table(table: pa.Table) -> pa.Table:
