@@ -4,8 +4,10 @@ Pages lie about their charset (a ``charset=iso-8859-1`` header on a UTF-8 body i
 so bytes are decoded here, once, the same way for every extractor:
 
 1. bytes that are valid UTF-8 are UTF-8 (random non-UTF-8 text is almost never valid UTF-8);
-2. otherwise the declared charset (HTTP header, then ``<meta>``) if it decodes strictly;
-3. otherwise charset-normalizer's guess; cp1252 with replacement as the last resort.
+2. otherwise a declared multi-byte charset (HTTP header, then ``<meta>``) that decodes
+   strictly;
+3. otherwise charset-normalizer decides among plausible readings: a declared single-byte
+   charset first, then cp1252, then its own best guess; cp1252 with replacement last.
 
 Extractors (chosen by ``bench/extraction_quality.py`` on the trafilatura evaluation set and
 the article-extraction benchmark; figures in docs/BENCHMARKS.md):
@@ -58,18 +60,33 @@ def decode_html(data: bytes, http_charset: str | None = None) -> tuple[str, str]
         return data.decode("utf-8"), "utf-8"
     except UnicodeDecodeError:
         pass
-    for charset in (canonical_charset(http_charset), declared_charset(data)):
-        if charset and charset != "utf-8":
+    declared = [c for c in (canonical_charset(http_charset), declared_charset(data)) if c and c != "utf-8"]
+    for charset in declared:
+        if not _single_byte(charset):
             try:
                 return data.decode(charset), charset
             except UnicodeDecodeError:
                 continue
+    # Single-byte charsets decode any bytes, so a wrong claim never fails: only believe one
+    # the detector finds plausible. Among plausible readings prefer the declared ones, then
+    # cp1252 (the web's usual legacy charset, which the detector tends to confuse with
+    # cp1250/cp775), then the detector's best.
     from charset_normalizer import from_bytes
 
-    best = from_bytes(data).best()
+    matches = from_bytes(data)
+    plausible = {m.encoding: m for m in matches}
+    for charset in [*declared, "cp1252"]:
+        if charset in plausible:
+            return data.decode(charset), charset
+    best = matches.best()
     if best is not None:
         return str(best), best.encoding
     return data.decode("cp1252", errors="replace"), "cp1252"
+
+
+def _single_byte(charset: str) -> bool:
+    """True when every byte is one character in ``charset`` (latin-1, cp1252, koi8-r...)."""
+    return len(bytes(range(128, 256)).decode(charset, errors="replace")) == 128
 
 
 def _trafilatura(html: str, fast: bool) -> str:
