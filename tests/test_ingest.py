@@ -131,3 +131,16 @@ def test_url_blocklist_and_run_wide_url_dedup(tmp_path, shared_data, ray_session
     kept = read_stage(res.stages[0].dir).column("id").to_pylist()
     assert kept == [f"s/a.jsonl:{i}" for i in range(1, 6)] + ["s/b.jsonl:2"]
     assert [o["rows"] for o in res.stages[0].manifest["outputs"]] == [3, 3]
+
+
+def test_read_grouping_never_changes_output_bytes(tmp_path, ray_session):
+    """One read task per file or all files in one task: the same shards, byte for byte."""
+    base = {"name": "t", "stages": [{"stage": "ingest", "shard_rows": 150, "inputs": [
+        {"path": str(Path(__file__).parent.parent / "pipelines/data/quickstart/*.jsonl.gz")}]}]}
+    many, one = dict(base), dict(base)
+    many["stages"] = [dict(base["stages"][0], unit_bytes=1)]
+    one["stages"] = [dict(base["stages"][0], unit_bytes=1 << 30)]
+    a = run(many, output=str(tmp_path / "many")).stages[0].manifest
+    b = run(one, output=str(tmp_path / "one")).stages[0].manifest
+    assert len(a["outputs"]) > 1
+    assert [o["sha256"] for o in a["outputs"] + a["rejected"]] == [o["sha256"] for o in b["outputs"] + b["rejected"]]

@@ -48,7 +48,7 @@ class Slice:
 def run_source(stage: IngestStage, plan: StagePlan, storage: Storage, executor: RayExecutor, work: StageWorkDir,
                resume: bool, verbose: bool) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     files = stage.files()
-    units = group_units(files, stage.config.unit_bytes)
+    units = group_units(files, stage.config.unit_bytes, 4 * executor.workers)
     unit_recs = _read_units(stage, plan, storage, executor, work, units, resume, verbose)
     if stage.config.dedup_urls:
         dups = find_url_duplicates(work, unit_recs, stage.config.url_dedup_rows)
@@ -63,12 +63,18 @@ def run_source(stage: IngestStage, plan: StagePlan, storage: Storage, executor: 
     return records, [{"path": _rel_to(storage, f["path"]), "sha256": f["sha256"], "rows": f["rows"]} for f in inputs]
 
 
-def group_units(files: list[InputFile], unit_bytes: int) -> list[list[InputFile]]:
-    """Consecutive files grouped until a group holds ``unit_bytes``; a big file is alone."""
+def group_units(files: list[InputFile], unit_bytes: int, min_units: int) -> list[list[InputFile]]:
+    """Consecutive files grouped into read tasks of at most ``unit_bytes``, and into at least
+    ``min_units`` tasks where there are enough files, so every worker has work.
+
+    Grouping may depend on the worker count: output shards do not, because they are cut
+    from the sequence of rows, which is the same however the files were grouped.
+    """
+    limit = min(unit_bytes, max(1, -(-sum(f.size for f in files) // min_units)))
     units: list[list[InputFile]] = []
     size = 0
     for f in files:
-        if not units or size + f.size > unit_bytes:
+        if not units or size + f.size > limit:
             units.append([])
             size = 0
         units[-1].append(f)
