@@ -162,3 +162,29 @@ def test_runs_on_an_existing_cluster_with_address(tmp_path, ray_session):
         shutil.rmtree(ray_tmp, ignore_errors=True)
     local = run(INGEST_ONLY, output=str(tmp_path / "local"))
     assert _bytes(str(tmp_path / "cluster")) == _bytes(local.output_dir)
+
+
+@pytest.mark.slow
+def test_quickstart_killed_in_a_later_stage_resumes_to_the_same_bytes(tmp_path, ray_session):
+    """kill -9 while a stage after ingest is working (a global stage's prepare or its shards)."""
+    reference = run(QUICKSTART, output=str(tmp_path / "ref"))
+    out = tmp_path / "killed"
+    env = dict(os.environ, RAY_AUTH_MODE="disabled")
+    cmd = [sys.executable, "-m", "dataprep", "run", str(QUICKSTART), "--output", str(out), "--quiet"]
+    before = set(Path(tempfile.gettempdir()).glob("dataprep-ray-*"))
+    proc = subprocess.Popen(cmd, env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 300
+    target = out / reference.stages[2].manifest["stage"]["dir"]
+    while time.monotonic() < deadline and proc.poll() is None and not any(
+            (target / sub).is_dir() and any((target / sub).iterdir()) for sub in ("_work", "_progress")):
+        time.sleep(0.02)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    for leftover in set(Path(tempfile.gettempdir()).glob("dataprep-ray-*")) - before:
+        shutil.rmtree(leftover, ignore_errors=True)
+    assert not (target / "manifest.json").exists(), "the kill must land before the stage finished"
+    subprocess.run(cmd + ["--resume"], env=env, check=True, timeout=600, stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL)
+    assert _bytes(str(out)) == _bytes(reference.output_dir)
+    assert _shard_hashes(str(out)) == _shard_hashes(reference.output_dir)
+    assert verify_run(str(out)) == []
