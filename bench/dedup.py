@@ -240,6 +240,7 @@ def run_ours(corpus: Path, out: Path, num_cpus: int) -> dict:
         kept = read_stage(stage.dir, columns=["meta"])
         rej = read_stage(stage.dir, columns=["meta", "reason", "dup_of"], rejected=True)
         ingested = read_stage(result.stages[0].dir, columns=["id", "meta"])
+        peak_worker = max((peak_rss_mb(p) for p in workers), default=0.0)  # before shutdown ends them
     finally:
         ray.shutdown()
     pipeline_to_orig = dict(zip(ingested["id"].to_pylist(), (json.loads(m)["orig_id"] for m in ingested["meta"].to_pylist())))
@@ -249,7 +250,7 @@ def run_ours(corpus: Path, out: Path, num_cpus: int) -> dict:
     return {
         "cpu_seconds": sum(after.get(p, 0) - before.get(p, 0) for p in pids),
         "wall_seconds": wall,
-        "peak_worker_mb": max((peak_rss_mb(p) for p in workers), default=0.0),
+        "peak_worker_mb": peak_worker,
         "peak_driver_mb": peak_rss_mb(os.getpid()),
         "stats": stage.manifest["stats"],
         "rep": rep,
