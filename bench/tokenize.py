@@ -14,6 +14,11 @@ on a shared machine; the best of ``--reps`` alternating repetitions is kept.
   ours / raw_fast is the cost of everything around the tokenizer.
 * ours: ``TokenizeStage.process`` per shard: the Arrow text column in, ids framed by EOS,
   a uint16 Arrow list column and counts out (what a Ray task runs between read and write).
+* engine: the whole tokenize stage through ``dataprep.api.run`` on Ray (``--num-cpus``
+  workers, one tokenizer thread each): read Parquet shards, tokenize, write Parquet, then
+  export ``tokens.bin``/``.idx``/``.docs.parquet``. CPU seconds of this process and all its
+  descendants (Ray's own processes and workers: psutil), ingest excluded (run before,
+  reused with ``resume``). Compared with raw at 1 thread, per CPU second.
 * datatrove 0.10.1 ``DocumentTokenizer`` (own venv, ``bash bench/setup_datatrove.sh``),
   run in the same script run on the same text as JSONL: its whole step (read JSONL,
   tokenize, write its ``.ds`` token file and index), unshuffled, one task.
@@ -69,6 +74,54 @@ def cpu(fn) -> float:
     return time.process_time() - t0
 
 
+def tree_cpu() -> dict[int, float]:
+    """CPU seconds (user + system) of this process and every descendant, by pid."""
+    import psutil
+
+    me = psutil.Process()
+    out = {}
+    for proc in [me, *me.children(recursive=True)]:
+        try:
+            t = proc.cpu_times()
+            out[proc.pid] = t.user + t.system
+        except psutil.NoSuchProcess:
+            pass
+    return out
+
+
+def run_engine(batches: list[list[str]], work: Path, num_cpus: int) -> dict:
+    """The tokenize stage through the engine on Ray; CPU of the whole process tree."""
+    import logging
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    import ray
+
+    from dataprep.api import run
+    from dataprep.engine.executor import WORKER_ENV
+
+    (work / "in").mkdir()
+    for i, b in enumerate(batches):
+        pq.write_table(pa.table({"text": b}), work / "in" / f"part-{i:03d}.parquet")
+    ingest = {"stage": "ingest", "shard_rows": SHARD_ROWS,
+              "inputs": [{"path": str(work / "in" / "*.parquet"), "domain": "bench", "source": "bench"}]}
+    pipeline = {"name": "tok-bench", "seed": 1, "tokenizer": str(TOKENIZER), "stages": [ingest]}
+    os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+    ray.init(num_cpus=num_cpus, include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR,
+             _temp_dir=str(work / "ray"), runtime_env={"env_vars": WORKER_ENV})
+    try:
+        run(pipeline, output=str(work / "run"), num_cpus=num_cpus)
+        before, t0 = tree_cpu(), time.monotonic()
+        result = run({**pipeline, "stages": [ingest, {"stage": "tokenize"}]}, output=str(work / "run"),
+                     num_cpus=num_cpus, resume=True)
+        wall = time.monotonic() - t0
+        after = tree_cpu()
+    finally:
+        ray.shutdown()
+    return {"cpu_seconds": sum(v - before.get(pid, 0.0) for pid, v in after.items()), "wall_seconds": wall,
+            "tokens": result.stages[-1].manifest["stats"]["tokens"]}
+
+
 def run_peer(texts: list[str], work: Path, threads: int) -> dict:
     """datatrove's DocumentTokenizer in its own venv, on the same texts written as JSONL."""
     py = subprocess.run(["bash", str(REPO / "bench/setup_datatrove.sh")], capture_output=True, text=True, check=True)
@@ -102,6 +155,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1, help="RAYON_NUM_THREADS for both sides (default 1)")
     ap.add_argument("--reps", type=int, default=3, help="alternating repetitions; the best is kept (default 3)")
     ap.add_argument("--no-peer", action="store_true", help="skip datatrove")
+    ap.add_argument("--num-cpus", type=int, default=2, help="Ray workers of the engine run (default 2; 0 skips it)")
     ap.add_argument("--peer", nargs=2, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.peer:
@@ -156,6 +210,13 @@ def main() -> None:
         "ours_vs_raw": round(best["raw"] / best["ours"], 3),
         "ours_vs_raw_fast": round(best["raw_fast"] / best["ours"], 3),
     }
+    if args.num_cpus:
+        with tempfile.TemporaryDirectory(prefix="tok-bench-") as work:
+            engine = run_engine(batches, Path(work), args.num_cpus)
+        report["engine"] = {"workers": args.num_cpus, "wall_seconds": round(engine["wall_seconds"], 2),
+                            "cpu_seconds": round(engine["cpu_seconds"], 3), "tokens": engine["tokens"]}
+        report["mb_per_cpu_s"]["engine"] = round(mb / engine["cpu_seconds"], 3)
+        report["engine_vs_raw"] = round(best["raw"] / engine["cpu_seconds"], 3)
     if not args.no_peer:
         with tempfile.TemporaryDirectory(prefix="tok-bench-") as work:
             peer = run_peer(texts, Path(work), args.threads)
