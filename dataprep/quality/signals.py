@@ -13,19 +13,23 @@ published thresholds keep their meaning; docs/quality.md lists the known differe
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 import polars as pl
 
-# Word splitting that approximates spaCy's English tokenizer (what datatrove uses): URLs and
-# dotted abbreviations stay whole, numbers keep inner . , :, words keep inner ' and _,
-# ellipses and dash runs are one token, any other non-space character is its own token.
+# Word splitting that approximates spaCy's English tokenizer (what datatrove uses): split on
+# whitespace, then split punctuation off the ends of each chunk one character at a time
+# (spaCy's prefixes/suffixes), and hyphens inside it (its main infix); URLs and dotted
+# abbreviations stay whole, as do chunks like "f(x[1" whose inner punctuation spaCy keeps.
+_PREFIX = r"…,:;!?¿¡()\[\]{}<>_#*&。？！，、；：～·\"'“”‘’«»`´$£€¥§%=+—–"
+_SUFFIX = r"…,:;!?¿¡()\[\]{}<>_#*&。？！，、；：～·\"'“”‘’«»`´%°.—–"
 WORD_PATTERN = (
-    r"https?://\S+|www\.\S+|(?:\p{L}\.){2,}"
-    r"|[\p{L}\p{M}\p{N}]+(?:[_'’][\p{L}\p{M}\p{N}]+|[.,:]\p{N}+)*"
-    r"|\.{2,}|-{2,}|\S"
+    r"https?://\S+|www\.\S+|(?:\p{L}\.){2,}|(?i:n['’]t|['’](?:s|m|re|ve|ll|d))\b|\.{2,}|-{2,}"
+    rf"|[^\s\-{_PREFIX}](?:[^\s\-]*[^\s\-{_SUFFIX}])?|\S"
 )
+# spaCy splits English contractions ("don't" -> "do", "n't"; "it's" -> "it", "'s")
+CONTRACTION = r"(?i)(\p{L})(n['’]t|['’](?:s|m|re|ve|ll|d))\b"
 # The line breaks of Python's str.splitlines(), which datatrove's Gopher and C4 filters use.
 LINE_BREAKS = r"\r\n|[\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]"
 CITATION = r"\[\d*\]|\[edit\]|\[citation needed\]"
@@ -131,7 +135,9 @@ def _split_words(lines: pl.DataFrame, stop_words: Sequence[str]) -> pl.DataFrame
     """Every word of every line, in document order, with the per-word facts signals use."""
     tok = pl.col("w")
     return (
-        lines.select("doc", "line_no", pl.col("line").str.extract_all(WORD_PATTERN).alias("w"))
+        lines.select(
+            "doc", "line_no", pl.col("line").str.replace_all(CONTRACTION, "$1 $2").str.extract_all(WORD_PATTERN).alias("w")
+        )
         .explode("w")
         .drop_nulls("w")
         .with_columns(
@@ -276,69 +282,102 @@ def _mix(x: np.ndarray) -> np.ndarray:
 def _ngram_signals(words: pl.DataFrame, n_chars: np.ndarray) -> pl.DataFrame:
     """Gopher's top n-gram (n=2..4) and duplicated n-gram (n=5..10) character fractions.
 
-    N-grams are compared by 64-bit keys chained from exact per-batch word ids; two different
-    n-grams of one document share a key with probability ~1e-13, and no key is persisted.
+    N-grams are compared by 64-bit keys chained from exact per-batch word ids and the
+    document number; two different n-grams of one document share a key with probability
+    ~1e-13, and no key is persisted. Equal keys are grouped with one stable (radix) sort
+    per n, which measured 3-5x faster than polars' hash group-by here.
     """
     n_docs = len(n_chars)
     doc = words.get_column("doc").to_numpy()
     wid = words.get_column("w").cast(pl.Categorical).to_physical().to_numpy().astype(np.uint64)
-    lengths = words.get_column("len").to_numpy().astype(np.int64)
+    csum = np.concatenate(([0], np.cumsum(words.get_column("len").to_numpy(), dtype=np.int64)))
     total = len(wid)
     doc_len = np.bincount(doc, minlength=n_docs)
-    pos = np.arange(total) - np.repeat(np.cumsum(doc_len) - doc_len, doc_len)
-    remaining = doc_len[doc] - pos  # words from this position to the end of its document
-    csum = np.concatenate(([0], np.cumsum(lengths)))
-    out = {"doc": np.arange(n_docs, dtype=np.uint32)}
+    doc_start = np.cumsum(doc_len) - doc_len
+    remaining = doc_len[doc] - (np.arange(total) - doc_start[doc])  # words left in the document
+    doc_salt = _mix(doc.astype(np.uint64) + np.uint64(0x9E3779B97F4A7C15))
+    out: dict[str, Any] = {"doc": np.arange(n_docs, dtype=np.uint32)}
     key = _mix(wid + np.uint64(1))
+    # an n-gram can repeat only where both of its (n-1)-grams repeat: group just those
+    repeated = _NgramGroups(key ^ doc_salt, np.arange(total)).repeated_mask(total)
     for n in range(2, max(DUP_NGRAMS) + 1):
         key = _mix(key[: total - n + 1] ^ (wid[n - 1 :] + np.uint64(n)))
-        valid = np.flatnonzero(remaining[: total - n + 1] >= n)
-        frame = pl.DataFrame(
-            {"doc": doc[valid], "pos": pos[valid], "key": key[valid], "len": csum[valid + n] - csum[valid]}
-        )
+        cand = np.flatnonzero((remaining[: total - n + 1] >= n) & repeated[:-1] & repeated[1:])
+        groups = _NgramGroups(key[cand] ^ doc_salt[cand], cand)
+        repeated = groups.repeated_mask(total - n + 1)
         if n in TOP_NGRAMS:
-            out[f"top_{n}"] = _np_ratio(_top_ngram_chars(frame, n, n_docs), n_chars)
+            top = np.where(doc_len >= n, csum[np.minimum(doc_start + n, total)] - csum[doc_start] + n - 1, 0)
+            top = top.astype(np.float64)
+            first, count = groups.repeated_groups()
+            best = _best_per_doc(doc[first], count, first)
+            top[doc[first[best]]] = count[best] * (csum[first[best] + n] - csum[first[best]] + n - 1)
+            out[f"q_top_{n}gram_char_frac"] = _np_ratio(top, n_chars)
         if n in DUP_NGRAMS:
-            out[f"dup_{n}"] = _np_ratio(_dup_ngram_chars(frame, n, n_docs), n_chars)
-    return pl.DataFrame(out).select(
-        "doc",
-        *(pl.col(f"top_{n}").alias(f"q_top_{n}gram_char_frac") for n in TOP_NGRAMS),
-        *(pl.col(f"dup_{n}").alias(f"q_dup_{n}gram_char_frac") for n in DUP_NGRAMS),
-    )
+            at, gid = groups.repeated_positions()
+            dup = _dup_ngram_chars(doc[at], at - doc_start[doc[at]], gid, csum[at + n] - csum[at], n, n_docs)
+            out[f"q_dup_{n}gram_char_frac"] = _np_ratio(dup, n_chars)
+    return pl.DataFrame(out)
 
 
-def _top_ngram_chars(frame: pl.DataFrame, n: int, n_docs: int) -> np.ndarray:
-    """Characters of the most frequent n-gram (first seen wins ties) times its count."""
-    groups = frame.group_by(["doc", "key"]).agg(pl.len().alias("c"), pl.col("pos").min().alias("first"), pl.col("len").first())
-    best = (
-        groups.filter(pl.col("c") == pl.col("c").max().over("doc"))
-        .sort(["doc", "first"])
-        .unique("doc", keep="first")
-    )
-    out = np.zeros(n_docs, dtype=np.float64)
-    out[best.get_column("doc").to_numpy()] = (best.get_column("c") * (best.get_column("len") + n - 1)).to_numpy()
-    return out
+class _NgramGroups:
+    """Positions grouped by equal key: sorted once, stable, so each group lists positions in order."""
+
+    def __init__(self, keys: np.ndarray, positions: np.ndarray) -> None:
+        order = np.argsort(keys, kind="stable")
+        sorted_keys = keys[order]
+        starts = np.flatnonzero(np.concatenate(([True], sorted_keys[1:] != sorted_keys[:-1])))
+        self.sizes = np.diff(np.append(starts, len(keys)))
+        self.first = positions[order[starts]]  # first (smallest) position of each group
+        self.group_of_sorted = np.repeat(np.arange(len(starts)), self.sizes)
+        self.order, self.positions = order, positions
+
+    def repeated_groups(self) -> tuple[np.ndarray, np.ndarray]:
+        """(first position, count) of every group seen twice or more."""
+        rep = self.sizes > 1
+        return self.first[rep], self.sizes[rep]
+
+    def repeated_mask(self, size: int) -> np.ndarray:
+        """Over all ``size`` positions: True where the key occurs twice or more."""
+        mask = np.zeros(size, dtype=bool)
+        mask[self.positions[self.order[self.sizes[self.group_of_sorted] > 1]]] = True
+        return mask
+
+    def repeated_positions(self) -> tuple[np.ndarray, np.ndarray]:
+        """Positions (ascending) whose key occurs twice or more, and their group ids."""
+        rep_sorted = self.sizes[self.group_of_sorted] > 1
+        gid = np.empty(len(self.order), dtype=np.int64)
+        gid[self.order] = self.group_of_sorted
+        mask = np.zeros(len(self.order), dtype=bool)
+        mask[self.order[rep_sorted]] = True
+        return self.positions[mask], gid[mask]
 
 
-def _dup_ngram_chars(frame: pl.DataFrame, n: int, n_docs: int) -> np.ndarray:
+def _best_per_doc(doc: np.ndarray, count: np.ndarray, first: np.ndarray) -> np.ndarray:
+    """Index of each document's most frequent group; the earliest first position wins ties
+    (``Counter.most_common`` keeps insertion order)."""
+    order = np.lexsort((first, -count, doc))
+    keep = np.concatenate(([True], doc[order][1:] != doc[order][:-1])) if len(order) else np.zeros(0, bool)
+    return order[keep]
+
+
+def _dup_ngram_chars(doc: np.ndarray, pos: np.ndarray, gid: np.ndarray, length: np.ndarray, n: int, n_docs: int) -> np.ndarray:
     """datatrove's ``find_all_duplicate``: scan left to right; an n-gram already seen adds
     its characters and skips the next n positions (skipped n-grams are not remembered).
 
     Only n-grams that occur twice or more can change the scan's state, so the loop visits
-    just their positions.
+    just their positions (in document order).
     """
-    repeats = frame.filter(pl.len().over(["doc", "key"]) > 1).sort(["doc", "pos"])
-    out = np.zeros(n_docs, dtype=np.float64)
+    totals = [0] * n_docs
     current, next_pos, seen = -1, 0, set()
-    for d, p, k, length in zip(*(repeats.get_column(c).to_list() for c in ("doc", "pos", "key", "len"))):
+    for d, p, k, chars in zip(doc.tolist(), pos.tolist(), gid.tolist(), length.tolist()):
         if d != current:
             current, next_pos, seen = d, 0, set()
         if p < next_pos:
             continue
         if k in seen:
-            out[d] += length
+            totals[d] += chars
             next_pos = p + n
         else:
             seen.add(k)
             next_pos = p + 1
-    return out
+    return np.array(totals, dtype=np.float64)
