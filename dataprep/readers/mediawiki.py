@@ -28,6 +28,16 @@ _NON_TEXT_NS_KEYS = {"6", "14", "-2"}  # File, Category, Media
 _NON_TEXT_PREFIXES = {"file", "image", "category", "media"}
 _LANG_PREFIX = re.compile(r"^[a-z]{2,3}(-[a-z]+)*$")
 _BLANK_LINES = re.compile(r"\n{3,}")
+_SPACES = re.compile(r"[ \t]{2,}")  # where removed templates stood
+# References are dropped before parsing too: a <ref> the parser cannot pair (odd nesting in
+# long articles) would otherwise leave its markup in the text.
+_REFS = re.compile(r"<ref\b[^>]*/>|<ref\b[^>]*>.*?</ref\s*>", re.IGNORECASE | re.DOTALL)
+_EMPHASIS = re.compile(r"'{2,}")
+# What removed pronunciation/date templates leave in a lead sentence: "Albedo () or", "(; 1809".
+_EMPTY_PARENS = re.compile(r" ?\((?:\s|[;,])*\)")
+_OPEN_PAREN_PUNCT = re.compile(r"\((?:\s|[;,])+")
+# Rows of a table the parser could not pair (``{|`` ... ``|}`` with broken markup inside).
+_TABLE_LINE = re.compile(r"^(\{\||\|\}|\|-|\|\+|\||!)")
 
 
 @reader("mediawiki", extensions=(".xml",))
@@ -117,10 +127,35 @@ def wikitext_to_text(wikitext: str, non_text_prefixes: set[str] = _NON_TEXT_PREF
     """Plain prose from wikitext (see the module doc for what is kept)."""
     import mwparserfromhell
 
-    code = mwparserfromhell.parse(wikitext)
+    code = mwparserfromhell.parse(_drop_links(_REFS.sub("", wikitext), non_text_prefixes))
     _prune(code, non_text_prefixes)
-    text = code.strip_code(normalize=True, collapse=True, keep_template_params=False)
-    return _BLANK_LINES.sub("\n\n", "\n".join(line.strip() for line in text.splitlines())).strip()
+    text = _EMPHASIS.sub("", code.strip_code(normalize=True, collapse=True, keep_template_params=False))
+    text = _OPEN_PAREN_PUNCT.sub("(", _EMPTY_PARENS.sub("", text))
+    lines = (_SPACES.sub(" ", line).strip() for line in text.splitlines())
+    return _BLANK_LINES.sub("\n\n", "\n".join(ln for ln in lines if not _TABLE_LINE.match(ln))).strip()
+
+
+def _drop_links(wikitext: str, prefixes: set[str]) -> str:
+    """Remove ``[[File:...]]``-style links by bracket depth, captions with nested links
+    included: the parser leaves some of them as raw text."""
+    out, pos = [], 0
+    while (start := wikitext.find("[[", pos)) >= 0:
+        head = wikitext[start + 2 : start + 40].lower()  # not the whole page: lower() can change lengths
+        if ":" not in head or head.split(":", 1)[0].strip() not in prefixes:
+            out.append(wikitext[pos : start + 1])  # step one: "[[[File:" holds a link at +1
+            pos = start + 1
+            continue
+        depth, i = 0, start
+        while i < len(wikitext):
+            pair = wikitext[i : i + 2]
+            depth += (pair == "[[") - (pair == "]]")
+            i += 2 if pair in ("[[", "]]") else 1
+            if depth == 0:
+                break
+        out.append(wikitext[pos:start])
+        pos = i  # an unclosed link runs to the end of the page
+    out.append(wikitext[pos:])
+    return "".join(out)
 
 
 def _prune(code: Any, non_text_prefixes: set[str]) -> None:
