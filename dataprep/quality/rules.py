@@ -118,5 +118,24 @@ def evaluate(signals: pl.DataFrame, rules: Iterable[Rule]) -> pl.DataFrame:
 def failure_counts(decisions: pl.DataFrame) -> dict[str, int]:
     """How many documents fail each rule (every failing rule, not only the first)."""
     rule_cols = [c for c in decisions.columns if c != "reason"]
-    counts = decisions.select(pl.col(rule_cols).sum()).row(0, named=True) if rule_cols else {}
-    return {k: int(v) for k, v in counts.items()}
+    if not rule_cols or decisions.height == 0:
+        return {c: 0 for c in rule_cols}
+    return {k: int(v) for k, v in decisions.select(pl.col(rule_cols).sum()).row(0, named=True).items()}
+
+
+def rethreshold(signals: pl.DataFrame, old: list[Rule], new: list[Rule]) -> dict[str, Any]:
+    """How kept/rejected counts and per-rule failures change from ``old`` to ``new`` rules."""
+    before, after = evaluate(signals, old), evaluate(signals, new)
+    was_kept, now_kept = before.get_column("reason").is_null(), after.get_column("reason").is_null()
+    return {
+        "docs": signals.height,
+        "before": {"kept": int(was_kept.sum()), "rejected": int((~was_kept).sum())},
+        "after": {"kept": int(now_kept.sum()), "rejected": int((~now_kept).sum())},
+        "newly_rejected": int((was_kept & ~now_kept).sum()),
+        "newly_kept": int((~was_kept & now_kept).sum()),
+        "rules_failed_before": failure_counts(before.drop("reason")),
+        "rules_failed_after": failure_counts(after.drop("reason")),
+        "reasons_after": {
+            str(k): int(v) for k, v in after.get_column("reason").drop_nulls().value_counts(sort=True).iter_rows()
+        },
+    }
