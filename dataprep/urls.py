@@ -1,16 +1,12 @@
-"""URL-level filters: a domain block-list and exact-URL dedup, as pure functions.
+"""URL-level filters: a domain block-list and exact-URL dedup keys, as pure functions.
 
-Both run at ingest, before any text work is spent on a page:
+The ingest stage calls them (``url_blocklist:`` and ``dedup_urls:`` in its config):
 
 * ``blocked_by(url, blocklist)`` names the block-list entry a URL falls under (the host or
-  any parent domain), e.g. ``filters/url_blocklist.txt``;
-* ``UrlDeduper`` keeps the first occurrence of each normalised URL in the order it is fed.
-  Fed in the run's fixed order (inputs as listed, files sorted, rows in file order), the
-  copy kept never depends on worker count. Keys are xxh64 of the normalised URL: stable
-  across processes and versions, 8 bytes per URL seen.
-
-``url_reasons`` combines them into one rejection reason per row (``blocked_url``,
-``duplicate_url`` or None), the shape the ingest stage's ``reason`` column takes.
+  any parent domain), e.g. ``filters/url_blocklist.txt``; such rows get ``blocked_url``;
+* ``url_key`` / ``url_keys``: xxh64 of the normalised URL, stable across processes and
+  versions (8 bytes per URL), from which the engine keeps the first copy in run order
+  (inputs as listed, files sorted, rows in file order) and marks the rest ``duplicate_url``.
 """
 
 from __future__ import annotations
@@ -79,20 +75,6 @@ def normalize_url(url: str) -> str:
     return urlunsplit((scheme, netloc, path, parts.query, ""))
 
 
-class UrlDeduper:
-    """Remembers normalised URLs seen so far; ``first_seen`` is True only for a first copy."""
-
-    def __init__(self) -> None:
-        self._seen: set[int] = set()
-
-    def first_seen(self, url: str) -> bool:
-        key = url_key(url)
-        if key in self._seen:
-            return False
-        self._seen.add(key)
-        return True
-
-
 def url_key(url: str) -> int:
     """A stable 64-bit key of the normalised URL (xxh64: same in every process and version)."""
     return xxhash.xxh64_intdigest(normalize_url(url).encode("utf-8"))
@@ -101,19 +83,3 @@ def url_key(url: str) -> int:
 def url_keys(urls: Iterable[str | None]) -> pa.Array:
     """``url_key`` of each URL as a uint64 column; null where a row has no URL."""
     return pa.array([url_key(u) if u else None for u in urls], pa.uint64())
-
-
-def url_reasons(urls: Iterable[str | None], blocklist: frozenset[str], deduper: UrlDeduper | None) -> list[str | None]:
-    """One reason per row, in order: blocked first (a blocked URL is never remembered), then
-    duplicates. Rows without a URL pass."""
-    out: list[str | None] = []
-    for url in urls:
-        if not url:
-            out.append(None)
-        elif blocklist and blocked_by(url, blocklist):
-            out.append(BLOCKED)
-        elif deduper is not None and not deduper.first_seen(url):
-            out.append(DUPLICATE)
-        else:
-            out.append(None)
-    return out
