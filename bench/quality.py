@@ -60,10 +60,7 @@ def build_shards(out_dir: Path, repeat: int, shards: int) -> list[Path]:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    sys.path.insert(0, str(REPO / "tests"))
-    from quality_corpus import load_corpus
-
-    docs = load_corpus(SHARED)
+    docs = _corpus()
     rows = [(f"r{r}/{doc_id}", text) for r in range(repeat) for doc_id, text in docs]
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = []
@@ -81,15 +78,51 @@ def peer_python() -> str:
     ).strip().splitlines()[-1]
 
 
+def run_peer(files: list[Path], out_prefix: Path) -> tuple[list[Path], float]:
+    """datatrove on ``files``, one process per file (in parallel); (decision files, CPU seconds)."""
+    python = peer_python()
+    outs = [out_prefix.with_name(f"{out_prefix.name}-{i}.parquet") for i in range(len(files))]
+    procs = [subprocess.Popen([python, __file__, "peer", str(o), str(f)]) for o, f in zip(outs, files)]
+    if any(p.wait() for p in procs):
+        raise RuntimeError("the datatrove peer failed")
+    return outs, sum(json.loads(Path(str(o) + ".json").read_text())["cpu_seconds"] for o in outs)
+
+
+def record_fixture() -> None:
+    """Datatrove's decisions on every FIXTURE_EVERY-th corpus document -> tests/fixtures."""
+    import polars as pl
+
+    files = build_shards(WORK / "corpus-1x", repeat=1, shards=2)
+    outs, _ = run_peer(files, WORK / "peer-1x")
+    peer_rows = pl.concat([pl.read_parquet(o) for o in outs]).with_columns(pl.col("id").str.replace(r"^r0/", ""))
+    order = {doc_id: i for i, (doc_id, _) in enumerate(_corpus())}
+    sample = peer_rows.filter(pl.col("id").replace_strict(order, default=-1) % FIXTURE_EVERY == 0)
+    sample = sample.sort(pl.col("id").replace_strict(order)).select("id", *(f"{k}_keep" for k in PEER_FILTERS))
+    FIXTURE.parent.mkdir(parents=True, exist_ok=True)
+    sample.write_ndjson(FIXTURE)
+    print(f"wrote {sample.height} decisions to {FIXTURE}")
+
+
+def _corpus() -> list[tuple[str, str]]:
+    sys.path.insert(0, str(REPO / "tests"))
+    from quality_corpus import load_corpus
+
+    return load_corpus(SHARED)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="cmd")
     p = sub.add_parser("peer", help="(runs in the datatrove venv) decisions of datatrove's filters")
     p.add_argument("out")
     p.add_argument("files", nargs="+")
+    sub.add_parser("record-fixture", help="re-record datatrove's decisions for the agreement test")
     args = parser.parse_args(argv)
     if args.cmd == "peer":
         peer(args.files, args.out)
+        return 0
+    if args.cmd == "record-fixture":
+        record_fixture()
         return 0
     raise SystemExit("not implemented yet")
 

@@ -19,6 +19,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--output", required=True, help="where to save the model (.bin)")
     p.add_argument("--text-field", default="text", help="the field/column holding the text (default: text)")
     p.add_argument("--epoch", type=int, default=5)
+    p.add_argument("--lr", type=float, default=0.1, help="learning rate (raise it for small training sets)")
     p.add_argument("--word-ngrams", type=int, default=2)
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=_train)
@@ -29,7 +30,7 @@ def _train(args: argparse.Namespace) -> int:
 
     positives = [t for f in args.positive for t in read_texts(f, args.text_field)]
     negatives = [t for f in args.negative for t in read_texts(f, args.text_field)]
-    report = train(positives, negatives, args.output, seed=args.seed, epoch=args.epoch, word_ngrams=args.word_ngrams)
+    report = train(positives, negatives, args.output, seed=args.seed, epoch=args.epoch, lr=args.lr, word_ngrams=args.word_ngrams)
     print(f"trained on {report.positives} positive / {report.negatives} negative documents -> {args.output}")
     print(f"held-out {report.validation_docs} documents: precision {report.validation_precision:.3f}, "
           f"recall {report.validation_recall:.3f}")

@@ -301,10 +301,11 @@ def _ngram_signals(words: pl.DataFrame, n_chars: np.ndarray) -> pl.DataFrame:
     # an n-gram can repeat only where both of its (n-1)-grams repeat: group just those
     repeated = _NgramGroups(key ^ doc_salt, np.arange(total)).repeated_mask(total)
     for n in range(2, max(DUP_NGRAMS) + 1):
-        key = _mix(key[: total - n + 1] ^ (wid[n - 1 :] + np.uint64(n)))
-        cand = np.flatnonzero((remaining[: total - n + 1] >= n) & repeated[:-1] & repeated[1:])
+        m = max(total - n + 1, 0)  # n-gram start positions
+        key = _mix(key[:m] ^ (wid[n - 1 :] + np.uint64(n)))
+        cand = np.flatnonzero((remaining[:m] >= n) & repeated[:-1] & repeated[1:])
         groups = _NgramGroups(key[cand] ^ doc_salt[cand], cand)
-        repeated = groups.repeated_mask(total - n + 1)
+        repeated = groups.repeated_mask(m)
         if n in TOP_NGRAMS:
             top = np.where(doc_len >= n, csum[np.minimum(doc_start + n, total)] - csum[doc_start] + n - 1, 0)
             top = top.astype(np.float64)
@@ -325,7 +326,7 @@ class _NgramGroups:
     def __init__(self, keys: np.ndarray, positions: np.ndarray) -> None:
         order = np.argsort(keys, kind="stable")
         sorted_keys = keys[order]
-        starts = np.flatnonzero(np.concatenate(([True], sorted_keys[1:] != sorted_keys[:-1])))
+        starts = np.flatnonzero(np.concatenate(([True], sorted_keys[1:] != sorted_keys[:-1])))[: len(keys)]
         self.sizes = np.diff(np.append(starts, len(keys)))
         self.first = positions[order[starts]]  # first (smallest) position of each group
         self.group_of_sorted = np.repeat(np.arange(len(starts)), self.sizes)
