@@ -50,6 +50,15 @@ def test_legacy_encodings_are_detected_whatever_the_header_claims(shared_data, p
     assert text == data.decode(encoding), f"decoded as {used}"
 
 
+def test_utf8_page_with_stray_cp1252_bytes_keeps_its_utf8(shared_data):
+    """Seen in trafilatura's evaluation set: a UTF-8 page with a cp1252 ad snippet."""
+    html, _ = _article(shared_data, ITALIAN)
+    cut = html.index("</body>")
+    data = html[:cut].encode("utf-8") + "<p>Küchenblogs</p>".encode("cp1252") + html[cut:].encode("utf-8")
+    text, charset = decode_html(data, http_charset="utf-8")
+    assert text == html[:cut] + "<p>Küchenblogs</p>" + html[cut:] and charset == "utf-8+cp1252"
+
+
 def test_declared_multibyte_charset_is_used_when_it_decodes(shared_data):
     html, _ = _article(shared_data, KOREAN)
     data = html.encode("cp949", errors="xmlcharrefreplace")

@@ -4,6 +4,7 @@ Pages lie about their charset (a ``charset=iso-8859-1`` header on a UTF-8 body i
 so bytes are decoded here, once, the same way for every extractor:
 
 1. bytes that are valid UTF-8 are UTF-8 (random non-UTF-8 text is almost never valid UTF-8);
+   mostly-UTF-8 bytes with a few stray cp1252 bytes are UTF-8 with those bytes as cp1252;
 2. otherwise a declared multi-byte charset (HTTP header, then ``<meta>``) that decodes
    strictly;
 3. otherwise charset-normalizer decides among plausible readings: a declared single-byte
@@ -60,6 +61,8 @@ def decode_html(data: bytes, http_charset: str | None = None) -> tuple[str, str]
         return data.decode("utf-8"), "utf-8"
     except UnicodeDecodeError:
         pass
+    if _mostly_utf8(data):
+        return data.decode("utf-8", errors=_CP1252_FALLBACK), "utf-8+cp1252"
     declared = [c for c in (canonical_charset(http_charset), declared_charset(data)) if c and c != "utf-8"]
     for charset in declared:
         if not _single_byte(charset):
@@ -82,6 +85,24 @@ def decode_html(data: bytes, http_charset: str | None = None) -> tuple[str, str]
     if best is not None:
         return str(best), best.encoding
     return data.decode("cp1252", errors="replace"), "cp1252"
+
+
+def _cp1252_bytes(err: UnicodeError) -> tuple[str, int]:
+    assert isinstance(err, UnicodeDecodeError)
+    return err.object[err.start : err.end].decode("cp1252", errors="replace"), err.end
+
+
+_CP1252_FALLBACK = "dataprep-cp1252-fallback"
+codecs.register_error(_CP1252_FALLBACK, _cp1252_bytes)
+
+
+def _mostly_utf8(data: bytes) -> bool:
+    """UTF-8 with a few stray cp1252 bytes (a pasted ad snippet, a legacy footer): more valid
+    multi-byte characters than invalid bytes. Decoding it all as cp1252 would garble the rest."""
+    text = data.decode("utf-8", errors="replace")
+    invalid = text.count("\ufffd")
+    valid = sum(1 for ch in text if ord(ch) > 127) - invalid
+    return valid > invalid
 
 
 def _single_byte(charset: str) -> bool:
