@@ -10,6 +10,7 @@ on a shared machine.
 from __future__ import annotations
 
 import os
+import resource
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -53,6 +54,8 @@ class AuditResult:
     worker_cpu_seconds: float  # CPU of the tasks reading and matching the corpus
     driver_cpu_seconds: float  # CPU of this process (benchmark loading, index, report)
     wall_seconds: float
+    worker_peak_rss: int  # bytes: the largest peak resident set of a worker that ran a task
+    driver_peak_rss: int
 
 
 def corpus_files(paths: list[str]) -> list[tuple[str, str]]:
@@ -86,7 +89,7 @@ def run_audit(data: list[str], benchmarks: list[str], out: str, config: AuditCon
         work.write_table(f"hits/{i:05d}.parquet", hits.to_table())
         return {"keys": keys, "docs": counts, "documents": len(docs.texts), "characters": sum(map(len, docs.texts)),
                 "bytes": sum(len(t.encode()) for t in docs.texts), "unreadable": docs.unreadable,
-                "cpu": time.process_time() - start}
+                "cpu": time.process_time() - start, "rss": peak_rss()}
 
     def locate_file(item: tuple[int, tuple[str, str]]) -> dict[str, Any]:
         start = time.process_time()
@@ -96,7 +99,7 @@ def run_audit(data: list[str], benchmarks: list[str], out: str, config: AuditCon
         items = work.read_table(ITEMS)
         matches = item_matches(hits, docs.texts, items.column("ngrams").to_numpy(), config.min_overlap)
         rows = match_rows(matches, docs.texts, docs.ids, [name] * len(docs.texts), docs.rows)
-        return {"rows": rows, "cpu": time.process_time() - start}
+        return {"rows": rows, "cpu": time.process_time() - start, "rss": peak_rss()}
 
     with ray_runtime(address, num_cpus) as executor:
         scanned = executor.map(scan_file, list(enumerate(files)), describe=lambda t: t[1][0])
@@ -122,7 +125,13 @@ def run_audit(data: list[str], benchmarks: list[str], out: str, config: AuditCon
     storage.write_bytes("report.md", render_markdown(report).encode())
     return AuditResult(report, storage.full("report.json"), storage.full("report.md"),
                        sum(s["cpu"] for s in scanned) + sum(r["cpu"] for r in located),
-                       time.process_time() - cpu0, time.monotonic() - t0)
+                       time.process_time() - cpu0, time.monotonic() - t0,
+                       max(r["rss"] for r in scanned + located), peak_rss())
+
+
+def peak_rss() -> int:
+    """Peak resident set size of this process, in bytes (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
 def _has_hits(work: StageWorkDir, i: int, common: np.ndarray) -> bool:

@@ -128,7 +128,8 @@ def render_markdown(report: dict[str, Any]) -> str:
         f"Word {cfg['ngram']}-grams after normalization (NFKC, lower case, punctuation and whitespace folded); "
         f"benchmark fields shorter than {cfg['ngram']} words but at least {cfg['min_item_words']} are matched whole; "
         f"n-grams found in more than {cfg['max_doc_freq']} corpus documents are treated as common text and ignored.", "",
-        f"**Corpus:** {totals['documents']:,} documents, {totals['characters']:,} characters in {len(data['files'])} file(s). "
+        f"**Corpus:** {totals['documents']:,} documents, {totals['characters']:,} characters"
+        + (f" in {len(data['files'])} file(s). " if data["files"] else ". ") +
         f"**Contaminated:** {totals['contaminated_documents']:,} documents, {totals['contaminated_items']:,} benchmark items, "
         f"{totals['matches']:,} matched spans.", "",
         "## Per benchmark", "",

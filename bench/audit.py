@@ -1,0 +1,181 @@
+"""Audit benchmark: every benchmark under ../shared/data/benchmarks at once vs a real corpus
+with planted items; ours (``dataprep audit`` on Ray) vs datatrove 0.10.1's n-gram decontamination.
+
+Corpus: Python docs, Gutenberg books cut in 40,000-character pieces and TheAlgorithms code
+(../shared/data/corpus), plus copies of some of those documents with benchmark items planted
+(tests/decontam_plants.py: verbatim, case/punctuation/whitespace changed, half an item),
+written as 8 Parquet files. Both tools check the same texts against the same items (each
+item's fields joined, as its "label") with 13-grams.
+
+Rates are MB of UTF-8 corpus text per CPU second of the processes doing the matching (Ray
+workers for us, datatrove's single process), so they hold on a shared machine; wall time
+is reported too but is noisy. Index building is timed separately (it is paid once per
+benchmark set, not per corpus MB).
+
+    python bench/audit.py            # prints JSON; figures go to docs/BENCHMARKS.md by hand
+"""
+
+from __future__ import annotations
+
+import sys
+
+# ``python bench/audit.py`` puts bench/ first on sys.path, where bench/tokenize.py would
+# shadow the standard library's ``tokenize`` (used by inspect, hence by Ray).
+if sys.path and sys.path[0] == __import__("os").path.dirname(__import__("os").path.abspath(__file__)):
+    sys.path.pop(0)
+
+import json  # noqa: E402
+import os  # noqa: E402
+import resource  # noqa: E402
+import subprocess  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED = REPO.parent / "shared" / "data"
+PEER_PYTHON = REPO / ".bench" / "datatrove-venv" / "bin" / "python"
+FILES = 8
+PER_KIND = 100  # planted documents of each kind
+NGRAM = 13
+
+
+def build_corpus(folder: Path) -> tuple[list[str], list[dict], list]:
+    """Real documents + planted copies, as Parquet files; returns texts, plant records, sets."""
+    import gzip
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    sys.path.insert(0, str(REPO / "tests"))
+    from decontam_plants import plant, real_documents
+
+    from dataprep.benchmarks import load_benchmarks
+    from dataprep.decontam.index import build_index
+
+    docs = real_documents(SHARED, 10_000)
+    for f in sorted((SHARED / "corpus/code").glob("*.jsonl.gz")):
+        docs += [json.loads(line)["text"] for line in gzip.open(f, "rt")]
+    sets = load_benchmarks([str(SHARED / "benchmarks")])
+    index, _ = build_index(sets, NGRAM, 8)
+    planted, plants = plant(docs, sets, (index.item_keys > 0).tolist(), PER_KIND)
+    texts = docs + planted
+    ids = [f"real{i}" for i in range(len(docs))] + [f"plant{i}" for i in range(len(planted))]
+    step = -(-len(texts) // FILES)
+    for k in range(FILES):
+        pq.write_table(pa.table({"id": ids[k * step:(k + 1) * step], "text": texts[k * step:(k + 1) * step]}),
+                       folder / f"part-{k}.parquet")
+    records = [{"doc": f"plant{p.doc}", "item": p.item, "kind": p.kind} for p in plants]
+    return texts, records, sets
+
+
+def ours(folder: Path, work: Path) -> dict:
+    from dataprep.decontam.audit import AuditConfig, run_audit
+
+    result = run_audit([str(folder)], [str(SHARED / "benchmarks")], str(work / "ours"), AuditConfig(ngram=NGRAM), num_cpus=2)
+    return {"result": result}
+
+
+def peer(corpus: Path, items: Path, out: Path) -> dict:
+    python = os.environ.get("DATATROVE_PYTHON", str(PEER_PYTHON))
+    if not Path(python).exists():
+        raise SystemExit(f"datatrove venv missing: run `bash bench/setup_datatrove.sh` ({python})")
+    done = subprocess.run([python, __file__, "--peer", str(corpus), str(items), str(out)], check=True,
+                          capture_output=True, text=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def run_peer(corpus: str, items: str, out: str) -> None:
+    """In datatrove's venv: its index hashing (NGramsDecontIndexer.compute_hashes logic) and
+    NGramsDecontFilter over the same texts. The indexer's ``run`` needs lighteval and the HF
+    hub, so the index files are written here with the indexer's own hashing functions."""
+    import numpy as np
+    import pyarrow.parquet as pq
+    from datatrove.data import Document
+    from datatrove.pipeline.decont.n_grams import NGramsDecontConfig, NGramsDecontFilter
+    from datatrove.utils.hashing import create_hash_func
+    from datatrove.utils.text import ngrams, simplify_text
+    from datatrove.utils.word_tokenizers import load_word_tokenizer
+
+    config = NGramsDecontConfig(n_grams=NGRAM)
+    tokenizer = load_word_tokenizer("en")
+    hash_func = create_hash_func(config.hash_config)
+    t0 = time.process_time()
+    by_task: dict[str, set] = {}
+    for line in open(items):
+        rec = json.loads(line)
+        tokens = tokenizer.word_tokenize(simplify_text(rec["text"], config.norm_config))
+        by_task.setdefault(rec["task"], set()).update(hash_func(" ".join(g)) for g in ngrams(tokens, NGRAM))
+    os.makedirs(out, exist_ok=True)
+    for task, hashes in by_task.items():
+        np.array(sorted(hashes), dtype=config.hash_config.np_descr).tofile(os.path.join(out, f"{task}.index.hashes"))
+    index_cpu = time.process_time() - t0
+    filt = NGramsDecontFilter(out, config=config)
+    t0 = time.process_time()
+    filt.load_index_hashes()
+    load_cpu = time.process_time() - t0
+    flagged, size, t0 = [], 0, time.process_time()
+    for f in sorted(Path(corpus).glob("*.parquet")):
+        table = pq.read_table(f)
+        for doc_id, text in zip(table.column("id").to_pylist(), table.column("text").to_pylist()):
+            size += len(text.encode())
+            keep = filt.filter(Document(text=text, id=doc_id))
+            if keep is not True:
+                flagged.append(doc_id)
+    cpu = time.process_time() - t0
+    print(json.dumps({"index_cpu_s": index_cpu, "load_cpu_s": load_cpu, "filter_cpu_s": cpu, "bytes": size,
+                      "flagged": flagged, "peak_rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}))
+
+
+def main() -> None:
+    os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+    with tempfile.TemporaryDirectory(prefix="bench-audit-") as tmp:
+        work = Path(tmp)
+        corpus = work / "corpus"
+        corpus.mkdir()
+        texts, plants, sets = build_corpus(corpus)
+        items = work / "items.jsonl"
+        with open(items, "w") as f:
+            for b in sets:
+                for it in b.items:
+                    f.write(json.dumps({"task": f"{b.name}__{b.split}", "text": "\n".join(it.fields)}) + "\n")
+        mb = sum(len(t.encode()) for t in texts) / 1e6
+        r = ours(corpus, work)["result"]
+        report = r.report
+        found = {(m["doc_id"], m["benchmark"], m["split"], m["item_id"]) for m in report["matches"]}
+        names = [(b.name, b.split, it.item_id) for b in sets for it in b.items]
+        recall = {}
+        for kind in ("verbatim", "normalized", "partial"):
+            ps = [p for p in plants if p["kind"] == kind]
+            recall[kind] = sum((p["doc"], *names[p["item"]]) in found for p in ps) / len(ps)
+        clean_flags = sorted({m["doc_id"] for m in report["matches"] if m["doc_id"].startswith("real")})
+        dt = peer(corpus, items, work / "dt-index")
+        dt_flagged = set(dt["flagged"])
+        dt_recall = {k: sum(p["doc"] in dt_flagged for p in plants if p["kind"] == k) / PER_KIND
+                     for k in ("verbatim", "normalized", "partial")}
+        ours_rate = mb / r.worker_cpu_seconds
+        dt_rate = dt["bytes"] / 1e6 / dt["filter_cpu_s"]
+        print(json.dumps({
+            "machine": f"{os.cpu_count()} cores, {os.uname().sysname} {os.uname().release}",
+            "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+            "corpus": {"documents": len(texts), "mb": round(mb, 1), "files": FILES},
+            "benchmarks": {"sets": len(sets), "items": len(names),
+                           "indexed_items": sum(b["indexed_items"] for b in report["benchmarks"])},
+            "ours": {"mb_per_cpu_s": round(ours_rate, 1), "worker_cpu_s": round(r.worker_cpu_seconds, 1),
+                     "driver_cpu_s_incl_index": round(r.driver_cpu_seconds, 1), "wall_s": round(r.wall_seconds, 1),
+                     "worker_peak_rss_mb": round(r.worker_peak_rss / 1e6), "driver_peak_rss_mb": round(r.driver_peak_rss / 1e6),
+                     "recall": recall, "clean_documents_flagged": clean_flags,
+                     "common_ngrams": len(report["common_ngrams"])},
+            "datatrove": {"mb_per_cpu_s": round(dt_rate, 2), "filter_cpu_s": round(dt["filter_cpu_s"], 1),
+                          "index_cpu_s": round(dt["index_cpu_s"], 1), "index_load_cpu_s": round(dt["load_cpu_s"], 1),
+                          "peak_rss_mb": round(dt["peak_rss"] / 1e6), "recall_documents": dt_recall,
+                          "clean_documents_flagged": sorted(d for d in dt_flagged if d.startswith("real"))},
+            "ratio_per_core": round(ours_rate / dt_rate, 1),
+        }, indent=1))
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "--peer":
+        run_peer(*sys.argv[2:5])
+    else:
+        main()
