@@ -75,12 +75,14 @@ def test_dedup_removes_planted_copies_identically_for_any_worker_count_and_input
 
 
 @pytest.mark.slow
-def test_keep_rule_and_signature_sweep_use_stored_signatures(ray_session, inputs, tmp_path, capsys):
-    stage = run(pipeline([inputs["a"], inputs["b"]], keep=["-length"]), output=str(tmp_path / "r"), num_cpus=2).stages[1]
+def test_keep_rule_exact_jaccard_and_sweep_from_stored_signatures(ray_session, inputs, tmp_path, capsys):
+    stage = run(pipeline([inputs["a"], inputs["b"]], keep=["-length"], verify="jaccard"), output=str(tmp_path / "r"),
+                num_cpus=2).stages[1]
     rejected = rows_by_id(stage.dir, rejected=True)
     # shortest first now: the near copy stays and the original goes
-    assert ("a/a.jsonl:2", "near_dup", "b/b.jsonl:2") in {
-        (r["id"], r["reason"], r["dup_of"]) for r in rejected.select(["id", "reason", "dup_of"]).to_pylist()}
+    assert {(r["id"], r["reason"], r["dup_of"]) for r in rejected.select(["id", "reason", "dup_of"]).to_pylist()} == {
+        ("a/a.jsonl:2", "near_dup", "b/b.jsonl:2"), ("b/b.jsonl:1", "exact_dup", "a/a.jsonl:1")}
+    assert stage.manifest["stats"]["verified_pairs"] == 1  # the near copy; the far one fails exact Jaccard
 
     from dataprep.cli import main
 

@@ -138,12 +138,16 @@ class MinHasher:
         """A ``(len(normalized), num_perm)`` uint64 matrix; rows of empty texts are all ``EMPTY``.
 
         ``single_spaced``: the texts have exactly one space between words (a faster split)."""
-        words, counts = split_words(normalized, single_spaced)
-        shingles, per_doc = shingle_hashes(word_hashes(words, self.seed), counts, self.ngram)
-        out = np.full((self.num_perm, len(counts)), EMPTY, dtype=np.uint64)
+        shingles, per_doc = self.shingles(normalized, single_spaced)
+        out = np.full((self.num_perm, len(per_doc)), EMPTY, dtype=np.uint64)
         has = np.flatnonzero(per_doc > 0)
         out[:, has] = self._minima(shingles, per_doc[has])
         return np.ascontiguousarray(out.T)
+
+    def shingles(self, normalized: pl.Series, single_spaced: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """The shingle hashes of all texts back to back, and how many each text has."""
+        words, counts = split_words(normalized, single_spaced)
+        return shingle_hashes(word_hashes(words, self.seed), counts, self.ngram)
 
     def _minima(self, shingles: np.ndarray, per_doc: np.ndarray) -> np.ndarray:
         """``(num_perm, docs)`` minima of every permutation over each document's shingles.

@@ -64,7 +64,7 @@ def evaluate(config: DedupConfig, sigs: pl.DataFrame, setting: Setting) -> dict:
     })
     pairs, _ = candidate_pairs(buckets, config.bucket_anchors, config.exact)
     located = (pairs.join(index.rename({"node": "a", "i": "ia"}), on="a").join(index.rename({"node": "b", "i": "ib"}), on="b"))
-    if config.verify == "signature" and not located.is_empty():
+    if config.verify != "none" and not located.is_empty():  # "jaccard" is estimated here: no text
         similar = estimate_similarity(matrix[located["ia"].to_numpy()], matrix[located["ib"].to_numpy()]) >= setting.threshold
         located = located.filter(pl.Series(similar))
     edges.append(located.select("a", "b"))

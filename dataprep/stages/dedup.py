@@ -71,7 +71,10 @@ class DedupConfig(StageConfig):
     # cost only verification time while false negatives are lost duplicates: weigh the latter.
     false_positive_weight: float = Field(0.1, ge=0, le=1)
     false_negative_weight: float = Field(0.9, ge=0, le=1)
-    verify: Literal["signature", "none"] = "signature"
+    # Candidates become edges if their signatures agree on >= threshold of values
+    # ("signature"), if the exact Jaccard of their shingle sets reaches it ("jaccard": reads
+    # the candidates' text again), or unverified ("none").
+    verify: Literal["signature", "jaccard", "none"] = "signature"
     keep: list[str] = Field(default_factory=lambda: [LENGTH])
     bucket_anchors: int = Field(100, ge=1, description="a bucket's members are paired with its first N members")
     hash_seed: int = Field(1, ge=0)
@@ -114,8 +117,9 @@ class _Task:
 
     config: DedupConfig
     work: WorkDir
-    parts: int
-    index: int
+    parts: int  # hash partitions of the shuffles
+    shards: int  # input shards
+    index: int  # the partition or shard this task works on
     shard: ShardRef | None = None
 
 
@@ -135,13 +139,19 @@ class DedupStage(Stage):
         scope = "pass-" + hashlib.sha256(json.dumps([cfg.model_dump(mode="json"), [
             (s.path, s.rows, getattr(s, "sha256", "")) for s in ctx.inputs]]).encode()).hexdigest()[:16]
         work = ScopedWork(ctx.work, scope)
-        shard_tasks = [_Task(cfg, work, parts, i, s) for i, s in enumerate(ctx.inputs)]
-        part_tasks = [_Task(cfg, work, parts, p) for p in range(parts)]
+        shards = len(ctx.inputs)
+        shard_tasks = [_Task(cfg, work, parts, shards, i, s) for i, s in enumerate(ctx.inputs)]
+        part_tasks = [_Task(cfg, work, parts, shards, p) for p in range(parts)]
         ctx.executor.map(_signature_task, shard_tasks)
         found = sum_stats(ctx.executor.map(_candidates_task, part_tasks))
         if cfg.near and cfg.verify == "signature":
-            ctx.executor.map(_verify_first_task, part_tasks)
-            found = sum_stats([found, *ctx.executor.map(_verify_second_task, part_tasks)])
+            ctx.executor.map(_sig_first_task, part_tasks)
+            found = sum_stats([found, *ctx.executor.map(_sig_second_task, part_tasks)])
+        if cfg.near and cfg.verify == "jaccard":
+            ctx.executor.map(_locate_first_task, part_tasks)
+            ctx.executor.map(_locate_second_task, part_tasks)
+            ctx.executor.map(_jaccard_first_task, shard_tasks)
+            found = sum_stats([found, *ctx.executor.map(_jaccard_second_task, shard_tasks)])
         rounds = connected_components(work, ctx.executor, "edges", parts)
         ctx.executor.map(_members_task, part_tasks)
         sizes = [s for chunk in ctx.executor.map(_decide_task, part_tasks) for s in chunk]
@@ -282,34 +292,78 @@ def _candidates_task(task: _Task) -> dict[str, int]:
     write_parts(work, "edges", 2 * p, _both_ways(groups.select(a="node", b="rep")), "u", parts)
     pairs, large = candidate_pairs(read_part(work, "bands", p), task.config.bucket_anchors, task.config.exact)
     stats = {"exact_groups": groups["rep"].n_unique(), "candidate_pairs": pairs.height, "large_buckets": large}
-    if task.config.verify == "signature":
+    if task.config.verify != "none":
         write_parts(work, "cand", p, pairs, "a", parts)
     else:
         write_parts(work, "edges", 2 * p + 1, _both_ways(pairs), "u", parts)
     return stats
 
 
-def _verify_first_task(task: _Task) -> None:
-    """Phase 3a: attach the first document's signature to each candidate pair of this partition."""
-    pairs = read_part(task.work, "cand", task.index)
-    if pairs.is_empty():
-        pairs = pl.DataFrame(schema={"a": NODE, "b": NODE})
-    sigs = read_part(task.work, "sigs", task.index)
-    joined = pairs.unique().join(sigs.rename({"node": "a", "signature": "sig_a"}), on="a") if not sigs.is_empty() else (
-        pairs.with_columns(pl.lit(None, pl.Array(pl.UInt64, task.config.num_perm)).alias("sig_a")).clear())
-    write_parts(task.work, "cand2", task.index, joined, "b", task.parts)
+def _attach(work: WorkDir, pairs: str, table: str, part: int, side: str, columns: dict[str, str],
+            out: str, route: str, route_parts: int) -> None:
+    """Join one partition of candidate pairs with a node-partitioned table on endpoint
+    ``side`` (renaming ``columns``), then shuffle the result by column ``route``."""
+    found = read_part(work, table, part).select(pl.col("node").alias(side), *(pl.col(c).alias(n) for c, n in columns.items()))
+    joined = read_part(work, pairs, part).unique().join(found, on=side)
+    write_parts(work, out, part, joined, route, route_parts)
 
 
-def _verify_second_task(task: _Task) -> dict[str, int]:
+def _sig_first_task(task: _Task) -> None:
+    """Phase 3a (``verify: signature``): the first document's signature, sent to the second's partition."""
+    _attach(task.work, "cand", "sigs", task.index, "a", {"signature": "sig_a"}, "cand2", "b", task.parts)
+
+
+def _sig_second_task(task: _Task) -> dict[str, int]:
     """Phase 3b: the second signature; pairs whose similarity estimate reaches the threshold are edges."""
     pairs = read_part(task.work, "cand2", task.index)
-    sigs = read_part(task.work, "sigs", task.index)
-    edges = pl.DataFrame(schema={"a": NODE, "b": NODE})
-    if not pairs.is_empty() and not sigs.is_empty():
-        joined = pairs.join(sigs.rename({"node": "b", "signature": "sig_b"}), on="b")
+    joined = pairs.join(read_part(task.work, "sigs", task.index).rename({"node": "b", "signature": "sig_b"}), on="b")
+    edges = joined.select("a", "b")
+    if not joined.is_empty():
         similar = estimate_similarity(joined["sig_a"].to_numpy(), joined["sig_b"].to_numpy()) >= task.config.threshold
-        edges = joined.filter(pl.Series(similar)).select("a", "b")
+        edges = edges.filter(pl.Series(similar))
     write_parts(task.work, "edges", 2 * task.index + 1, _both_ways(edges), "u", task.parts)
+    return {"verified_pairs": edges.height}
+
+
+def _locate_first_task(task: _Task) -> None:
+    """Phase 3a (``verify: jaccard``): where the first document of each pair lives."""
+    _attach(task.work, "cand", "attrs", task.index, "a", {"shard": "shard_a", "row": "row_a"}, "cand2", "b", task.parts)
+
+
+def _locate_second_task(task: _Task) -> None:
+    """Phase 3b: where the second lives; pairs go to the first document's shard."""
+    _attach(task.work, "cand2", "attrs", task.index, "b", {"shard": "shard_b", "row": "row_b"}, "jside", "shard_a",
+            task.shards)
+
+
+def _shingle_sets(task: _Task, rows: pl.Series) -> pl.DataFrame:
+    """``row -> shingles`` (distinct shingle hashes) of some rows of the task's shard."""
+    assert task.shard is not None
+    rows = rows.unique().sort()
+    texts = pl.from_arrow(task.shard.read(["text"]))["text"].gather(rows)
+    norm = normalize(texts, task.config.normalize)
+    shingles, per_doc = task.config.hasher().shingles(norm, single_spaced=task.config.normalize.whitespace)
+    flat = pl.DataFrame({"row": np.repeat(rows.to_numpy(), per_doc), "h": pl.Series(shingles, dtype=NODE)})
+    return flat.group_by("row").agg(pl.col("h").unique(maintain_order=False).alias("shingles"))
+
+
+def _jaccard_first_task(task: _Task) -> None:
+    """Phase 3c (per shard): the first documents' shingle sets, sent to the second documents' shards."""
+    pairs = read_part(task.work, "jside", task.index)
+    sets = _shingle_sets(task, pairs["row_a"]).rename({"row": "row_a", "shingles": "set_a"})
+    write_parts(task.work, "jset", task.index, pairs.join(sets, on="row_a").select("a", "b", "shard_b", "row_b", "set_a"),
+                "shard_b", task.shards)
+
+
+def _jaccard_second_task(task: _Task) -> dict[str, int]:
+    """Phase 3d (per shard): exact Jaccard of the two shingle sets; pairs reaching the threshold are edges."""
+    pairs = read_part(task.work, "jset", task.index)
+    sets = _shingle_sets(task, pairs["row_b"]).rename({"row": "row_b", "shingles": "set_b"})
+    both = pairs.join(sets, on="row_b")
+    common = pl.col("set_a").list.set_intersection("set_b").list.len()
+    union = pl.col("set_a").list.len() + pl.col("set_b").list.len() - common
+    edges = both.filter(common >= task.config.threshold * union).select("a", "b")
+    write_parts(task.work, "edges", 2 * task.parts + task.index, _both_ways(edges), "u", task.parts)
     return {"verified_pairs": edges.height}
 
 
