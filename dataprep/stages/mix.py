@@ -19,7 +19,7 @@ import numpy as np
 import pyarrow as pa
 from pydantic import Field, NonNegativeFloat, PositiveFloat, PositiveInt, model_validator
 
-from dataprep.mix.plan import InfeasibleMix, plan_mixture
+from dataprep.mix.plan import DomainPlan, InfeasibleMix, plan_mixture
 from dataprep.mix.sample import Cutoff, DomainDraw, copies, draw_for, in_sample, sample_keys
 from dataprep.mix.units import Unit, columns_needed, count_units, describe_units
 from dataprep.stages.base import (
@@ -122,20 +122,8 @@ class MixStage(Stage):
             )
         except InfeasibleMix as exc:
             raise InfeasibleMix(f"mix stage: {exc}") from None
-        draws: dict[str, dict[str, Any]] = {}
-        report: dict[str, dict[str, Any]] = {}
-        for plan in plans:
-            r = rows[plan.domain]
-            group_ids = [ids[i] for i in r]
-            draw = draw_for(plan, keys[r], group_ids, units[r])
-            sampled = int(units[r][in_sample(keys[r], group_ids, draw)].sum())
-            achieved = draw.repeats * plan.available + sampled
-            draws[plan.domain] = {"repeats": draw.repeats, "cutoff": _cutoff_json(draw.cutoff), "extra": list(draw.extra)}
-            report[plan.domain] = {**plan.as_dict(), "achieved": achieved, "documents": len(r)}
+        draws, report = _draw_all(plans, rows, keys, ids, units)
         total = sum(d["achieved"] for d in report.values())
-        for entry in report.values():
-            entry["achieved_weight"] = entry["achieved"] / total if total else 0.0
-            entry["achieved_epochs"] = entry["achieved"] / entry["available"] if entry["available"] else 0.0
         ctx.work.write_json(
             PLAN_FILE,
             {
@@ -180,6 +168,25 @@ class MixStage(Stage):
     def finalize(self, ctx: FinalizeContext) -> dict[str, Any]:
         """The plan's report: per domain available, target, achieved tokens and weights, epochs."""
         return {"mix": ctx.work.read_json(PLAN_FILE)["report"]}
+
+
+def _draw_all(plans: list[DomainPlan], rows: dict[str, np.ndarray], keys: np.ndarray, ids: list[str],
+              units: np.ndarray) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]]:
+    """Each domain's draw (as stored for ``process``) and report entry, achieved figures included."""
+    draws: dict[str, dict[str, Any]] = {}
+    report: dict[str, dict[str, Any]] = {}
+    for plan in plans:
+        r = rows[plan.domain]
+        group_ids = [ids[i] for i in r]
+        draw = draw_for(plan, keys[r], group_ids, units[r])
+        achieved = draw.repeats * plan.available + int(units[r][in_sample(keys[r], group_ids, draw)].sum())
+        draws[plan.domain] = {"repeats": draw.repeats, "cutoff": _cutoff_json(draw.cutoff), "extra": list(draw.extra)}
+        report[plan.domain] = {**plan.as_dict(), "achieved": achieved, "documents": len(r)}
+    total = sum(d["achieved"] for d in report.values())
+    for entry in report.values():
+        entry["achieved_weight"] = entry["achieved"] / total if total else 0.0
+        entry["achieved_epochs"] = entry["achieved"] / entry["available"] if entry["available"] else 0.0
+    return draws, report
 
 
 def _cutoff_json(cutoff: Cutoff | None) -> list[Any] | None:
