@@ -211,7 +211,7 @@ def is_ray_worker(pid: int) -> bool:
 
 # --------------------------------------------------------------------------- our stage
 
-def run_ours(corpus: Path, out: Path, num_cpus: int) -> dict:
+def run_ours(corpus: Path, out: Path, num_cpus: int, dedup: dict) -> dict:
     """Ingest (not timed), then the dedup stage alone via --resume; CPU of the whole process tree."""
     import logging
 
@@ -230,7 +230,7 @@ def run_ours(corpus: Path, out: Path, num_cpus: int) -> dict:
         run({"name": "dedup-bench", "seed": 1, "stages": [ingest]}, output=str(out), num_cpus=num_cpus)
         before = cpu_seconds(_tree(os.getpid()))
         t0 = time.monotonic()
-        result = run({"name": "dedup-bench", "seed": 1, "stages": [ingest, {"stage": "dedup"}]}, output=str(out),
+        result = run({"name": "dedup-bench", "seed": 1, "stages": [ingest, {"stage": "dedup", **dedup}]}, output=str(out),
                      num_cpus=num_cpus, resume=True)
         wall = time.monotonic() - t0
         pids = _tree(os.getpid())
@@ -353,6 +353,8 @@ def main() -> None:
     ap.add_argument("--num-cpus", type=int, default=2)
     ap.add_argument("--work", default=None, help="scratch folder (default: a temp dir)")
     ap.add_argument("--json", default=None, help="also write the figures here")
+    ap.add_argument("--dedup", default="{}", help="dedup stage config as JSON, e.g. '{\"verify\": \"jaccard\"}'")
+    ap.add_argument("--no-peer", action="store_true", help="run ours only")
     args = ap.parse_args()
     # One thread per process, as in the stage's Ray workers, so CPU seconds are per core.
     os.environ.update({"POLARS_MAX_THREADS": "1", "RAYON_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"})
@@ -370,13 +372,13 @@ def main() -> None:
         truth = build_corpus(corpus, scale, args.copies, seed=7)
         texts = load_texts(corpus)
         sets = lambda i: memo.setdefault(i, shingle_set(texts[i]))  # noqa: E731
-        ours = run_ours(corpus, work / f"run-{scale}x", args.num_cpus)
+        ours = run_ours(corpus, work / f"run-{scale}x", args.num_cpus, json.loads(args.dedup))
         rep = ours.pop("rep")
         entry = {"docs": truth["docs"], "mb": round(truth["bytes"] / 1e6, 2), "ours": ours}
         entry["ours"]["mb_per_cpu_s"] = round(truth["bytes"] / 1e6 / ours["cpu_seconds"], 3)
         entry["ours"]["quality"] = score(truth["pairs"], lambda a, b: rep[a] == rep[b],
                                          [(d, k) for d, k in rep.items() if d != k], sets)
-        if n == 0:
+        if n == 0 and not args.no_peer:
             entry["ours"]["signatures"] = our_signature_rate(list(texts.values()))
             peer = run_peer(corpus, work / "peer")
             docs = peer["docs"]
