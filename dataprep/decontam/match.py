@@ -144,6 +144,9 @@ def item_matches(hits: Hits, texts: Mapping[int, str] | Sequence[str], item_keys
     group_start = np.flatnonzero(np.r_[True, (h.text[1:] != h.text[:-1]) | (h.item[1:] != h.item[:-1])])
     group_end = np.r_[group_start[1:], len(h)]
     spans_cache: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+    last_word: dict[int, int] = {}  # per text, the end of its last matched word: locate no further
+    for t, e in zip(h.text.tolist(), (h.word + h.length).tolist()):
+        last_word[t] = max(last_word.get(t, 0), e)
     out = []
     for a, b in zip(group_start.tolist(), group_end.tolist()):
         text, item = int(h.text[a]), int(h.item[a])
@@ -152,7 +155,7 @@ def item_matches(hits: Hits, texts: Mapping[int, str] | Sequence[str], item_keys
         if overlap < min_overlap:
             continue
         if text not in spans_cache:
-            spans_cache[text] = word_spans(texts[text])
+            spans_cache[text] = word_spans(texts[text], int(last_word[text]))
         starts, ends = spans_cache[text]
         ranges = merge_ranges(zip(h.word[a:b].tolist(), (h.word[a:b] + h.length[a:b]).tolist()))
         spans = [(int(starts[s]), int(ends[e - 1])) for s, e in ranges]
@@ -171,8 +174,11 @@ def merge_ranges(ranges: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
     return out
 
 
-def word_spans(text: str) -> tuple[np.ndarray, np.ndarray]:
+def word_spans(text: str, upto: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Character span in ``text`` of each normalized word (as ``tokenize`` splits them).
+
+    Only the first ``upto`` words are located when given (matches rarely reach the end of a
+    long document, and locating is a Python loop over words).
 
     Words are found in the normalized text, whose offsets are mapped back through a
     per-character normalization. Where whole-text normalization does not match
@@ -182,7 +188,7 @@ def word_spans(text: str) -> tuple[np.ndarray, np.ndarray]:
     """
     series = pl.Series([text], dtype=pl.String)
     norm = normalize(series)[0] or ""
-    words = split_words(series)[0].to_list()
+    words = split_words(series)[0].to_list()[:upto]
     starts = np.zeros(len(words), np.int64)
     pos = 0
     for i, w in enumerate(words):
