@@ -200,3 +200,20 @@ def test_report_is_schema_valid_and_names_the_match(sets, indexed) -> None:
     assert (first["doc_id"], first["row"], first["item_id"]) == ("d1", 7, item.item_id)
     assert doc[first["start"]:first["end"]] == first["text"] and item.fields[0][:30] in first["text"]
     assert item.item_id in render_markdown(report)
+
+
+def test_config_errors_are_caught_up_front(tmp_path: Path) -> None:
+    from pydantic import ValidationError
+
+    from dataprep.stages.decontaminate import DecontaminateConfig
+
+    ctx = {"base_dir": str(tmp_path)}
+    (tmp_path / "evals").mkdir()
+    assert DecontaminateConfig.model_validate({"benchmarks": ["evals"]}, context=ctx).ngram == 13
+    for bad, message in [({"benchmarks": ["missing"]}, "does not exist"),
+                         ({"benchmarks": ["evals"], "ngram": 7}, "greater than or equal to 8"),
+                         ({"benchmarks": ["evals"], "min_item_words": 20}, "cannot exceed ngram"),
+                         ({"benchmarks": ["evals"], "mode": "delete"}, "annotate"),
+                         ({"benchmarks": ["evals"], "n_gram": 13}, "Extra inputs")]:
+        with pytest.raises(ValidationError, match=message):
+            DecontaminateConfig.model_validate(bad, context=ctx)
