@@ -1,6 +1,6 @@
 """Quality stage vs datatrove's Gopher quality, Gopher repetition and C4 quality filters.
 
-    python bench/quality.py                 # build >= 200 MB of real text, time both, compare
+    python bench/quality.py                 # >= 200 MB of real text through the stage; datatrove on 2 of its shards
     python bench/quality.py record-fixture  # re-record tests/fixtures/quality_datatrove.jsonl
 
 Both sides read the same Parquet shards. Rates are documents per CPU second of the working
@@ -116,8 +116,9 @@ def _corpus() -> list[tuple[str, str]]:
     return load_corpus(SHARED)
 
 
-def run_ours(files: list[Path], rule_sets: list[str]) -> tuple[list[pl.DataFrame], float, int]:
-    """The quality stage's ``process`` on every shard in this process; (signals, CPU s, bytes)."""
+def run_ours(files: list[Path], rule_sets: list[str]) -> tuple[list[pl.DataFrame], list[float], list[int]]:
+    """The quality stage's ``process`` on every shard in this process: signals, CPU s and
+    text bytes per shard."""
     import pyarrow.parquet as pq
     import polars as pl
 
@@ -125,13 +126,13 @@ def run_ours(files: list[Path], rule_sets: list[str]) -> tuple[list[pl.DataFrame
     from dataprep.stages.quality import QualityConfig, QualityStage
 
     stage = QualityStage(QualityConfig(rule_sets=rule_sets), RunInfo(seed=0, base_dir=str(REPO)))
-    results, cpu, size = [], 0.0, 0
+    results, cpu, size = [], [], []
     for path in files:
         table = pq.read_table(path)
-        size += sum(len(t.encode()) for t in table.column("text").to_pylist())
+        size.append(sum(len(t.encode()) for t in table.column("text").to_pylist()))
         start = time.process_time()
         res = stage.process(table, None)  # type: ignore[arg-type]  # process uses no context
-        cpu += time.process_time() - start
+        cpu.append(time.process_time() - start)
         both = pl.concat([pl.from_arrow(res.kept), pl.from_arrow(res.rejected.drop_columns(["reason"]))], how="diagonal_relaxed")
         results.append(both.drop("text"))
     return results, cpu, size
@@ -154,34 +155,38 @@ def agreement(ours: pl.DataFrame, peer_files: list[Path]) -> dict[str, dict[str,
     return out
 
 
-def bench(repeat: int, shards: int) -> dict[str, object]:
+def _rates(docs: int, cpu: float, size: int) -> dict[str, float]:
+    return {"docs": docs, "mb": round(size / 1e6, 1), "cpu_seconds": round(cpu, 1),
+            "docs_per_cpu_s": round(docs / cpu, 1), "mb_per_cpu_s": round(size / 1e6 / cpu, 3)}
+
+
+def bench(repeat: int, shards: int, peer_shards: int) -> dict[str, object]:
+    """Ours on every shard; datatrove (one process per shard, in parallel) on the first
+    ``peer_shards`` of the same files; rates on the common shards and on everything."""
     import platform
 
     import polars as pl
 
     files = build_shards(WORK / f"corpus-{repeat}x", repeat=repeat, shards=shards)
-    half = (len(files) + 1) // 2
     python = peer_python()
-    outs = [WORK / f"peer-{repeat}x-{i}.parquet" for i in range(2)]
-    procs = [subprocess.Popen([python, __file__, "peer", str(o), *map(str, part)])
-             for o, part in zip(outs, (files[:half], files[half:]))]
+    outs = [WORK / f"peer-{repeat}x-{i}.parquet" for i in range(peer_shards)]
+    procs = [subprocess.Popen([python, __file__, "peer", str(o), str(f)]) for o, f in zip(outs, files)]
     ours, cpu, size = run_ours(files, list(PEER_FILTERS) + ["fineweb"])
     if any(p.wait() for p in procs):
         raise RuntimeError("the datatrove peer failed")
     peer_stats = [json.loads(Path(str(o) + ".json").read_text()) for o in outs]
     peer_cpu = sum(s["cpu_seconds"] for s in peer_stats)
-    docs = sum(s["docs"] for s in peer_stats)
+    common_docs = sum(s["docs"] for s in peer_stats)
+    common_ours = _rates(common_docs, sum(cpu[:peer_shards]), sum(size[:peer_shards]))
     result = {
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-        "machine": f"{os.cpu_count()} cores, {platform.python_version()}, load avg {os.getloadavg()[0]:.1f}",
-        "corpus": f"../shared/data/corpus x{repeat}: {docs} docs, {size / 1e6:.1f} MB of UTF-8 text, {len(files)} shards",
-        "ours": {"cpu_seconds": round(cpu, 1), "docs_per_cpu_s": round(docs / cpu), "mb_per_cpu_s": round(size / 1e6 / cpu, 2),
-                 "work": "all signals (Gopher quality+repetition, C4, FineWeb) + lid.176 on 2,000 chars + 4 rule sets"},
-        "datatrove": {"cpu_seconds": round(peer_cpu, 1), "docs_per_cpu_s": round(docs / peer_cpu, 1),
-                      "mb_per_cpu_s": round(size / 1e6 / peer_cpu, 3),
-                      "work": "GopherQualityFilter, GopherRepetitionFilter, C4QualityFilter, each on the original text"},
-        "speedup_docs_per_cpu_s": round(peer_cpu / cpu, 1),
-        "agreement": agreement(pl.concat(ours, how="diagonal_relaxed"), outs),
+        "machine": f"{os.cpu_count()} cores, Python {platform.python_version()}, load average {os.getloadavg()[0]:.1f}",
+        "corpus": f"../shared/data/corpus x{repeat} in {len(files)} Parquet shards",
+        "ours_all_shards": _rates(sum(len(t) for t in ours), sum(cpu), sum(size)),
+        "ours_common_shards": common_ours,
+        "datatrove_common_shards": _rates(common_docs, peer_cpu, sum(size[:peer_shards])),
+        "speedup_docs_per_cpu_s": round(peer_cpu / sum(cpu[:peer_shards]), 1),
+        "agreement": agreement(pl.concat(ours[:peer_shards], how="diagonal_relaxed"), outs),
     }
     (WORK / f"result-{repeat}x.json").write_text(json.dumps(result, indent=1))
     return result
@@ -191,6 +196,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeat", type=int, default=5, help="copies of the corpus (5 x 49 MB = 247 MB)")
     parser.add_argument("--shards", type=int, default=10)
+    parser.add_argument("--peer-shards", type=int, default=2,
+                        help="shards datatrove also runs on (it needs ~7.5 CPU s per MB: all 247 MB would take ~31 CPU min)")
     sub = parser.add_subparsers(dest="cmd")
     p = sub.add_parser("peer", help="(runs in the datatrove venv) decisions of datatrove's filters")
     p.add_argument("out")
@@ -203,7 +210,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.cmd == "record-fixture":
         record_fixture()
         return 0
-    print(json.dumps(bench(args.repeat, args.shards), indent=1))
+    print(json.dumps(bench(args.repeat, args.shards, args.peer_shards), indent=1))
     return 0
 
 
