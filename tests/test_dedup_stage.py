@@ -91,6 +91,8 @@ def test_keep_rule_exact_jaccard_and_sweep_from_stored_signatures(ray_session, i
     by_setting = {(r["bands"], r["rows"], r["threshold"]): r for r in report["settings"]}
     at_default = by_setting[(stage.manifest["stats"]["bands"], stage.manifest["stats"]["rows"], 0.8)]
     assert at_default["removed"] == stage.manifest["counts"]["rejected"] == 2
+    # distinct pairs, however many partitions (3 here) and bands found them
+    assert at_default["candidate_pairs"] == stage.manifest["stats"]["candidate_pairs"]
     assert all(r["removed"] >= 1 for r in report["settings"])  # the exact copy at every setting
 
 
@@ -103,3 +105,10 @@ def test_keep_rule_exact_jaccard_and_sweep_from_stored_signatures(ray_session, i
 def test_bad_dedup_config_is_reported_before_running(inputs, bad, message) -> None:
     with pytest.raises(PipelineError, match=message):
         load_pipeline(pipeline([inputs["a"]], **bad))
+
+
+@pytest.mark.slow
+def test_unverified_candidates_are_all_edges(ray_session, inputs, tmp_path):
+    stage = run(pipeline([inputs["a"], inputs["b"]], verify="none"), output=str(tmp_path / "r"), num_cpus=2).stages[1]
+    assert stage.manifest["counts"]["by_reason"] == {"exact_dup": 1, "near_dup": 1}
+    assert "verified_pairs" not in stage.manifest["stats"] and stage.manifest["stats"]["candidate_pairs"] == 1

@@ -143,15 +143,16 @@ class DedupStage(Stage):
         shard_tasks = [_Task(cfg, work, parts, shards, i, s) for i, s in enumerate(ctx.inputs)]
         part_tasks = [_Task(cfg, work, parts, shards, p) for p in range(parts)]
         ctx.executor.map(_signature_task, shard_tasks)
-        found = sum_stats(ctx.executor.map(_candidates_task, part_tasks))
-        if cfg.near and cfg.verify == "signature":
-            ctx.executor.map(_sig_first_task, part_tasks)
-            found = sum_stats([found, *ctx.executor.map(_sig_second_task, part_tasks)])
-        if cfg.near and cfg.verify == "jaccard":
-            ctx.executor.map(_locate_first_task, part_tasks)
+        found = ctx.executor.map(_candidates_task, part_tasks)
+        if cfg.verify == "none":
+            found += ctx.executor.map(_accept_task, part_tasks)
+        elif cfg.verify == "signature":
+            found += ctx.executor.map(_sig_first_task, part_tasks) + ctx.executor.map(_sig_second_task, part_tasks)
+        else:
+            found += ctx.executor.map(_locate_first_task, part_tasks)
             ctx.executor.map(_locate_second_task, part_tasks)
             ctx.executor.map(_jaccard_first_task, shard_tasks)
-            found = sum_stats([found, *ctx.executor.map(_jaccard_second_task, shard_tasks)])
+            found += ctx.executor.map(_jaccard_second_task, shard_tasks)
         rounds = connected_components(work, ctx.executor, "edges", parts)
         ctx.executor.map(_members_task, part_tasks)
         sizes = [s for chunk in ctx.executor.map(_decide_task, part_tasks) for s in chunk]
@@ -166,7 +167,7 @@ class DedupStage(Stage):
             "component_rounds": rounds,
             "clusters": len(sizes),
             "cluster_sizes": size_histogram(sizes),
-            **found,
+            **sum_stats(found),
         })
 
     def process(self, table: pa.Table, ctx: ShardContext) -> ShardResult:
@@ -291,26 +292,32 @@ def _candidates_task(task: _Task) -> dict[str, int]:
         groups = exact.unique().with_columns(rep=pl.col("node").min().over("exact")).filter(pl.col("node") != pl.col("rep"))
     write_parts(work, "edges", 2 * p, _both_ways(groups.select(a="node", b="rep")), "u", parts)
     pairs, large = candidate_pairs(read_part(work, "bands", p), task.config.bucket_anchors, task.config.exact)
-    stats = {"exact_groups": groups["rep"].n_unique(), "candidate_pairs": pairs.height, "large_buckets": large}
-    if task.config.verify != "none":
-        write_parts(work, "cand", p, pairs, "a", parts)
-    else:
-        write_parts(work, "edges", 2 * p + 1, _both_ways(pairs), "u", parts)
-    return stats
+    write_parts(work, "cand", p, pairs, "a", parts)  # a pair found in several bands lands once per band
+    return {"exact_groups": groups["rep"].n_unique(), "large_buckets": large}
+
+
+def _accept_task(task: _Task) -> dict[str, int]:
+    """Phase 3 (``verify: none``): every distinct candidate pair is an edge."""
+    pairs = read_part(task.work, "cand", task.index).unique()
+    write_parts(task.work, "edges", 2 * task.index + 1, _both_ways(pairs), "u", task.parts)
+    return {"candidate_pairs": pairs.height}
 
 
 def _attach(work: WorkDir, pairs: str, table: str, part: int, side: str, columns: dict[str, str],
-            out: str, route: str, route_parts: int) -> None:
+            out: str, route: str, route_parts: int) -> int:
     """Join one partition of candidate pairs with a node-partitioned table on endpoint
-    ``side`` (renaming ``columns``), then shuffle the result by column ``route``."""
+    ``side`` (renaming ``columns``), then shuffle the result by column ``route``. Returns
+    the number of distinct pairs."""
     found = read_part(work, table, part).select(pl.col("node").alias(side), *(pl.col(c).alias(n) for c, n in columns.items()))
-    joined = read_part(work, pairs, part).unique().join(found, on=side)
-    write_parts(work, out, part, joined, route, route_parts)
+    distinct = read_part(work, pairs, part).unique()
+    write_parts(work, out, part, distinct.join(found, on=side), route, route_parts)
+    return distinct.height
 
 
-def _sig_first_task(task: _Task) -> None:
+def _sig_first_task(task: _Task) -> dict[str, int]:
     """Phase 3a (``verify: signature``): the first document's signature, sent to the second's partition."""
-    _attach(task.work, "cand", "sigs", task.index, "a", {"signature": "sig_a"}, "cand2", "b", task.parts)
+    n = _attach(task.work, "cand", "sigs", task.index, "a", {"signature": "sig_a"}, "cand2", "b", task.parts)
+    return {"candidate_pairs": n}
 
 
 def _sig_second_task(task: _Task) -> dict[str, int]:
@@ -325,9 +332,11 @@ def _sig_second_task(task: _Task) -> dict[str, int]:
     return {"verified_pairs": edges.height}
 
 
-def _locate_first_task(task: _Task) -> None:
+def _locate_first_task(task: _Task) -> dict[str, int]:
     """Phase 3a (``verify: jaccard``): where the first document of each pair lives."""
-    _attach(task.work, "cand", "attrs", task.index, "a", {"shard": "shard_a", "row": "row_a"}, "cand2", "b", task.parts)
+    n = _attach(task.work, "cand", "attrs", task.index, "a", {"shard": "shard_a", "row": "row_a"}, "cand2", "b",
+                task.parts)
+    return {"candidate_pairs": n}
 
 
 def _locate_second_task(task: _Task) -> None:
