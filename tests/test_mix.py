@@ -49,6 +49,7 @@ def test_token_shares_meet_the_capped_targets_within_half_a_point(capped_run, sh
     report = capped_run.stages[1].manifest["stats"]["mix"]
     assert report["units"].startswith("tokens, exact")
     targets = {d: v["target"] / report["budget"] for d, v in report["domains"].items()}
+    assert targets == pytest.approx({d: v["target_weight"] for d, v in report["domains"].items()})
     assert targets["code_c"] == pytest.approx(1.2 * report["domains"]["code_c"]["available"] / 1_000_000)
     assert targets["code_js"] / targets["fortunes"] == pytest.approx(2 / 3)
 

@@ -4,9 +4,11 @@ exports read back (with readers written from the formats' documentation) to the 
 from __future__ import annotations
 
 import gzip
+import json
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
 import pytest
 from tokenizers import Tokenizer, models, pre_tokenizers
 
@@ -71,6 +73,26 @@ def test_ids_equal_encode_and_exports_read_back(neo_run, shared_data):
     assert stats["eos_id"] == tok.token_to_id("<|endoftext|>") and stats["export"]["documents"] == len(texts)
     assert {Path(a["path"]).name for a in stage.manifest["artifacts"]} == {"tokens.bin", "tokens.idx", "tokens.docs.parquet"}
     _check_exports(stage.dir, texts, tok, None, stats["eos_id"])
+
+
+def test_empty_documents_are_rejected_not_tokenized(shared_data):
+    """The shard work alone (no engine): an empty text would become a lone EOS in training data."""
+    from dataprep.stages.base import RunInfo, ShardContext
+    from dataprep.stages.tokenize import TokenizeConfig, TokenizeStage
+
+    with gzip.open(shared_data / "corpus/code/thealgorithms_python.jsonl.gz", "rt") as f:
+        texts = [t for t in (json.loads(line)["text"] for line in f) if t][:60]
+    texts[5] = ""
+    run_info = RunInfo(seed=0, base_dir=str(shared_data))
+    stage = TokenizeStage(TokenizeConfig(tokenizer=GPT_NEO), run_info)
+    table = pa.table({"id": [f"d{i}" for i in range(len(texts))], "text": texts})
+    result = stage.process(table, ShardContext(0, None, run_info, None))  # type: ignore[arg-type]  # unused by process
+    assert result.rejected.column("id").to_pylist() == ["d5"]
+    assert result.rejected.column("reason").to_pylist() == ["empty_text"]
+    tok = Tokenizer.from_file(str(shared_data / GPT_NEO))
+    kept = [t for t in texts if t]
+    assert result.kept.column("input_ids").to_pylist() == [tok.encode(t).ids + [stage.eos_id] for t in kept]
+    assert result.stats == {"tokens": sum(result.kept.column("n_tokens").to_pylist()), "documents": len(kept)}
 
 
 @pytest.fixture(scope="module")

@@ -23,7 +23,7 @@ class DomainPlan:
 
     domain: str
     available: int  # units in the pool
-    weight: float  # requested share of the budget, normalised over all domains
+    weight: float  # requested share, normalised over all domains (before UniMax caps)
     cap: float  # the most this domain may give: max_epochs * available
     target: float  # units to draw after capping and redistribution
 

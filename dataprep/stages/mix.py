@@ -175,13 +175,15 @@ def _draw_all(plans: list[DomainPlan], rows: dict[str, np.ndarray], keys: np.nda
     """Each domain's draw (as stored for ``process``) and report entry, achieved figures included."""
     draws: dict[str, dict[str, Any]] = {}
     report: dict[str, dict[str, Any]] = {}
+    planned = sum(p.target for p in plans)
     for plan in plans:
         r = rows[plan.domain]
         group_ids = [ids[i] for i in r]
         draw = draw_for(plan, keys[r], group_ids, units[r])
         achieved = draw.repeats * plan.available + int(units[r][in_sample(keys[r], group_ids, draw)].sum())
         draws[plan.domain] = {"repeats": draw.repeats, "cutoff": _cutoff_json(draw.cutoff), "extra": list(draw.extra)}
-        report[plan.domain] = {**plan.as_dict(), "achieved": achieved, "documents": len(r)}
+        report[plan.domain] = {**plan.as_dict(), "target_weight": plan.target / planned if planned else 0.0,
+                               "achieved": achieved, "documents": len(r)}
     total = sum(d["achieved"] for d in report.values())
     for entry in report.values():
         entry["achieved_weight"] = entry["achieved"] / total if total else 0.0
