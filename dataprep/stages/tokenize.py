@@ -56,7 +56,8 @@ class TokenizeStage(Stage):
     config: TokenizeConfig
 
     def __init__(self, config: TokenizeConfig, run: RunInfo) -> None:
-        """Resolve the tokenizer and its special ids now, so a bad name fails before any work."""
+        """Resolve the tokenizer and its special ids once, in the driver: a bad token name fails
+        before any shard is tokenized, naming the tokenizer and the setting to change."""
         super().__init__(config, run)
         self.tokenizer_path, self.tokenizer_name = tokenizer_source(config.tokenizer, run)
         if self.tokenizer_path is None:
@@ -80,8 +81,8 @@ class TokenizeStage(Stage):
 
     def finalize(self, ctx: FinalizeContext) -> dict[str, Any]:
         """Export the training formats, streaming shard by shard in output order."""
-        figures: dict[str, Any] = {"tokenizer": self.tokenizer_name, "eos_id": self.eos_id, "bos_id": self.bos_id}
-        figures["dtype"] = np.dtype(self.dtype).name
+        figures: dict[str, Any] = {"tokenizer": self.tokenizer_name, "eos_id": self.eos_id, "bos_id": self.bos_id,
+                                   "dtype": np.dtype(self.dtype).name}
         if self.config.export:
             shards = (ref.read(["id", "input_ids"]) for ref in ctx.outputs)
             figures["export"] = export_tokens(shards, ctx.artifacts, EXPORT_PREFIX, self.dtype)
