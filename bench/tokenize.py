@@ -22,6 +22,10 @@ on a shared machine; the best of ``--reps`` alternating repetitions is kept.
 * datatrove 0.10.1 ``DocumentTokenizer`` (own venv, ``bash bench/setup_datatrove.sh``),
   run in the same script run on the same text as JSONL: its whole step (read JSONL,
   tokenize, write its ``.ds`` token file and index), unshuffled, one task.
+
+Interop check (with the engine run and the peer): datatrove's ``MegatronDocumentTokenizer``
+(an implementation of Megatron's format independent of ours) writes ``.bin``/``.idx`` for
+the same documents; the report says whether its bytes equal our ``tokens.bin``/``tokens.idx``.
 """
 
 from __future__ import annotations
@@ -100,7 +104,7 @@ def run_engine(batches: list[list[str]], work: Path, num_cpus: int) -> dict:
     from dataprep.api import run
     from dataprep.engine.executor import WORKER_ENV
 
-    (work / "in").mkdir()
+    (work / "in").mkdir(parents=True)
     for i, b in enumerate(batches):
         pq.write_table(pa.table({"text": b}), work / "in" / f"part-{i:03d}.parquet")
     ingest = {"stage": "ingest", "shard_rows": SHARD_ROWS,
@@ -119,14 +123,14 @@ def run_engine(batches: list[list[str]], work: Path, num_cpus: int) -> dict:
     finally:
         ray.shutdown()
     return {"cpu_seconds": sum(v - before.get(pid, 0.0) for pid, v in after.items()), "wall_seconds": wall,
-            "tokens": result.stages[-1].manifest["stats"]["tokens"]}
+            "tokens": result.stages[-1].manifest["stats"]["tokens"], "dir": result.stages[-1].dir}
 
 
 def run_peer(texts: list[str], work: Path, threads: int) -> dict:
     """datatrove's DocumentTokenizer in its own venv, on the same texts written as JSONL."""
     py = subprocess.run(["bash", str(REPO / "bench/setup_datatrove.sh")], capture_output=True, text=True, check=True)
     data = work / "jsonl"
-    data.mkdir()
+    data.mkdir(parents=True)
     with open(data / "docs.jsonl", "w") as f:
         for i, t in enumerate(texts):
             f.write(json.dumps({"id": str(i), "text": t}) + "\n")
@@ -140,13 +144,19 @@ def peer_main(data: str, out: str) -> None:
     from datatrove.executor import LocalPipelineExecutor
     from datatrove.pipeline.readers import JsonlReader
     from datatrove.pipeline.tokens import DocumentTokenizer
+    from datatrove.pipeline.tokens.megatron_tokenizer import MegatronDocumentTokenizer
 
     executor = LocalPipelineExecutor(
         pipeline=[JsonlReader(data), DocumentTokenizer(out, tokenizer_name_or_path=str(TOKENIZER),
                                                        eos_token="<|endoftext|>", shuffle_documents=False)],
         tasks=1, workers=1, logging_dir=f"{out}-logs", skip_completed=False)
     seconds = cpu(executor.run)
-    print(json.dumps({"cpu_seconds": seconds}))
+    megatron = LocalPipelineExecutor(  # not timed: the interop check
+        pipeline=[JsonlReader(data), MegatronDocumentTokenizer(f"{out}-megatron", tokenizer_name_or_path=str(TOKENIZER),
+                                                               eos_token="<|endoftext|>")],
+        tasks=1, workers=1, logging_dir=f"{out}-megatron-logs", skip_completed=False)
+    megatron.run()
+    print(json.dumps({"cpu_seconds": seconds, "megatron_prefix": f"{out}-megatron/00000_tokens"}))
 
 
 def main() -> None:
@@ -210,19 +220,23 @@ def main() -> None:
         "ours_vs_raw": round(best["raw"] / best["ours"], 3),
         "ours_vs_raw_fast": round(best["raw_fast"] / best["ours"], 3),
     }
-    if args.num_cpus:
-        with tempfile.TemporaryDirectory(prefix="tok-bench-") as work:
-            engine = run_engine(batches, Path(work), args.num_cpus)
-        report["engine"] = {"workers": args.num_cpus, "wall_seconds": round(engine["wall_seconds"], 2),
-                            "cpu_seconds": round(engine["cpu_seconds"], 3), "tokens": engine["tokens"]}
-        report["mb_per_cpu_s"]["engine"] = round(mb / engine["cpu_seconds"], 3)
-        report["engine_vs_raw"] = round(best["raw"] / engine["cpu_seconds"], 3)
-    if not args.no_peer:
-        with tempfile.TemporaryDirectory(prefix="tok-bench-") as work:
-            peer = run_peer(texts, Path(work), args.threads)
-        report["mb_per_cpu_s"]["datatrove"] = round(mb / peer["cpu_seconds"], 3)
-        report["cpu_seconds"]["datatrove"] = round(peer["cpu_seconds"], 3)
-        report["ours_vs_datatrove"] = round(peer["cpu_seconds"] / best["ours"], 3)
+    with tempfile.TemporaryDirectory(prefix="tok-bench-") as tmp:
+        work = Path(tmp)
+        engine = run_engine(batches, work / "engine", args.num_cpus) if args.num_cpus else None
+        if engine:
+            report["engine"] = {"workers": args.num_cpus, "wall_seconds": round(engine["wall_seconds"], 2),
+                                "cpu_seconds": round(engine["cpu_seconds"], 3), "tokens": engine["tokens"]}
+            report["mb_per_cpu_s"]["engine"] = round(mb / engine["cpu_seconds"], 3)
+            report["engine_vs_raw"] = round(best["raw"] / engine["cpu_seconds"], 3)
+        if not args.no_peer:
+            peer = run_peer(texts, work / "peer", args.threads)
+            report["mb_per_cpu_s"]["datatrove"] = round(mb / peer["cpu_seconds"], 3)
+            report["cpu_seconds"]["datatrove"] = round(peer["cpu_seconds"], 3)
+            report["ours_vs_datatrove"] = round(peer["cpu_seconds"] / best["ours"], 3)
+            if engine:
+                report["megatron_bytes_equal_datatrove"] = {
+                    ext: Path(engine["dir"], f"tokens{ext}").read_bytes() == Path(peer["megatron_prefix"] + ext).read_bytes()
+                    for ext in (".bin", ".idx")}
     print(json.dumps(report, indent=2))
 
 
