@@ -121,6 +121,19 @@ def test_stackexchange_threads(beer):
     assert "<p>" not in first["text"] and "&lt;" not in first["text"]
 
 
+@pytest.mark.parametrize("site", ["beer.stackexchange", "coffee.stackexchange", "cstheory.meta.stackexchange"])
+def test_every_post_of_every_dump_is_accounted(shared_data, site):
+    path = shared_data / f"corpus/stackexchange/{site}.Posts.xml.gz"
+    raw = gzip.decompress(path.read_bytes())
+    questions, answers = raw.count(b'PostTypeId="1"'), raw.count(b'PostTypeId="2"')
+    out = _read(read_stackexchange, path)
+    docs = [r.fields for r in out if r.fields]
+    assert len(docs) == questions
+    assert sum(len(d["answer_ids"]) for d in docs) + sum(r.error == "orphan_answer" for r in out) == answers
+    assert len(out) - len(docs) == raw.count(b"<row ") - questions - answers  # other post types
+    assert all(d["url"] == f"https://{site}.com/questions/{d['question_id']}" for d in docs)
+
+
 def test_accepted_answer_comes_first_then_by_score(beer):
     thread = next(r.fields for r in beer if r.fields and r.fields["question_id"] == 2)
     assert thread["accepted_answer_id"] == 175 and thread["answer_ids"][0] == 175
