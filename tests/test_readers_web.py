@@ -84,7 +84,7 @@ def test_extractor_option(shared_data):
     path = shared_data / DOLMA.format(1)
     fast = [r for r in _read(path, extractor="resiliparse") if r.fields]
     assert len(fast) == 15 and all(r.fields["extractor"] == "resiliparse" for r in fast)
-    with pytest.raises(ValueError, match="options.extractor must be trafilatura, trafilatura_fast or resiliparse"):
+    with pytest.raises(ValueError, match="options.extractor must be trafilatura or trafilatura_fast or resiliparse"):
         _read(path, extractor="goose")
     with pytest.raises(ValueError, match=r"unknown warc reader option\(s\) \['min_chars'\]"):
         _read(path, min_chars=3)

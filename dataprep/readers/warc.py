@@ -10,7 +10,8 @@ checks against the record count.
 * ``conversion`` records (WET) are taken as text;
 * everything else is accounted as a rejected row with a reason: ``not_a_document``
   (warcinfo, request, metadata/WAT, revisit), ``http_status``, ``non_html``, ``truncated``,
-  ``content_encoding``, ``no_main_text``, ``invalid_utf8``.
+  ``content_encoding``, ``no_main_text``, ``invalid_utf8``, and ``broken_record`` when the
+  framing is lost mid-file (strict parsing: the rest of the file is not guessed at).
 
 Options (``options:`` of the input): ``extractor`` (``trafilatura`` | ``trafilatura_fast`` |
 ``resiliparse``, default ``trafilatura``).
@@ -19,7 +20,7 @@ Options (``options:`` of the input): ``extractor`` (``trafilatura`` | ``trafilat
 from __future__ import annotations
 
 import zlib
-from typing import Any, BinaryIO, Iterator
+from typing import Any, BinaryIO, Iterator, get_args
 
 from fastwarc.warc import ArchiveIterator, WarcRecord, WarcRecordType
 
@@ -30,7 +31,7 @@ HTML_TYPES = ("text/html", "application/xhtml+xml")
 _DOC_TYPES = WarcRecordType.response | WarcRecordType.resource | WarcRecordType.conversion
 
 
-@reader("warc", extensions=(".warc", ".arc.warc", ".warc.wet", ".wet", ".warc.wat", ".wat"))
+@reader("warc", extensions=(".warc", ".warc.wet", ".wet", ".warc.wat", ".wat"))
 def read_warc(stream: BinaryIO, path: str, options: dict[str, Any]) -> Iterator[RawRecord]:
     """One RawRecord per WARC record, numbered from 1 in file order."""
     extractor = _extractor_option(options, path)
@@ -73,8 +74,8 @@ def _extractor_option(options: dict[str, Any], path: str) -> Extractor:
     if unknown:
         raise ValueError(f"{path}: unknown warc reader option(s) {sorted(unknown)}; known: extractor")
     value = options.get("extractor", DEFAULT_EXTRACTOR)
-    if value not in ("trafilatura", "trafilatura_fast", "resiliparse"):
-        raise ValueError(f"{path}: options.extractor must be trafilatura, trafilatura_fast or resiliparse, not {value!r}")
+    if value not in get_args(Extractor):
+        raise ValueError(f"{path}: options.extractor must be {' or '.join(get_args(Extractor))}, not {value!r}")
     return value
 
 
@@ -87,8 +88,10 @@ def record_to_raw(row: int, record: WarcRecord, extractor: Extractor) -> RawReco
         return RawRecord(row, None, "not_a_document", f"WARC {str(record.record_type)} record", raw)
     if headers.get("WARC-Truncated"):
         return RawRecord(row, None, "truncated", f"WARC-Truncated: {headers['WARC-Truncated']}", raw)
-    declared = int(headers.get("Content-Length", len(body)))
-    if len(body) < declared:
+    declared = headers.get("Content-Length", "")
+    if not declared.strip().isdigit():
+        return RawRecord(row, None, "broken_record", f"Content-Length {declared!r} is not a number", raw)
+    if len(body) < int(declared):
         return RawRecord(row, None, "truncated", f"record body has {len(body)} of {declared} bytes", raw)
     meta = {
         "url": _target_uri(headers),
@@ -144,7 +147,11 @@ def _document(row: int, text: str, meta: dict[str, Any], raw: str) -> RawRecord:
 
 
 def split_http(body: bytes) -> tuple[int | None, dict[str, str], bytes]:
-    """``(status, lower-cased headers, payload)`` of an HTTP response message."""
+    """``(status, lower-cased headers, payload)`` of an HTTP response message.
+
+    Hand-written rather than FastWARC's ``parse_http``: that accepts a block that is not an
+    HTTP message without any error (tests/test_readers_web.py feeds one), while a status of
+    None here makes it a ``broken_record``. It costs ~13 us per page (extraction: ~30 ms)."""
     head, sep, payload = body.partition(b"\r\n\r\n")
     if not sep:
         head, sep, payload = body.partition(b"\n\n")
