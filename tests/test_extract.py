@@ -65,6 +65,18 @@ def test_declared_multibyte_charset_is_used_when_it_decodes(shared_data):
     assert decode_html(data, http_charset="EUC-KR") == (data.decode("cp949"), "euc_kr")
 
 
+def test_declared_single_byte_charset_is_honoured_when_plausible(shared_data):
+    """Bulgarian (real bgwiki text) in windows-1251, declared only in <meta>."""
+    from dataprep.engine.storage import open_input
+    from dataprep.readers.mediawiki import read_mediawiki
+
+    path = str(shared_data / "corpus/wiki/bgwiki-latest-pages-articles-shortened.xml.bz2")
+    with open_input(path) as stream:
+        article = next(read_mediawiki(stream, path, {})).fields["text"][:3000]
+    html = f'<html><head><meta charset="windows-1251"><title>x</title></head><body><p>{article}</p></body></html>'
+    assert decode_html(html.encode("cp1251")) == (html, "cp1251")
+
+
 def test_latin1_label_means_windows_1252():
     assert canonical_charset("ISO-8859-1") == "cp1252"
     assert canonical_charset("no-such-charset") is None

@@ -77,7 +77,7 @@ def decode_html(data: bytes, http_charset: str | None = None) -> tuple[str, str]
     from charset_normalizer import from_bytes
 
     matches = from_bytes(data)
-    plausible = {m.encoding: m for m in matches}
+    plausible = {codecs.lookup(m.encoding).name for m in matches}  # same spelling as canonical_charset
     for charset in [*declared, "cp1252"]:
         if charset in plausible:
             return data.decode(charset), charset
