@@ -4,12 +4,15 @@
 (each phase is hash-partitioned, so no task holds the whole corpus's buckets or edges):
 
 1. per input shard: normalize, exact digest, MinHash signature, LSH band keys; keep the
-   signatures (``signatures/<shard>``, re-read by ``dataprep dedup-sweep``) and shuffle
+   signatures (``<pass>/signatures/<shard>``, re-read by ``dataprep dedup-sweep``) and shuffle
    exact digests, band buckets, signatures and ranking attributes into partitions;
 2. per partition: exact groups -> edges; band buckets -> candidate pairs (documents with
    equal normalized text collapse to one per bucket first);
-3. per partition, twice: join both signatures of each candidate and keep pairs whose
-   MinHash similarity estimate reaches the threshold (``verify: signature``);
+3. verification: per partition, twice, join both signatures of each candidate and keep
+   pairs whose MinHash estimate reaches the threshold (``verify: signature``); or locate
+   both documents, then per shard, twice, recompute their shingle sets from the text and
+   keep pairs whose exact Jaccard reaches it (``verify: jaccard``); or keep every distinct
+   candidate (``verify: none``);
 4. connected components by partitioned min-label propagation (``dedup.components``);
 5. per partition: the members of each component, ranked by the ``keep`` rule (document
    content and id only, never arrival order); per shard decision tables.
