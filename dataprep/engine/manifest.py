@@ -62,14 +62,14 @@ def validate(doc: dict[str, Any], name: str) -> list[str]:
     return [f"{'/'.join(map(str, e.absolute_path)) or '(top)'}: {e.message}" for e in validator.iter_errors(doc)]
 
 
-def stage_manifest(*, plan: Any, seed: int, inputs: list[dict[str, Any]], outputs: list[dict[str, Any]],
+def stage_manifest(*, plan: Any, writes: tuple[str, ...], seed: int, inputs: list[dict[str, Any]], outputs: list[dict[str, Any]],
                    rejected: list[dict[str, Any]], artifacts: list[dict[str, Any]], counts: dict[str, Any],
                    start: str, end: str, wall: float, workers: int, stats: dict[str, Any]) -> dict[str, Any]:
     return {
         "schema": STAGE_SCHEMA,
         "schema_version": SCHEMA_VERSION,
         "stage": {"name": plan.name, "kind": plan.cls.kind, "index": plan.index, "dir": plan.dir,
-                  "reads": list(plan.cls.reads), "writes": list(plan.cls.writes)},
+                  "reads": list(plan.cls.reads), "writes": list(writes)},
         "config": plan.resolved,
         "config_sha256": plan.config_sha256,
         "versions": versions(),

@@ -153,7 +153,7 @@ def run_stage(pipeline: Pipeline, plan: StagePlan, storage: Storage, executor: R
               "by_reason": dict(sorted(by_reason.items()))}
     if counts["in"] + counts["added"] != counts["out"] + counts["rejected"]:
         raise RuntimeError(f"{plan.dir}: rows do not add up: {counts}")
-    doc = mf.stage_manifest(plan=plan, seed=pipeline.seed, inputs=input_entries, outputs=outputs, rejected=rejected,
+    doc = mf.stage_manifest(plan=plan, writes=stage.output_columns(), seed=pipeline.seed, inputs=input_entries, outputs=outputs, rejected=rejected,
                             artifacts=[a.as_dict() for a in artifacts.entries], counts=counts, start=start, end=mf.now(),
                             wall=time.monotonic() - t0, workers=executor.workers, stats=stats)
     _check(mf.validate(doc, "stage"), mpath)

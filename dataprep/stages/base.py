@@ -167,6 +167,12 @@ class Stage(ABC):
         self.config = config
         self.run = run
 
+    def output_columns(self) -> tuple[str, ...]:
+        """The columns this configured stage adds: ``writes`` unless some depend on config
+        (e.g. a classifier score only when a classifier is set). Recorded in the manifest
+        and checked by ``dataprep verify``."""
+        return self.writes
+
     def prepare(self, ctx: PrepareContext) -> None:
         """Whole-corpus pass of a global stage; map stages have none."""
 

@@ -100,13 +100,16 @@ class QualityStage(Stage):
             parts.append(pl.DataFrame({CLASSIFIER_SIGNAL: self.scorer.label_probability(lines, POSITIVE)}))
         return pl.concat(parts, how="horizontal")
 
+    def output_columns(self) -> tuple[str, ...]:
+        """Language columns only with language ID, the classifier score only with a classifier."""
+        absent = ({"lang", "lang_score"} if self.lid is None else set()) | ({CLASSIFIER_SIGNAL} if self.scorer is None else set())
+        return tuple(c for c in self.writes if c not in absent)
+
     def finalize(self, ctx: FinalizeContext) -> dict[str, Any]:
         """Quantiles of every signal over all documents (kept and rejected); save the rules."""
         with ctx.artifacts.open(RULES_ARTIFACT) as f:
             f.write(json.dumps([r.model_dump(exclude_none=True) for r in self.rules], indent=1).encode())
-        columns = [c for c in self.writes if c != "lang" and (c != CLASSIFIER_SIGNAL or self.scorer)]
-        if self.lid is None:
-            columns.remove("lang_score")
+        columns = [c for c in self.output_columns() if c != "lang"]
         tables = [s.read(columns) for s in [*ctx.outputs, *ctx.rejected] if s.rows]
         return {"signal_quantiles": signal_quantiles(pl.concat([pl.from_arrow(t) for t in tables]) if tables else None)}
 
