@@ -143,10 +143,11 @@ def item_matches(hits: Hits, texts: Mapping[int, str] | Sequence[str], item_keys
     h = hits.select(order)
     group_start = np.flatnonzero(np.r_[True, (h.text[1:] != h.text[:-1]) | (h.item[1:] != h.item[:-1])])
     group_end = np.r_[group_start[1:], len(h)]
-    spans_cache: dict[int, tuple[np.ndarray, np.ndarray]] = {}
     last_word: dict[int, int] = {}  # per text, the end of its last matched word: locate no further
     for t, e in zip(h.text.tolist(), (h.word + h.length).tolist()):
         last_word[t] = max(last_word.get(t, 0), e)
+    flagged = sorted(last_word)
+    spans_of = dict(zip(flagged, word_spans([texts[t] for t in flagged], [last_word[t] for t in flagged])))
     out = []
     for a, b in zip(group_start.tolist(), group_end.tolist()):
         text, item = int(h.text[a]), int(h.item[a])
@@ -154,9 +155,7 @@ def item_matches(hits: Hits, texts: Mapping[int, str] | Sequence[str], item_keys
         overlap = matched / max(1, int(item_keys[item]))
         if overlap < min_overlap:
             continue
-        if text not in spans_cache:
-            spans_cache[text] = word_spans(texts[text], int(last_word[text]))
-        starts, ends = spans_cache[text]
+        starts, ends = spans_of[text]
         ranges = merge_ranges(zip(h.word[a:b].tolist(), (h.word[a:b] + h.length[a:b]).tolist()))
         spans = [(int(starts[s]), int(ends[e - 1])) for s, e in ranges]
         out.append(ItemMatch(text, item, matched, overlap, spans, sum(e - s for s, e in ranges)))
@@ -174,30 +173,29 @@ def merge_ranges(ranges: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
     return out
 
 
-def word_spans(text: str, upto: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Character span in ``text`` of each normalized word (as ``tokenize`` splits them).
+def word_spans(texts: Sequence[str], upto: Sequence[int | None]) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Character spans in each text of its normalized words (as ``tokenize`` splits them).
 
-    Only the first ``upto`` words are located when given (matches rarely reach the end of a
-    long document, and locating is a Python loop over words).
-
-    Words are found in the normalized text, whose offsets are mapped back through a
-    per-character normalization. Where whole-text normalization does not match
-    character-by-character normalization in length (NFKC composing a base letter with a
-    combining mark), offsets are scaled proportionally: spans stay within a few
-    characters, never fail.
+    Only the first ``upto[i]`` words of text i are located when given (matches rarely reach
+    the end of a long document, and locating is a Python loop over words). Words are found
+    in the normalized text, normalized for all texts in one polars call, whose offsets are
+    mapped back through a per-character normalization (``_offset_maps``).
     """
-    series = pl.Series([text], dtype=pl.String)
-    norm = normalize(series)[0] or ""
-    words = split_words(series)[0].to_list()[:upto]
-    starts = np.zeros(len(words), np.int64)
-    pos = 0
-    for i, w in enumerate(words):
-        pos = norm.index(w, pos)
-        starts[i] = pos
-        pos += len(w)
-    ends = starts + np.fromiter(map(len, words), np.int64, len(words))
-    first, last = _offset_maps(text, norm)
-    return first[starts], last[ends - 1]
+    series = pl.Series(list(texts), dtype=pl.String)
+    limits = pl.Series([len(t) if n is None else n for t, n in zip(texts, upto)], dtype=pl.Int64)
+    heads = pl.DataFrame({"w": split_words(series), "n": limits}).select(pl.col("w").list.head(pl.col("n")))
+    out = []
+    for text, norm, words in zip(texts, normalize(series).to_list(), heads.to_series().to_list()):
+        starts = np.zeros(len(words), np.int64)
+        pos = 0
+        for i, w in enumerate(words):
+            pos = norm.index(w, pos)
+            starts[i] = pos
+            pos += len(w)
+        ends = starts + np.fromiter(map(len, words), np.int64, len(words))
+        first, last = _offset_maps(text, norm or "")
+        out.append((first[starts], last[ends - 1]))
+    return out
 
 
 def _offset_maps(text: str, norm: str) -> tuple[np.ndarray, np.ndarray]:
