@@ -6,6 +6,7 @@ set -euo pipefail
 venv="${DATATROVE_VENV:-$(cd "$(dirname "$0")/.." && pwd)/.bench/datatrove-venv}"
 if [ ! -x "$venv/bin/python" ]; then
   python3 -m venv "$venv"
-  "$venv/bin/pip" install -q "datatrove[processing,io]==0.10.1" spacy
+  # lxml_html_clean: trafilatura (datatrove's extractor) needs it with lxml >= 5.2
+  "$venv/bin/pip" install -q "datatrove[processing,io]==0.10.1" spacy lxml_html_clean
 fi
 echo "$venv/bin/python"
