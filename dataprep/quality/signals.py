@@ -39,7 +39,6 @@ C4_MAX_WORD_CHARS = 1000
 FINEWEB_SHORT_LINE = 30
 TOP_NGRAMS = (2, 3, 4)
 DUP_NGRAMS = (5, 6, 7, 8, 9, 10)
-DEFAULT_STOP_WORDS = ("the", "be", "to", "of", "and", "that", "have", "with")
 
 SIGNALS: tuple[str, ...] = (
     "q_chars",
@@ -68,8 +67,9 @@ SIGNALS: tuple[str, ...] = (
 )
 
 
-def compute_signals(texts: Sequence[str] | pl.Series, stop_words: Sequence[str] = DEFAULT_STOP_WORDS) -> pl.DataFrame:
-    """One row per text (same order) with every column of ``SIGNALS``."""
+def compute_signals(texts: Sequence[str] | pl.Series, stop_words: Sequence[str]) -> pl.DataFrame:
+    """One row per text (same order) with every column of ``SIGNALS``; ``stop_words`` is
+    Gopher's list (``rules.stop_words()``, from filters/gopher_quality.yaml)."""
     docs = pl.DataFrame({"text": pl.Series("text", texts, dtype=pl.String)}).with_row_index("doc")
     lines = _split_lines(docs)
     words = _split_words(lines, stop_words)
@@ -284,8 +284,9 @@ def _ngram_signals(words: pl.DataFrame, n_chars: np.ndarray) -> pl.DataFrame:
 
     N-grams are compared by 64-bit keys chained from exact per-batch word ids and the
     document number; two different n-grams of one document share a key with probability
-    ~1e-13, and no key is persisted. Equal keys are grouped with one stable (radix) sort
-    per n, which measured 3-5x faster than polars' hash group-by here.
+    ~1e-13, and no key is persisted. Equal keys are grouped with a stable (radix) sort, only
+    over positions whose two (n-1)-grams both repeat: 2.4x less CPU than polars' hash
+    group-by over every position, measured on the bench corpus.
     """
     n_docs = len(n_chars)
     doc = words.get_column("doc").to_numpy()
