@@ -216,7 +216,10 @@ class StageWorkDir:
         return self.storage.exists(self._p(name))
 
     def list(self, prefix: str = "") -> list[str]:
-        names = [p[len(self.rel_dir) + 1:] for p in self.storage.list(self.rel_dir, recursive=True)]
+        """Names under this work dir starting with ``prefix``; only the prefix's folder is listed."""
+        folder = prefix.rsplit("/", 1)[0] if "/" in prefix else ""
+        root = f"{self.rel_dir}/{folder}" if folder else self.rel_dir
+        names = [p[len(self.rel_dir) + 1:] for p in self.storage.list(root, recursive=True)]
         return [n for n in names if n.startswith(prefix) and ".tmp-" not in n]
 
 
