@@ -18,7 +18,8 @@ on a shared machine; the best of ``--reps`` alternating repetitions is kept.
   workers, one tokenizer thread each): read Parquet shards, tokenize, write Parquet, then
   export ``tokens.bin``/``.idx``/``.docs.parquet``. CPU seconds of this process and all its
   descendants (Ray's own processes and workers: psutil), ingest excluded (run before,
-  reused with ``resume``). Compared with raw at 1 thread, per CPU second.
+  reused with ``resume``), also split by role (task workers, driver, Ray's own services).
+  Compared with raw at 1 thread, per CPU second.
 * datatrove 0.10.1 ``DocumentTokenizer`` (own venv, ``bash bench/setup_datatrove.sh``),
   run in the same script run on the same text as JSONL: its whole step (read JSONL,
   tokenize, write its ``.ds`` token file and index), unshuffled, one task.
@@ -78,8 +79,9 @@ def cpu(fn) -> float:
     return time.process_time() - t0
 
 
-def tree_cpu() -> dict[int, float]:
-    """CPU seconds (user + system) of this process and every descendant, by pid."""
+def tree_cpu() -> dict[int, tuple[str, float]]:
+    """CPU seconds (user + system) of this process and every descendant, by pid, with the
+    process's role: "worker" (a Ray task process), "driver" (this one) or "ray" (Ray's own)."""
     import psutil
 
     me = psutil.Process()
@@ -87,9 +89,11 @@ def tree_cpu() -> dict[int, float]:
     for proc in [me, *me.children(recursive=True)]:
         try:
             t = proc.cpu_times()
-            out[proc.pid] = t.user + t.system
+            title = proc.name() + " " + " ".join(proc.cmdline())
         except psutil.NoSuchProcess:
-            pass
+            continue
+        role = "driver" if proc.pid == me.pid else "worker" if "default_worker" in title or "ray::" in title else "ray"
+        out[proc.pid] = (role, t.user + t.system)
     return out
 
 
@@ -122,7 +126,10 @@ def run_engine(batches: list[list[str]], work: Path, num_cpus: int) -> dict:
         after = tree_cpu()
     finally:
         ray.shutdown()
-    return {"cpu_seconds": sum(v - before.get(pid, 0.0) for pid, v in after.items()), "wall_seconds": wall,
+    by_role: dict[str, float] = {}
+    for pid, (role, seconds) in after.items():
+        by_role[role] = by_role.get(role, 0.0) + seconds - before.get(pid, (role, 0.0))[1]
+    return {"cpu_seconds": sum(by_role.values()), "by_role": by_role, "wall_seconds": wall,
             "tokens": result.stages[-1].manifest["stats"]["tokens"], "dir": result.stages[-1].dir}
 
 
@@ -225,7 +232,8 @@ def main() -> None:
         engine = run_engine(batches, work / "engine", args.num_cpus) if args.num_cpus else None
         if engine:
             report["engine"] = {"workers": args.num_cpus, "wall_seconds": round(engine["wall_seconds"], 2),
-                                "cpu_seconds": round(engine["cpu_seconds"], 3), "tokens": engine["tokens"]}
+                                "cpu_seconds": round(engine["cpu_seconds"], 3), "tokens": engine["tokens"],
+                                "cpu_seconds_by_role": {k: round(v, 3) for k, v in sorted(engine["by_role"].items())}}
             report["mb_per_cpu_s"]["engine"] = round(mb / engine["cpu_seconds"], 3)
             report["engine_vs_raw"] = round(best["raw"] / engine["cpu_seconds"], 3)
         if not args.no_peer:
