@@ -88,7 +88,10 @@ class DecontaminateStage(Stage):
         for src in self.config.benchmarks:
             spec = src if isinstance(src, BenchmarkSource) else BenchmarkSource(path=src)
             for b in load_benchmarks([self.run.resolve(spec.path)], spec.generic()):
-                sets.setdefault(b.key, b)
+                if b.key in sets and sets[b.key].files != b.files:
+                    raise ValueError(f"benchmark {b.key} is given twice ({sets[b.key].files[0]} and {b.files[0]}); "
+                                     "give each set once, or name a generic one differently")
+                sets[b.key] = b
         return [sets[k] for k in sorted(sets)]
 
     def prepare(self, ctx: PrepareContext) -> None:
