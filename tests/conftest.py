@@ -25,8 +25,13 @@ def shared_data() -> Path:
 
 @pytest.fixture(scope="session")
 def ray_session():
-    """One local Ray (2 CPUs, no dashboard) for the whole session; runs reuse it."""
+    """One local Ray (2 CPUs, no dashboard) for the whole session; runs reuse it.
+
+    Workers get the engine's environment (one thread per library per task), as in real runs.
+    """
     import ray
+
+    from dataprep.engine.executor import WORKER_ENV
 
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")
     tmp = tempfile.mkdtemp(prefix="dp-ray-", dir="/tmp")
@@ -36,6 +41,7 @@ def ray_session():
         log_to_driver=False,
         logging_level=logging.ERROR,
         _temp_dir=tmp,
+        runtime_env={"env_vars": WORKER_ENV},
     )
     yield ray
     ray.shutdown()
