@@ -40,8 +40,8 @@ PER_KIND = 100  # planted documents of each kind
 NGRAM = 13
 
 
-def build_corpus(folder: Path) -> tuple[list[str], list[dict], list]:
-    """Real documents + planted copies, as Parquet files; returns texts, plant records, sets."""
+def build_corpus(folder: Path) -> tuple[list[str], list[dict], list, int]:
+    """Real documents + planted copies, as Parquet files; returns texts, plants, sets, index bytes."""
     import gzip
 
     import pyarrow as pa
@@ -66,7 +66,7 @@ def build_corpus(folder: Path) -> tuple[list[str], list[dict], list]:
         pq.write_table(pa.table({"id": ids[k * step:(k + 1) * step], "text": texts[k * step:(k + 1) * step]}),
                        folder / f"part-{k}.parquet")
     records = [{"doc": f"plant{p.doc}", "item": p.item, "kind": p.kind} for p in plants]
-    return texts, records, sets
+    return texts, records, sets, index.nbytes
 
 
 def ours(folder: Path, work: Path) -> dict:
@@ -142,7 +142,7 @@ def main() -> None:
         work = Path(tmp)
         corpus = work / "corpus"
         corpus.mkdir()
-        texts, plants, sets = build_corpus(corpus)
+        texts, plants, sets, index_bytes = build_corpus(corpus)
         items = work / "items.jsonl"
         with open(items, "w") as f:
             for b in sets:
@@ -173,7 +173,8 @@ def main() -> None:
             "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
             "corpus": {"documents": len(texts), "mb": round(mb, 1), "files": FILES},
             "benchmarks": {"sets": len(sets), "items": len(names),
-                           "indexed_items": sum(b["indexed_items"] for b in report["benchmarks"])},
+                           "indexed_items": sum(b["indexed_items"] for b in report["benchmarks"]),
+                           "index_mb": round(index_bytes / 1e6)},
             "ours": {"mb_per_cpu_s": round(ours_rate, 1), "mb_per_cpu_s_without_index_load": round(steady_rate, 1),
                      "worker_cpu_s": round(r.worker_cpu_seconds, 1),
                      "worker_index_load_cpu_s": round(r.worker_index_cpu_seconds, 1),
