@@ -3,7 +3,7 @@
 An item's keys are the n-grams of its fields read in order (n-grams may cross from the
 question into its choices, as the item reads on a page), plus, for a field or a whole item
 shorter than n but at least ``min_words`` long, its full word sequence ("matched whole").
-Sorted numpy arrays cost 12 bytes a key (vs ~100 for a Python set of strings) and are
+Sorted numpy arrays cost 13 bytes a key (key, item, length; vs ~100 for a Python set of strings) and are
 matched with one ``searchsorted`` per batch; a bitmap over the top hash bits rejects most
 document n-grams before that binary search.
 """
