@@ -20,7 +20,6 @@ import pyarrow as pa
 
 from dataprep.benchmarks import GenericSpec, load_benchmarks
 from dataprep.decontam.corpus import corpus_format, read_documents
-from dataprep.decontam.index import load_index
 from dataprep.decontam.match import Hits, drop_keys, item_matches
 from dataprep.decontam.prepare import BENCHMARKS, ITEMS, index_benchmarks, read_common, record_common, scan_documents
 from dataprep.decontam.report import build_report, match_rows, render_markdown, to_json
@@ -53,7 +52,7 @@ class AuditResult:
     json_path: str
     markdown_path: str
     worker_cpu_seconds: float  # CPU of the tasks reading and matching the corpus
-    worker_index_cpu_seconds: float  # of which loading the index, once per worker process
+    worker_index_cpu_seconds: float  # of which getting the index from Ray's object store
     driver_cpu_seconds: float  # CPU of this process (benchmark loading, index, report)
     wall_seconds: float
     worker_peak_rss: int  # bytes: the largest peak resident set of a worker that ran a task
@@ -81,15 +80,15 @@ def run_audit(data: list[str], benchmarks: list[str], out: str, config: AuditCon
     sets = load_benchmarks(benchmarks, generic)
     storage = Storage(out)
     work = StageWorkDir(storage, "_work")
-    index_benchmarks(sets, config.ngram, config.min_item_words, work)
+    index = index_benchmarks(sets, config.ngram, config.min_item_words, work)
 
-    def scan_file(item: tuple[int, tuple[str, str]]) -> dict[str, Any]:
+    def scan_file(item: tuple[int, tuple[str, str], Any]) -> dict[str, Any]:
         start = time.process_time()
-        load_index(work)  # once per worker process; timed apart: a fixed cost, not per corpus MB
+        i, (path, name), index_ref = item
+        shared = ray.get(index_ref)  # the arrays are mapped from the object store, not copied or parsed
         index_cpu = time.process_time() - start
-        i, (path, name) = item
         docs = read_documents(path, name, config.text_field, config.id_field)
-        hits, (keys, counts) = scan_documents(docs.texts, work)
+        hits, (keys, counts) = scan_documents(docs.texts, shared)
         work.write_table(f"hits/{i:05d}.parquet", hits.to_table())
         return {"keys": keys, "docs": counts, "documents": len(docs.texts), "characters": sum(map(len, docs.texts)),
                 "bytes": sum(len(t.encode()) for t in docs.texts), "unreadable": docs.unreadable,
@@ -106,8 +105,12 @@ def run_audit(data: list[str], benchmarks: list[str], out: str, config: AuditCon
         return {"rows": rows, "cpu": time.process_time() - start, "rss": peak_rss()}
 
     with ray_runtime(address, num_cpus) as executor:
-        scanned = executor.map(scan_file, list(enumerate(files)), describe=lambda t: t[1][0])
-        common = record_common([(s["keys"], s["docs"]) for s in scanned], config.max_doc_freq, sets, work)
+        import ray
+
+        # One copy for all workers: loading the index from the work dir cost each worker ~2 CPU s.
+        index_ref = ray.put(index)
+        scanned = executor.map(scan_file, [(i, f, index_ref) for i, f in enumerate(files)], describe=lambda t: t[1][0])
+        common = record_common([(s["keys"], s["docs"]) for s in scanned], config.max_doc_freq, sets, index, work)
         left = [(i, f) for i, f in enumerate(files) if _has_hits(work, i, common)]
         located = executor.map(locate_file, left, describe=lambda t: t[1][0])
     matches = pa.concat_tables([r["rows"] for r in located]) if located else match_rows([], [], [], [], [])

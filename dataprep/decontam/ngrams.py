@@ -22,6 +22,7 @@ import xxhash
 
 APOSTROPHES = r"['’‘ʼ`´]"
 WORD = r"[^\W_]+"
+NON_WORD = r"[\W_]"  # one separator character: its complement is a character of a WORD
 _P = np.uint64(0x9E3779B97F4A7C15)  # odd 64-bit multiplier of the rolling polynomial
 _LENGTH_SALT = 0x632BE59BD9B4E019  # keeps n-grams of different lengths apart
 

@@ -15,7 +15,7 @@ import numpy as np
 import pyarrow as pa
 
 from dataprep.benchmarks import BenchmarkSet
-from dataprep.decontam.index import NgramIndex, build_index, load_index, ngram_texts, save_index
+from dataprep.decontam.index import NgramIndex, build_index, ngram_texts, save_index
 from dataprep.decontam.match import Hits, common_keys, doc_frequency, scan
 from dataprep.decontam.report import benchmark_entries
 from dataprep.stages.base import WorkDir
@@ -42,18 +42,22 @@ def index_benchmarks(sets: Sequence[BenchmarkSet], n: int, min_words: int, work:
     return index
 
 
-def scan_documents(texts: Sequence[str | None], work: WorkDir) -> tuple[Hits, tuple[np.ndarray, np.ndarray]]:
-    """Hits of the work dir's index in ``texts``, and (key, documents holding it) counts."""
-    hits = scan(texts, load_index(work))
+def scan_documents(texts: Sequence[str | None], index: NgramIndex) -> tuple[Hits, tuple[np.ndarray, np.ndarray]]:
+    """Hits of ``index`` in ``texts``, and (key, documents holding it) counts.
+
+    The caller says where the index comes from: a work dir (``load_index``) or, in the audit,
+    Ray's object store, whose numpy arrays workers map without copying.
+    """
+    hits = scan(texts, index)
     return hits, doc_frequency(hits)
 
 
 def record_common(counts: list[tuple[np.ndarray, np.ndarray]], max_docs: int, sets: Sequence[BenchmarkSet],
-                  work: WorkDir) -> np.ndarray:
+                  index: NgramIndex, work: WorkDir) -> np.ndarray:
     """Save the common keys (with their text and document counts) in ``work``; return them sorted."""
     keys = common_keys(counts, max_docs)
     fields = [item.fields for b in sets for item in b.items]
-    texts = ngram_texts(keys, load_index(work), fields.__getitem__)
+    texts = ngram_texts(keys, index, fields.__getitem__)
     all_keys = np.concatenate([k for k, _ in counts]) if counts else np.zeros(0, np.uint64)
     all_docs = np.concatenate([d for _, d in counts]) if counts else np.zeros(0, np.int64)
     docs = [int(all_docs[all_keys == k].sum()) for k in keys]

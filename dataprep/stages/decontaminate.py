@@ -19,6 +19,7 @@ import pyarrow as pa
 from pydantic import Field, model_validator
 
 from dataprep.benchmarks import BenchmarkSet, GenericSpec, load_benchmarks
+from dataprep.decontam.index import load_index
 from dataprep.decontam.match import Hits, ItemMatch, drop_keys, item_matches, merge_ranges
 from dataprep.decontam.prepare import BENCHMARKS, ITEMS, index_benchmarks, read_common, record_common, scan_documents
 from dataprep.decontam.redact import redact
@@ -98,17 +99,17 @@ class DecontaminateStage(Stage):
         """Index the benchmarks, scan every shard once, record the common n-grams."""
         cfg, work = self.config, ctx.work
         sets = self._sets()
-        index_benchmarks(sets, cfg.ngram, cfg.min_item_words, work, self.run.base_dir)
+        index = index_benchmarks(sets, cfg.ngram, cfg.min_item_words, work, self.run.base_dir)
 
         def scan_shard(item: tuple[int, Any]) -> tuple[np.ndarray, np.ndarray, int]:
             i, shard = item
             texts = shard.read(["text"]).column("text").to_pylist()
-            hits, counts = scan_documents(texts, work)
+            hits, counts = scan_documents(texts, load_index(work))
             work.write_table(_hits_name(i), hits.to_table())
             return counts[0], counts[1], sum(map(len, texts))
 
         done = ctx.executor.map(scan_shard, list(enumerate(ctx.inputs)))
-        record_common([(k, d) for k, d, _ in done], cfg.max_doc_freq, sets, work)
+        record_common([(k, d) for k, d, _ in done], cfg.max_doc_freq, sets, index, work)
         work.write_json("corpus.json", {"documents": sum(s.rows for s in ctx.inputs), "characters": sum(c for _, _, c in done)})
 
     def process(self, table: pa.Table, ctx: ShardContext) -> ShardResult:
