@@ -15,14 +15,13 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 import pyarrow as pa
 
 from dataprep.benchmarks import GenericSpec, load_benchmarks
 from dataprep.decontam.corpus import corpus_format, read_documents
 from dataprep.decontam.match import Hits, drop_keys, item_matches
 from dataprep.decontam.prepare import BENCHMARKS, ITEMS, index_benchmarks, read_common, record_common, scan_documents
-from dataprep.decontam.report import build_report, match_rows, render_markdown, to_json
+from dataprep.decontam.report import MATCH_SCHEMA, build_report, match_columns, render_markdown, to_json
 from dataprep.engine import manifest as mf
 from dataprep.engine.executor import ray_runtime
 from dataprep.engine.storage import StageWorkDir, Storage, expand_inputs
@@ -82,38 +81,38 @@ def run_audit(data: list[str], benchmarks: list[str], out: str, config: AuditCon
     work = StageWorkDir(storage, "_work")
     index = index_benchmarks(sets, config.ngram, config.min_item_words, work)
 
-    def scan_file(item: tuple[int, tuple[str, str], Any]) -> dict[str, Any]:
+    def scan_file(item: tuple[tuple[str, str], Any]) -> dict[str, Any]:
         start = time.process_time()
-        i, (path, name), index_ref = item
+        (path, name), index_ref = item
         shared = ray.get(index_ref)  # the arrays are mapped from the object store, not copied or parsed
         index_cpu = time.process_time() - start
         docs = read_documents(path, name, config.text_field, config.id_field)
         hits, (keys, counts) = scan_documents(docs.texts, shared)
-        work.write_table(f"hits/{i:05d}.parquet", hits.to_table())
-        return {"keys": keys, "docs": counts, "documents": len(docs.texts), "characters": sum(map(len, docs.texts)),
-                "bytes": sum(len(t.encode()) for t in docs.texts), "unreadable": docs.unreadable,
-                "cpu": time.process_time() - start, "index_cpu": index_cpu, "rss": peak_rss()}
+        return {"hits": hits, "keys": keys, "docs": counts, "documents": len(docs.texts),
+                "characters": sum(map(len, docs.texts)), "bytes": sum(len(t.encode()) for t in docs.texts),
+                "unreadable": docs.unreadable, "cpu": time.process_time() - start, "index_cpu": index_cpu, "rss": peak_rss()}
 
-    def locate_file(item: tuple[int, tuple[str, str]]) -> dict[str, Any]:
+    def locate_file(item: tuple[tuple[str, str], Hits, Any]) -> dict[str, Any]:
         start = time.process_time()
-        i, (path, name) = item
-        hits = drop_keys(Hits.from_table(work.read_table(f"hits/{i:05d}.parquet")), read_common(work)[0])
+        (path, name), hits, index_ref = item
         docs = read_documents(path, name, config.text_field, config.id_field)
-        items = work.read_table(ITEMS)
-        matches = item_matches(hits, docs.texts, items.column("ngrams").to_numpy(), config.min_overlap)
-        rows = match_rows(matches, docs.texts, docs.ids, [name] * len(docs.texts), docs.rows)
-        return {"rows": rows, "cpu": time.process_time() - start, "rss": peak_rss()}
+        matches = item_matches(hits, docs.texts, ray.get(index_ref).item_keys, config.min_overlap)
+        columns = match_columns(matches, docs.texts, docs.ids, [name] * len(docs.texts), docs.rows)
+        return {"columns": columns, "cpu": time.process_time() - start, "rss": peak_rss()}
 
     with ray_runtime(address, num_cpus) as executor:
         import ray
 
         # One copy for all workers: loading the index from the work dir cost each worker ~2 CPU s.
+        # Hits travel through the object store too: Parquet files of them cost each worker a
+        # pandas import (~0.35 CPU s; pyarrow imports it to convert numpy and to read Parquet).
         index_ref = ray.put(index)
-        scanned = executor.map(scan_file, [(i, f, index_ref) for i, f in enumerate(files)], describe=lambda t: t[1][0])
+        scanned = executor.map(scan_file, [(f, index_ref) for f in files], describe=lambda t: t[0][0])
         common = record_common([(s["keys"], s["docs"]) for s in scanned], config.max_doc_freq, sets, index, work)
-        left = [(i, f) for i, f in enumerate(files) if _has_hits(work, i, common)]
-        located = executor.map(locate_file, left, describe=lambda t: t[1][0])
-    matches = pa.concat_tables([r["rows"] for r in located]) if located else match_rows([], [], [], [], [])
+        hits = [drop_keys(s["hits"], common) for s in scanned]
+        left = [(f, h, index_ref) for f, h in zip(files, hits) if len(h)]
+        located = executor.map(locate_file, left, describe=lambda t: t[0][0])
+    matches = pa.table({c: [v for r in located for v in r["columns"][c]] for c in MATCH_SCHEMA.names}, schema=MATCH_SCHEMA)
     items = work.read_table(ITEMS)
     data_info = {
         "files": [{"path": name, "documents": s["documents"], "characters": s["characters"], "bytes": s["bytes"]}
@@ -140,7 +139,3 @@ def peak_rss() -> int:
     """Peak resident set size of this process, in bytes (Linux reports KiB)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
-
-def _has_hits(work: StageWorkDir, i: int, common: np.ndarray) -> bool:
-    keys = work.read_table(f"hits/{i:05d}.parquet", ["key"]).column("key").to_numpy()
-    return bool(len(keys)) and not np.isin(keys, common).all()
