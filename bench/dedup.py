@@ -17,21 +17,15 @@ itself there with ``--peer`` and imports only datatrove in that mode.
 
 from __future__ import annotations
 
-import os
-import sys
-
-# Running ``python bench/dedup.py`` puts bench/ first on sys.path, where bench/tokenize.py
-# would shadow the standard library's tokenize (used by inspect, hence by Ray).
-_HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != _HERE]
-
-import argparse  # noqa: E402
+import argparse
 import gzip
 import json
+import os
 import platform
 import random
 import re
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path

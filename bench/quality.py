@@ -24,8 +24,6 @@ if TYPE_CHECKING:
     import polars as pl
 
 REPO = Path(__file__).resolve().parent.parent
-# bench/tokenize.py would shadow the standard library's tokenize (which pandas imports)
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != REPO / "bench"]
 SHARED = REPO.parent / "shared" / "data"
 WORK = REPO / ".bench" / "quality"
 FIXTURE = REPO / "tests" / "fixtures" / "quality_datatrove.jsonl"

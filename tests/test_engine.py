@@ -76,7 +76,7 @@ def test_existing_output_and_concurrent_runs_are_refused(tmp_path, ray_session):
     # A live process holds the lock: a second run must refuse, even with --resume.
     holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:
-        (out / ".lock").write_text(f"{os.uname().nodename}:{holder.pid}")
+        (out / ".lock").write_text(json.dumps({"host": socket.gethostname(), "pid": holder.pid, "tag": "t"}))
         with pytest.raises(FileExistsError, match="another run .* is writing into"):
             run(INGEST_ONLY, output=str(out), resume=True)
     finally:
@@ -111,7 +111,6 @@ def test_killed_mid_run_and_resumed_is_byte_identical(tmp_path, ray_session):
     out = tmp_path / "killed"
     env = dict(os.environ, RAY_AUTH_MODE="disabled")
     cmd = [sys.executable, "-m", "dataprep", "run", str(pipeline), "--output", str(out), "--quiet", "--num-cpus", "1"]
-    before = set(Path(tempfile.gettempdir()).glob("dataprep-ray-*"))
     proc = subprocess.Popen(cmd, env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     progress = out / "00-ingest" / "_progress"
     deadline = time.monotonic() + 120
@@ -119,13 +118,14 @@ def test_killed_mid_run_and_resumed_is_byte_identical(tmp_path, ray_session):
         time.sleep(0.05)
     os.killpg(proc.pid, signal.SIGKILL)  # the driver and the Ray it started, at once
     proc.wait()
-    for leftover in set(Path(tempfile.gettempdir()).glob("dataprep-ray-*")) - before:
-        shutil.rmtree(leftover, ignore_errors=True)  # a killed run cannot clean its Ray temp dir
+    ray_temp = Path(json.loads((out / ".lock").read_text())["ray_temp"])
+    assert ray_temp.is_dir(), "a killed run leaves its lock and its Ray temp dir"
     done = len(list(progress.glob("*.json")))
     assert 5 <= done < len(reference.stages[0].manifest["outputs"]), "the kill must land mid-stage"
     assert not (out / "00-ingest" / "manifest.json").exists()
     subprocess.run(cmd[:-2] + ["--resume"], env=env, check=True, timeout=300,
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    assert not ray_temp.exists() and not (out / ".lock").exists(), "resume cleans up after the dead run"
     assert _bytes(str(out)) == _bytes(reference.output_dir)
     assert _shard_hashes(str(out)) == _shard_hashes(reference.output_dir)
     assert verify_run(str(out)) == []
@@ -171,7 +171,6 @@ def test_quickstart_killed_in_a_later_stage_resumes_to_the_same_bytes(tmp_path, 
     out = tmp_path / "killed"
     env = dict(os.environ, RAY_AUTH_MODE="disabled")
     cmd = [sys.executable, "-m", "dataprep", "run", str(QUICKSTART), "--output", str(out), "--quiet"]
-    before = set(Path(tempfile.gettempdir()).glob("dataprep-ray-*"))
     proc = subprocess.Popen(cmd, env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 300
     target = out / reference.stages[2].manifest["stage"]["dir"]
@@ -180,11 +179,11 @@ def test_quickstart_killed_in_a_later_stage_resumes_to_the_same_bytes(tmp_path, 
         time.sleep(0.02)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
-    for leftover in set(Path(tempfile.gettempdir()).glob("dataprep-ray-*")) - before:
-        shutil.rmtree(leftover, ignore_errors=True)
     assert not (target / "manifest.json").exists(), "the kill must land before the stage finished"
+    ray_temp = Path(json.loads((out / ".lock").read_text())["ray_temp"])
     subprocess.run(cmd + ["--resume"], env=env, check=True, timeout=600, stdout=subprocess.DEVNULL,
                    stderr=subprocess.DEVNULL)
+    assert not ray_temp.exists(), "resume cleans up after the dead run"
     assert _bytes(str(out)) == _bytes(reference.output_dir)
     assert _shard_hashes(str(out)) == _shard_hashes(reference.output_dir)
     assert verify_run(str(out)) == []

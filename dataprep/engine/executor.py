@@ -11,6 +11,7 @@ import contextlib
 import logging
 import os
 import shutil
+import signal
 import tempfile
 from typing import Callable, Iterator, Sequence, TypeVar
 
@@ -31,11 +32,15 @@ class TaskError(RuntimeError):
     """A task failed; names the item it was working on."""
 
 
+RUN_TAG = "DATAPREP_RUN"  # set in every process of a local Ray we start, to find them after a crash
+
+
 class RayExecutor:
     """Ordered parallel map over Ray tasks, with bounded tasks in flight (implements ``Executor``)."""
 
-    def __init__(self, workers: int) -> None:
+    def __init__(self, workers: int, temp_dir: str | None = None) -> None:
         self.workers = max(1, workers)
+        self.temp_dir = temp_dir  # the local Ray's own temp dir, when we started it
 
     def map(self, fn: Callable[[T], R], items: Sequence[T], *, num_cpus: float = 1, describe: Callable[[T], str] = repr,
             on_done: Callable[[int, R], None] | None = None) -> list[R]:
@@ -72,11 +77,12 @@ class RayExecutor:
 
 
 @contextlib.contextmanager
-def ray_runtime(address: str | None = None, num_cpus: int | None = None) -> Iterator[RayExecutor]:
+def ray_runtime(address: str | None = None, num_cpus: int | None = None, tag: str | None = None) -> Iterator[RayExecutor]:
     """Join the cluster at ``address``, reuse an initialized Ray, or start a local one.
 
     A local Ray keeps its sockets, logs and spilled objects in a temp dir of its own that is
-    removed at the end.
+    removed at the end, and every process of it carries ``DATAPREP_RUN=<tag>`` in its
+    environment, so that a run resumed after a crash can find and stop what is left of it.
     """
     import ray
 
@@ -95,13 +101,36 @@ def ray_runtime(address: str | None = None, num_cpus: int | None = None) -> Iter
         ray.init(address=address, **kwargs)
     else:
         tmp = tempfile.mkdtemp(prefix="dataprep-ray-")
+        if tag:
+            os.environ[RUN_TAG] = tag  # inherited by the Ray processes ray.init starts
+            kwargs["runtime_env"] = {"env_vars": {**WORKER_ENV, RUN_TAG: tag}}
         ray.init(num_cpus=num_cpus or os.cpu_count(), _temp_dir=tmp, **kwargs)
     try:
-        yield RayExecutor(_workers(num_cpus))
+        yield RayExecutor(_workers(num_cpus), tmp)
     finally:
         ray.shutdown()
+        os.environ.pop(RUN_TAG, None)
         if tmp:
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+def stop_tagged(tag: str) -> int:
+    """SIGKILL every process of this host whose environment has ``DATAPREP_RUN=<tag>``.
+
+    Ray workers of a driver killed with -9 are not in its process group and finish their
+    task before noticing; stopping them keeps them from writing beside a resumed run.
+    """
+    needle = f"{RUN_TAG}={tag}".encode()
+    killed = 0
+    for pid in (int(p) for p in os.listdir("/proc") if p.isdigit()) if os.path.isdir("/proc") else ():
+        try:
+            with open(f"/proc/{pid}/environ", "rb") as f:
+                if needle in f.read().split(b"\0"):
+                    os.kill(pid, signal.SIGKILL)
+                    killed += 1
+        except (OSError, ProcessLookupError):
+            continue
+    return killed
 
 
 def _workers(num_cpus: int | None) -> int:

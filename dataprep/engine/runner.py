@@ -9,10 +9,13 @@ so a run killed at any point and resumed gives the same bytes as one never inter
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import socket
 import sys
 import time
+import uuid
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -21,7 +24,7 @@ import pyarrow as pa
 
 from dataprep.config import Pipeline, StagePlan, sha256_json
 from dataprep.engine import manifest as mf
-from dataprep.engine.executor import RayExecutor, ray_runtime
+from dataprep.engine.executor import RayExecutor, ray_runtime, stop_tagged
 from dataprep.engine.storage import FileEntry, Shard, StageArtifacts, StageWorkDir, Storage
 from dataprep.schema import REASON, STAGE
 from dataprep.stages.base import FinalizeContext, PrepareContext, ShardContext, ShardResult, Stage
@@ -61,21 +64,26 @@ class Progress:
 
 def run_pipeline(pipeline: Pipeline, output: str, *, address: str | None = None, num_cpus: int | None = None,
                  resume: bool = False, verbose: bool = True) -> RunResult:
+    # Build every stage first: a setting only a stage can check (a tokenizer's EOS token, a
+    # model file) fails here, before any work, not after the stages before it have run.
+    stages = [pipeline.build(plan) for plan in pipeline.stages]
     storage = Storage(output)
     _check_output(storage, storage.display, resume)
     storage.makedirs("")
-    with RunLock(storage, storage.display):
+    with RunLock(storage, storage.display) as lock:
         run_doc = _run_doc(pipeline, resume)
         outcomes: list[StageOutcome] = []
-        with ray_runtime(address, num_cpus) as executor:
+        with ray_runtime(address, num_cpus, tag=lock.tag) as executor:
+            if executor.temp_dir:
+                lock.record_ray_temp(executor.temp_dir)
             inputs: list[Shard] = []
-            for plan in pipeline.stages:
+            for plan, stage in zip(pipeline.stages, stages):
                 run_doc["stages"][plan.index]["status"] = "running"
                 storage.write_json(RUN_JSON, run_doc)
                 if verbose:
                     print(f"stage {plan.dir}", file=sys.stderr, flush=True)
                 try:
-                    outcome, inputs = run_stage(pipeline, plan, storage, executor, inputs, resume, verbose)
+                    outcome, inputs = run_stage(pipeline, plan, storage, executor, inputs, resume, verbose, stage)
                 except BaseException:
                     run_doc["stages"][plan.index]["status"] = "failed"
                     run_doc["status"] = "failed"
@@ -120,9 +128,9 @@ def _run_doc(pipeline: Pipeline, resume: bool) -> dict[str, Any]:
 
 
 def run_stage(pipeline: Pipeline, plan: StagePlan, storage: Storage, executor: RayExecutor, inputs: list[Shard],
-              resume: bool, verbose: bool = True) -> tuple[StageOutcome, list[Shard]]:
+              resume: bool, verbose: bool = True, stage: Stage | None = None) -> tuple[StageOutcome, list[Shard]]:
     """Run one stage (or keep it whole under --resume); return its outcome and output shards."""
-    stage = pipeline.build(plan)
+    stage = stage or pipeline.build(plan)
     mpath = f"{plan.dir}/manifest.json"
     if resume and storage.exists(mpath):
         old = storage.read_json(mpath)
@@ -258,13 +266,13 @@ def _still_valid(old: dict[str, Any], stage: Stage, plan: StagePlan, inputs: lis
 
 
 def _prune(storage: Storage, stage_dir: str, records: list[dict[str, Any]]) -> None:
-    """Remove shard files an earlier, different attempt left behind (resume after a change)."""
+    """Remove what an interrupted or different earlier attempt left behind (resume)."""
     keep = {r["output"]["path"] for r in records} | {r["rejected"]["path"] for r in records if r["rejected"]}
-    for sub in (stage_dir, f"{stage_dir}/rejected"):
+    for sub in (stage_dir, f"{stage_dir}/rejected", f"{stage_dir}/_progress"):
         for rel in storage.list(sub):
             name = os.path.basename(rel)
-            if name.startswith("part-") and rel not in keep:
-                storage.delete(rel)
+            if ".tmp-" in name or (name.startswith("part-") and name.endswith(".parquet") and rel not in keep):
+                storage.delete(rel)  # a half-written temp file, or a shard of an earlier attempt
     keep_idx = {f"part-{r['index']:05d}.json" for r in records}
     for rel in storage.list(f"{stage_dir}/_progress"):
         if os.path.basename(rel) not in keep_idx:
@@ -295,12 +303,19 @@ class RunLock:
     """One writer per output: a lock file created exclusively, naming the process holding it.
 
     A lock left by a process that no longer exists on this host (kill -9) is taken over, so
-    ``--resume`` after a crash just works; a live holder makes the second run refuse.
+    ``--resume`` after a crash just works: what is left of the dead run's local Ray (workers
+    still finishing a task, its temp dir) is stopped and removed first. A live holder makes
+    the second run refuse.
     """
 
     def __init__(self, storage: Storage, output: str) -> None:
         self.storage, self.output = storage, output
-        self.owner = f"{socket.gethostname()}:{os.getpid()}"
+        self.info: dict[str, Any] = {"host": socket.gethostname(), "pid": os.getpid(), "tag": uuid.uuid4().hex,
+                                     "ray_temp": None}
+
+    @property
+    def tag(self) -> str:
+        return self.info["tag"]
 
     def __enter__(self) -> "RunLock":
         if self.storage.is_local:
@@ -309,39 +324,54 @@ class RunLock:
                 try:
                     fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
                 except FileExistsError:
-                    if self._stale(path):
+                    held = self._read(path)
+                    if self._stale(held):
+                        _clean_after(held)
                         os.unlink(path)
                         continue
-                    raise FileExistsError(
-                        f"another run ({self._read(path)}) is writing into {self.output}; wait for it or stop it") from None
+                    raise FileExistsError(f"another run (pid {held.get('pid')} on {held.get('host')}) is writing "
+                                          f"into {self.output}; wait for it or stop it") from None
                 with os.fdopen(fd, "w") as f:
-                    f.write(self.owner)
+                    json.dump(self.info, f)
                 return self
         # Object stores have no exclusive create: best effort, documented in the README.
         if self.storage.exists(LOCK):
             raise FileExistsError(f"{self.output} has a lock ({self.storage.read_bytes(LOCK).decode()}); remove it if no run is active")
-        self.storage.write_bytes(LOCK, self.owner.encode())
+        self.storage.write_json(LOCK, self.info)
         return self
+
+    def record_ray_temp(self, path: str | None) -> None:
+        """Note the local Ray's temp dir, so a run taking over after a crash can remove it."""
+        self.info["ray_temp"] = path
+        self.storage.write_json(LOCK, self.info)
 
     def __exit__(self, *exc: Any) -> None:
         self.storage.delete(LOCK)
 
     @staticmethod
-    def _read(path: str) -> str:
+    def _read(path: str) -> dict[str, Any]:
         try:
             with open(path) as f:
-                return f.read().strip()
-        except FileNotFoundError:
-            return "?"
+                return json.load(f)
+        except (FileNotFoundError, ValueError):
+            return {}
 
-    def _stale(self, path: str) -> bool:
-        host, _, pid = self._read(path).rpartition(":")
-        if host != socket.gethostname() or not pid.isdigit():
+    @staticmethod
+    def _stale(held: dict[str, Any]) -> bool:
+        if held.get("host") != socket.gethostname() or not isinstance(held.get("pid"), int):
             return False
         try:
-            os.kill(int(pid), 0)
+            os.kill(held["pid"], 0)
         except ProcessLookupError:
             return True
         except PermissionError:
             return False
         return False
+
+
+def _clean_after(held: dict[str, Any]) -> None:
+    """Stop a dead run's leftover Ray processes and remove its Ray temp dir."""
+    if held.get("tag"):
+        stop_tagged(held["tag"])
+    if held.get("ray_temp"):
+        shutil.rmtree(held["ray_temp"], ignore_errors=True)

@@ -69,7 +69,10 @@ def _check_stage(storage: Storage, stage_dir: str, doc: dict[str, Any]) -> list[
     recorded = {e["path"] for e in doc["outputs"] + doc["rejected"]}
     for sub in (stage_dir, f"{stage_dir}/rejected"):
         for rel in storage.list(sub):
-            if os.path.basename(rel).startswith("part-") and rel not in recorded:
+            name = os.path.basename(rel)
+            if ".tmp-" in name:
+                problems.append(f"{rel}: temporary file of an interrupted write (resume the run to clean it)")
+            elif name.startswith("part-") and rel not in recorded:
                 problems.append(f"{rel}: shard not recorded in the manifest")
     return problems
 

@@ -60,7 +60,7 @@ def encode_texts(tok: Tokenizer, texts: Sequence[str]) -> list[list[int]]:
     """Token ids of each text, without the tokenizer's own special tokens (we add EOS/BOS).
 
     ``encode_batch_fast`` gives the same ids as ``encode`` but skips character offsets,
-    which we never use (measured in bench/tokenize.py).
+    which we never use (measured in bench/tokenization.py).
     """
     return [e.ids for e in tok.encode_batch_fast(list(texts), add_special_tokens=False)]
 

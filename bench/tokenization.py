@@ -1,7 +1,7 @@
 """Tokenize benchmark: our stage's shard work vs raw ``tokenizers`` ``encode_batch`` vs datatrove.
 
-    python bench/tokenize.py                 # ~16 MB of real text, 1 tokenizer thread
-    python bench/tokenize.py --mb 4 --reps 1 # quicker
+    python bench/tokenization.py                 # ~16 MB of real text, 1 tokenizer thread
+    python bench/tokenization.py --mb 4 --reps 1 # quicker
 
 Same text, same tokenizer (the GPT-NeoX 50k BPE of dolma's tests), same thread count
 (``RAYON_NUM_THREADS``, set before ``tokenizers`` loads: 1 by default, which is what each
@@ -219,7 +219,7 @@ def main() -> None:
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "machine": f"{platform.node()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
                    f"load average {os.getloadavg()[0]:.1f} at start of timing",
-        "command": " ".join(["python", "bench/tokenize.py", *sys.argv[1:]]),
+        "command": " ".join(["python", "bench/tokenization.py", *sys.argv[1:]]),
         "text": {"documents": len(texts), "mb": round(mb, 2), "shards": len(tables)},
         "threads": args.threads,
         "cpu_seconds": {k: [round(x, 3) for x in v] for k, v in times.items()},
