@@ -15,7 +15,6 @@ every phase of the dedup stage.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Sequence
 
 import polars as pl
 import pyarrow as pa
@@ -23,36 +22,6 @@ import pyarrow as pa
 from dataprep.stages.base import Executor, WorkDir
 
 NODE = pl.UInt64
-
-
-@dataclass(frozen=True)
-class ScopedWork:
-    """A WorkDir seen through a sub-folder, so each attempt of a pass (a config, a set of
-    inputs) has its own files and never reads partition files an earlier attempt left."""
-
-    work: WorkDir
-    scope: str
-
-    def _n(self, name: str) -> str:
-        return f"{self.scope}/{name}"
-
-    def write_table(self, name: str, table: pa.Table) -> None:
-        self.work.write_table(self._n(name), table)
-
-    def read_table(self, name: str, columns: Sequence[str] | None = None) -> pa.Table:
-        return self.work.read_table(self._n(name), columns)
-
-    def write_json(self, name: str, obj: Any) -> None:
-        self.work.write_json(self._n(name), obj)
-
-    def read_json(self, name: str) -> Any:
-        return self.work.read_json(self._n(name))
-
-    def exists(self, name: str) -> bool:
-        return self.work.exists(self._n(name))
-
-    def list(self, prefix: str = "") -> list[str]:
-        return [n[len(self.scope) + 1:] for n in self.work.list(self._n(prefix))]
 
 
 def part_of(column: str, parts: int) -> pl.Expr:

@@ -218,6 +218,10 @@ class StageWorkDir:
     def exists(self, name: str) -> bool:
         return self.storage.exists(self._p(name))
 
+    def sub(self, name: str) -> "StageWorkDir":
+        """This work dir's sub-folder ``name``, e.g. one per attempt of a pass."""
+        return StageWorkDir(self.storage, self._p(name))
+
     def list(self, prefix: str = "") -> list[str]:
         """Names under this work dir starting with ``prefix``; only the prefix's folder is listed."""
         folder = prefix.rsplit("/", 1)[0] if "/" in prefix else ""

@@ -35,7 +35,7 @@ import pyarrow as pa
 import xxhash
 from pydantic import Field, field_validator, model_validator
 
-from dataprep.dedup.components import NODE, ScopedWork, connected_components, read_labels, read_part, size_histogram, write_parts
+from dataprep.dedup.components import NODE, connected_components, read_labels, read_part, size_histogram, write_parts
 from dataprep.dedup.lsh import Banding, band_keys, candidate_pairs, derive_banding, estimate_similarity, has_shingles
 from dataprep.dedup.minhash import MinHasher, exact_digests
 from dataprep.dedup.normalize import Normalization, normalize
@@ -141,7 +141,7 @@ class DedupStage(Stage):
         parts = cfg.partitions or max(1, math.ceil(total / ROWS_PER_PARTITION))
         scope = "pass-" + hashlib.sha256(json.dumps([cfg.model_dump(mode="json"), [
             (s.path, s.rows, getattr(s, "sha256", "")) for s in ctx.inputs]]).encode()).hexdigest()[:16]
-        work = ScopedWork(ctx.work, scope)
+        work = ctx.work.sub(scope)
         shards = len(ctx.inputs)
         shard_tasks = [_Task(cfg, work, parts, shards, i, s) for i, s in enumerate(ctx.inputs)]
         part_tasks = [_Task(cfg, work, parts, shards, p) for p in range(parts)]
@@ -200,9 +200,9 @@ class DedupStage(Stage):
         return current_pass(ctx.work).read_json("stats.json")
 
 
-def current_pass(work: WorkDir) -> ScopedWork:
+def current_pass(work: WorkDir) -> WorkDir:
     """The scratch folder of the latest completed ``prepare`` (signatures, decisions, stats)."""
-    return ScopedWork(work, work.read_json(CURRENT)["scope"])
+    return work.sub(work.read_json(CURRENT)["scope"])
 
 
 def _shard_stats(table: pa.Table, reason: pl.Series) -> dict[str, Any]:
