@@ -31,21 +31,16 @@ the same documents; the report says whether its bytes equal our ``tokens.bin``/`
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
-# Run as a script, this file's folder comes first on sys.path and its name would shadow the
-# standard library's ``tokenize`` (which pandas, linecache, ... import): take the folder out.
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
-
 import argparse
 import gzip
 import json
 import os
 import platform
 import subprocess
+import sys
 import tempfile
 import time
+from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared" / "data"
@@ -56,7 +51,8 @@ SHARD_ROWS = 2000
 
 
 def corpus(mb: float) -> list[str]:
-    """Real non-empty documents (Python docs, Python code, fortunes) taken in turn until ``mb`` MB."""
+    """Real non-empty documents (Python docs, Python code, fortunes) taken in turn until ``mb`` MB;
+    past the ~18 MB they hold, the same documents again (to show fixed per-worker costs amortize)."""
     per_source = []
     for rel in SOURCES:
         with gzip.open(SHARED / "corpus" / rel, "rt") as f:
@@ -64,11 +60,12 @@ def corpus(mb: float) -> list[str]:
             per_source.append([t for t in (json.loads(line)["text"] for line in f) if t])
     texts: list[str] = []
     size, i = 0, 0
-    while size < mb * 1e6 and any(i < len(s) for s in per_source):
+    longest = max(len(s) for s in per_source)
+    while size < mb * 1e6:
         for source in per_source:
-            if i < len(source):
-                texts.append(source[i])
-                size += len(source[i].encode())
+            if i % longest < len(source):
+                texts.append(source[i % longest])
+                size += len(texts[-1].encode())
         i += 1
     return texts
 
