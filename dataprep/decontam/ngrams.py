@@ -13,6 +13,7 @@ so both sides always split text identically.
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 from typing import Iterable, Iterator, Sequence
 
@@ -30,12 +31,16 @@ _LENGTH_SALT = 0x632BE59BD9B4E019  # keeps n-grams of different lengths apart
 def normalize(texts: pl.Series) -> pl.Series:
     """The normalized form every match is made on (see module docstring).
 
-    NFKC runs only on texts with non-ASCII bytes (ASCII is NFKC already); it was a third
-    of tokenizing time on English text.
+    NFKC runs only on texts that are not NFKC already (it was a third of tokenizing time on
+    English text): ASCII texts never need it, and most others (curly quotes, dashes) pass
+    Python's quick check, ten times cheaper than normalizing them.
     """
     non_ascii = np.flatnonzero((texts.str.len_bytes() != texts.str.len_chars()).fill_null(False).to_numpy())
     if len(non_ascii):
-        texts = texts.scatter(non_ascii, texts.gather(non_ascii).str.normalize("NFKC"))
+        to_fold = [i for i, t in zip(non_ascii.tolist(), texts.gather(non_ascii).to_list())
+                   if not unicodedata.is_normalized("NFKC", t)]
+        if to_fold:
+            texts = texts.scatter(to_fold, texts.gather(to_fold).str.normalize("NFKC"))
     return texts.str.to_lowercase().str.replace_all(APOSTROPHES, "")
 
 
