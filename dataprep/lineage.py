@@ -3,7 +3,9 @@
 Follows a document id through a run's stages: the shard and row holding it in each
 stage's output, or the rejected shard, reason and stage-specific detail (``dup_of``,
 matched benchmark items, ...) where it was dropped. Copies made by a stage (e.g. mix
-repeats ``<id>#r2``) are followed too.
+repeats ``<id>#r2``) are followed too, and so are token spans: in a stage that exported a
+token file with a document index (``*.docs.parquet``), a kept document's sighting carries
+its span, and ``token_owner`` answers the reverse: which document is token N.
 """
 
 from __future__ import annotations
@@ -11,12 +13,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pyarrow.compute as pc
 
 from dataprep.engine.storage import Storage
 
 # Columns too large to show in a lineage report.
 BULKY = {"text", "input_ids"}
+DOC_INDEX_SUFFIX = ".docs.parquet"
 
 
 @dataclass
@@ -38,10 +42,57 @@ def trace(run_dir: str, doc_id: str) -> list[Sighting]:
         if not storage.exists(mpath):
             continue
         doc = storage.read_json(mpath)
+        found: list[Sighting] = []
         for status, entries in (("kept", doc["outputs"]), ("rejected", doc["rejected"])):
             for e in entries:
-                out += _find(storage, st["dir"], status, e["path"], doc_id)
+                found += _find(storage, st["dir"], status, e["path"], doc_id)
+        for a in doc["artifacts"]:
+            if a["path"].endswith(DOC_INDEX_SUFFIX):
+                spans = _token_spans(storage, a["path"], doc_id)
+                for s in found:
+                    if s.doc_id in spans:
+                        s.detail["tokens"] = {"index": a["path"], "span": list(spans[s.doc_id])}
+        out += found
     return out
+
+
+@dataclass
+class TokenOwner:
+    index: str  # run-relative path of the document index
+    doc_id: str
+    start: int  # first token of the document in the token file
+    n_tokens: int
+
+
+def token_owner(run_dir: str, position: int) -> TokenOwner | None:
+    """The document holding token ``position`` of the run's exported token file, if any."""
+    storage = Storage(run_dir)
+    for rel in _doc_indexes(storage):
+        index = storage.read_parquet(rel, ["id", "start", "n_tokens"])
+        starts = index.column("start").to_numpy()
+        i = int(np.searchsorted(starts, position, side="right")) - 1
+        if 0 <= i and position < starts[i] + index.column("n_tokens")[i].as_py():
+            return TokenOwner(rel, index.column("id")[i].as_py(), int(starts[i]), index.column("n_tokens")[i].as_py())
+    return None
+
+
+def _doc_indexes(storage: Storage) -> list[str]:
+    """Run-relative paths of every document index (``*.docs.parquet``) the stages exported."""
+    out = []
+    for st in storage.read_json("run.json")["stages"]:
+        mpath = f"{st['dir']}/manifest.json"
+        if storage.exists(mpath):
+            out += [a["path"] for a in storage.read_json(mpath)["artifacts"] if a["path"].endswith(DOC_INDEX_SUFFIX)]
+    return out
+
+
+def _token_spans(storage: Storage, index_rel: str, doc_id: str) -> dict[str, tuple[int, int]]:
+    """``id -> (start, end)`` token spans of a document and its copies in one index."""
+    index = storage.read_parquet(index_rel, ["id", "start", "n_tokens"])
+    ids = index.column("id")
+    rows = pc.indices_nonzero(pc.or_(pc.equal(ids, doc_id), pc.starts_with(ids, doc_id + "#"))).to_pylist()
+    return {ids[r].as_py(): (index.column("start")[r].as_py(), index.column("start")[r].as_py() + index.column("n_tokens")[r].as_py())
+            for r in rows}
 
 
 def _find(storage: Storage, stage: str, status: str, rel: str, doc_id: str) -> list[Sighting]:

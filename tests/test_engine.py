@@ -18,6 +18,7 @@ import pytest
 from dataprep.api import run
 from dataprep.engine.manifest import validate
 from dataprep.engine.verify import verify_run
+from dataprep.lineage import token_owner, trace
 
 from conftest import QUICKSTART, REPO
 
@@ -53,6 +54,23 @@ def test_quickstart_identical_for_one_and_two_workers(tmp_path, ray_session):
     for st in one.stages:
         assert validate(st.manifest, "stage") == []
     assert validate(json.loads(Path(one.output_dir, "run.json").read_text()), "run") == []
+    _token_lineage_round_trip(one.output_dir)
+
+
+def _token_lineage_round_trip(run_dir: str) -> None:
+    """Token N -> its document -> that document's span, and the tokens there are its input_ids."""
+    import numpy as np
+    import pyarrow.parquet as pq
+
+    owner = token_owner(run_dir, 1000)
+    assert owner is not None and owner.start <= 1000 < owner.start + owner.n_tokens
+    last = [s for s in trace(run_dir, owner.doc_id.split("#r")[0]) if s.doc_id == owner.doc_id][-1]
+    assert last.detail["tokens"]["span"] == [owner.start, owner.start + owner.n_tokens]
+    row = pq.read_table(Path(run_dir, last.shard)).slice(last.row, 1).to_pylist()[0]
+    index = pq.read_table(Path(run_dir, owner.index))
+    dtype = np.dtype(index.schema.metadata[b"dtype"].decode())
+    tokens = np.fromfile(Path(run_dir, owner.index.replace(".docs.parquet", ".bin")), dtype=dtype)
+    assert tokens[owner.start:owner.start + owner.n_tokens].tolist() == row["input_ids"]
 
 
 def test_verify_names_a_changed_shard(tmp_path, ray_session):

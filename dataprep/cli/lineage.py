@@ -1,4 +1,7 @@
-"""``dataprep lineage DIR DOC_ID``: where a document went, and why it was dropped."""
+"""``dataprep lineage DIR DOC_ID``: where a document went, and why it was dropped.
+
+``dataprep lineage DIR --token N``: which document token N of the run's token file belongs to.
+"""
 
 from __future__ import annotations
 
@@ -9,13 +12,24 @@ import json
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("lineage", help="follow one document through a run", description=__doc__)
     p.add_argument("run_dir", help="run directory")
-    p.add_argument("doc_id", help="document id, e.g. web/cc_en_head-0091.jsonl.gz:3")
+    p.add_argument("doc_id", nargs="?", help="document id, e.g. web/cc_en_head-0091.jsonl.gz:3")
+    p.add_argument("--token", type=int, metavar="N", help="find the document holding token N of the token file")
     p.set_defaults(func=_lineage)
 
 
 def _lineage(args: argparse.Namespace) -> int:
-    from dataprep.lineage import trace
+    from dataprep.lineage import token_owner, trace
 
+    if args.token is not None:
+        owner = token_owner(args.run_dir, args.token)
+        if owner is None:
+            print(f"token {args.token}: no exported token file of {args.run_dir} holds it")
+            return 1
+        end = owner.start + owner.n_tokens
+        print(f"token {args.token} is in {owner.doc_id} (tokens [{owner.start}, {end}) of {owner.index})")
+        args.doc_id = owner.doc_id.split("#r")[0]
+    if not args.doc_id:
+        raise ValueError("give a DOC_ID or --token N")
     sightings = trace(args.run_dir, args.doc_id)
     if not sightings:
         print(f"{args.doc_id}: not found in {args.run_dir}")
@@ -29,5 +43,7 @@ def _lineage(args: argparse.Namespace) -> int:
             if extra:
                 print(f"{'':<18}           {json.dumps(extra, ensure_ascii=False, default=str)[:400]}")
         else:
-            print(f"{s.stage:<18} kept      {s.doc_id}  ({where})")
+            span = s.detail.get("tokens")
+            tokens = f"  tokens [{span['span'][0]}, {span['span'][1]}) of {span['index']}" if span else ""
+            print(f"{s.stage:<18} kept      {s.doc_id}  ({where}){tokens}")
     return 0
