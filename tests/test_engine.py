@@ -205,3 +205,18 @@ def test_quickstart_killed_in_a_later_stage_resumes_to_the_same_bytes(tmp_path, 
     assert _bytes(str(out)) == _bytes(reference.output_dir)
     assert _shard_hashes(str(out)) == _shard_hashes(reference.output_dir)
     assert verify_run(str(out)) == []
+
+
+def test_resume_after_a_kill_before_any_stage_started(tmp_path, ray_session):
+    """Killed while Ray was starting: only a dead run's lock and run.json exist; resume runs it all."""
+    out = tmp_path / "r"
+    out.mkdir()
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    (out / ".lock").write_text(json.dumps({"host": socket.gethostname(), "pid": dead.pid, "tag": "x", "ray_temp": None}))
+    res = run(INGEST_ONLY, output=str(out), resume=True)
+    assert not res.stages[0].reused and verify_run(res.output_dir) == []
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "notes.txt").write_text("not a run")
+    with pytest.raises(FileExistsError, match="not a dataprep run to resume"):
+        run(INGEST_ONLY, output=str(tmp_path / "other"), resume=True)

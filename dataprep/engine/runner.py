@@ -72,6 +72,7 @@ def run_pipeline(pipeline: Pipeline, output: str, *, address: str | None = None,
     storage.makedirs("")
     with RunLock(storage, storage.display) as lock:
         run_doc = _run_doc(pipeline, resume)
+        storage.write_json(RUN_JSON, run_doc)  # before Ray starts: a kill from here on is resumable
         outcomes: list[StageOutcome] = []
         with ray_runtime(address, num_cpus, tag=lock.tag) as executor:
             if executor.temp_dir:
@@ -101,7 +102,7 @@ def _check_output(storage: Storage, output: str, resume: bool) -> None:
     if resume:
         if storage.exists(RUN_JSON):
             return
-        if storage.exists("") and storage.list(""):
+        if storage.exists("") and set(storage.list("", recursive=True)) - {LOCK}:
             raise FileExistsError(f"{output} holds files but no run.json: it is not a dataprep run to resume")
         return
     if storage.exists(RUN_JSON):
