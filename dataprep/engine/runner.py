@@ -189,7 +189,7 @@ def run_shards(stage: Stage, plan: StagePlan, storage: Storage, executor: RayExe
     todo = []
     for index, item in items:
         rec = _progress(storage, plan.dir, index) if resume else None
-        if rec and rec["config_sha256"] == cfg and rec["input_sha256"] == _input_sha(item) and _files_intact(storage, rec):
+        if rec and rec["config_sha256"] == cfg and rec["input_sha256"] == _input_sha(item) and _intact(storage, [rec["output"]] + ([rec["rejected"]] if rec["rejected"] else [])):
             records[index] = rec
         else:
             todo.append((stage, plan.dir, plan.name, cfg, index, item, storage, work))
@@ -246,8 +246,8 @@ def _progress(storage: Storage, stage_dir: str, index: int) -> dict[str, Any] | 
     return storage.read_json(rel) if storage.exists(rel) else None
 
 
-def _files_intact(storage: Storage, rec: dict[str, Any]) -> bool:
-    entries = [rec["output"]] + ([rec["rejected"]] if rec["rejected"] else [])
+def _intact(storage: Storage, entries: list[dict[str, Any]]) -> bool:
+    """Every recorded file still exists and still hashes to its record."""
     return all(storage.exists(e["path"]) and storage.sha256(e["path"]) == e["sha256"] for e in entries)
 
 
@@ -262,8 +262,7 @@ def _still_valid(old: dict[str, Any], stage: Stage, plan: StagePlan, inputs: lis
 
         if not inputs_unchanged(stage, old["inputs"], storage):  # type: ignore[arg-type]
             return False
-    entries = old["outputs"] + old["rejected"] + old["artifacts"]
-    return all(storage.exists(e["path"]) and storage.sha256(e["path"]) == e["sha256"] for e in entries)
+    return _intact(storage, old["outputs"] + old["rejected"] + old["artifacts"])
 
 
 def _prune(storage: Storage, stage_dir: str, records: list[dict[str, Any]]) -> None:

@@ -330,12 +330,22 @@ def _glob_base(pattern: str) -> str:
     return "/".join(keep) or "."
 
 
+def _input_fs(path: str) -> tuple[pafs.FileSystem, str]:
+    """The filesystem an input path or URI lives on, and its path there."""
+    if _is_uri(path):
+        return pafs.FileSystem.from_uri(path)
+    return pafs.LocalFileSystem(), path
+
+
+def input_size(path: str) -> int:
+    """Bytes of an input file as stored (compressed), local or remote."""
+    fs, p = _input_fs(path)
+    return fs.get_file_info(p).size or 0
+
+
 def open_input(path: str) -> Any:
     """A binary stream over an input file with its compression (by extension) undone."""
-    if _is_uri(path):
-        fs, p = pafs.FileSystem.from_uri(path)
-    else:
-        fs, p = pafs.LocalFileSystem(), path
+    fs, p = _input_fs(path)
     from dataprep.readers.base import COMPRESSIONS, path_part
 
     codec = next((c for ext, c in COMPRESSIONS.items() if path_part(path).lower().endswith(ext)), None)
@@ -344,10 +354,7 @@ def open_input(path: str) -> Any:
 
 def file_sha256_and_size(path: str) -> tuple[str, int]:
     """sha256 of an input file's bytes as stored (compressed), and its size."""
-    if _is_uri(path):
-        fs, p = pafs.FileSystem.from_uri(path)
-    else:
-        fs, p = pafs.LocalFileSystem(), path
+    fs, p = _input_fs(path)
     h = hashlib.sha256()
     n = 0
     with fs.open_input_stream(p) as f:

@@ -19,7 +19,7 @@ from typing import Any, Iterator
 import pyarrow as pa
 from pydantic import Field, field_validator
 
-from dataprep.engine.storage import expand_inputs, open_input
+from dataprep.engine.storage import expand_inputs, input_size, open_input
 from dataprep.readers.base import RAW_LIMIT, RawRecord, ReaderSpec, get_reader, reader_for_path, strip_compression
 from dataprep.urls import BLOCKED, blocked_by, load_blocklist, url_keys
 from dataprep.schema import CORE_COLUMNS, CORE_SCHEMA, REASON, dump_meta, make_id
@@ -93,7 +93,7 @@ class IngestStage(Stage):
             if spec.format is None:
                 for path, _ in found:
                     reader_for_path(path)  # fail before any work if a format is unknown
-            out += [InputFile(i, path, name, _size(path)) for path, name in found]
+            out += [InputFile(i, path, name, input_size(path)) for path, name in found]
         return out
 
     def read_file(self, f: InputFile) -> Iterator[pa.Table]:
@@ -180,12 +180,3 @@ def _default_source(pattern: str) -> str:
         base = os.path.dirname(base)
     name = os.path.basename(strip_compression(base)) or "input"
     return name.split(".")[0] or "input"
-
-
-def _size(path: str) -> int:
-    if "://" in path:
-        import pyarrow.fs as pafs
-
-        fs, p = pafs.FileSystem.from_uri(path)
-        return fs.get_file_info(p).size or 0
-    return os.path.getsize(path)
