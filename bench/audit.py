@@ -70,8 +70,10 @@ def build_corpus(folder: Path, copies: int = 1) -> tuple[list[str], list[dict], 
     files = FILES * copies
     step = -(-len(texts) // files)
     for k in range(files):
-        pq.write_table(pa.table({"id": ids[k * step:(k + 1) * step], "text": texts[k * step:(k + 1) * step]}),
-                       folder / f"part-{k}.parquet")
+        pq.write_table(
+            pa.table({"id": ids[k * step : (k + 1) * step], "text": texts[k * step : (k + 1) * step]}),
+            folder / f"part-{k}.parquet",
+        )
     records = [{"doc": f"plant{p.doc}", "item": p.item, "kind": p.kind} for p in plants]
     return texts, records, sets, index.nbytes
 
@@ -79,7 +81,9 @@ def build_corpus(folder: Path, copies: int = 1) -> tuple[list[str], list[dict], 
 def ours(folder: Path, work: Path) -> dict:
     from dataprep.decontam.audit import AuditConfig, run_audit
 
-    result = run_audit([str(folder)], [str(SHARED / "benchmarks")], str(work / "ours"), AuditConfig(ngram=NGRAM), num_cpus=2)
+    result = run_audit(
+        [str(folder)], [str(SHARED / "benchmarks")], str(work / "ours"), AuditConfig(ngram=NGRAM), num_cpus=2
+    )
     return {"result": result}
 
 
@@ -87,8 +91,9 @@ def peer(corpus: Path, items: Path, out: Path) -> dict:
     python = os.environ.get("DATATROVE_PYTHON", str(PEER_PYTHON))
     if not Path(python).exists():
         raise SystemExit(f"datatrove venv missing: run `bash bench/setup_datatrove.sh` ({python})")
-    done = subprocess.run([python, __file__, "--peer", str(corpus), str(items), str(out)], check=True,
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        [python, __file__, "--peer", str(corpus), str(items), str(out)], check=True, capture_output=True, text=True
+    )
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
@@ -130,8 +135,18 @@ def run_peer(corpus: str, items: str, out: str) -> None:
             if keep is not True:
                 flagged.append(doc_id)
     cpu = time.process_time() - t0
-    print(json.dumps({"index_cpu_s": index_cpu, "load_cpu_s": load_cpu, "filter_cpu_s": cpu, "bytes": size,
-                      "flagged": flagged, "peak_rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}))
+    print(
+        json.dumps(
+            {
+                "index_cpu_s": index_cpu,
+                "load_cpu_s": load_cpu,
+                "filter_cpu_s": cpu,
+                "bytes": size,
+                "flagged": flagged,
+                "peak_rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+            }
+        )
+    )
 
 
 def _words(text: str) -> str:
@@ -166,26 +181,37 @@ def main(copies: int) -> None:
             recall[kind] = sum((p["doc"], *names[p["item"]]) in found for p in ps) / len(ps)
         clean = [m for m in report["matches"] if m["doc_id"].startswith("real")]
         fields = {(b.name, b.split, it.item_id): it.fields for b in sets for it in b.items}
-        real_overlap = sum(_words(m["text"]) in _words(" ".join(fields[m["benchmark"], m["split"], m["item_id"]]))
-                           for m in clean)
+        real_overlap = sum(
+            _words(m["text"]) in _words(" ".join(fields[m["benchmark"], m["split"], m["item_id"]])) for m in clean
+        )
         ours_rate = mb / r.worker_cpu_seconds
         steady_rate = mb / (r.worker_cpu_seconds - r.worker_index_cpu_seconds)
         out = {
             "machine": f"{os.cpu_count()} cores, {os.uname().sysname} {os.uname().release}",
             "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
             "corpus": {"documents": len(texts), "mb": round(mb, 1), "files": FILES * copies, "copies": copies},
-            "benchmarks": {"sets": len(sets), "items": len(names),
-                           "indexed_items": sum(b["indexed_items"] for b in report["benchmarks"]),
-                           "index_mb": round(index_bytes / 1e6)},
-            "ours": {"mb_per_cpu_s": round(ours_rate, 1), "mb_per_cpu_s_without_index_load": round(steady_rate, 1),
-                     "worker_cpu_s": round(r.worker_cpu_seconds, 1),
-                     "worker_index_load_cpu_s": round(r.worker_index_cpu_seconds, 1),
-                     "driver_cpu_s_incl_index": round(r.driver_cpu_seconds, 1), "wall_s": round(r.wall_seconds, 1),
-                     "worker_peak_rss_mb": round(r.worker_peak_rss / 1e6), "driver_peak_rss_mb": round(r.driver_peak_rss / 1e6),
-                     "recall": recall, "clean_documents_flagged": len({m["doc_id"] for m in clean}),
-                     "clean_matches": len(clean), "clean_matches_verified_as_item_text": real_overlap,
-                     "clean_matched_items": sorted({f"{m['benchmark']}/{m['item_id']}" for m in clean}),
-                     "common_ngrams": len(report["common_ngrams"])},
+            "benchmarks": {
+                "sets": len(sets),
+                "items": len(names),
+                "indexed_items": sum(b["indexed_items"] for b in report["benchmarks"]),
+                "index_mb": round(index_bytes / 1e6),
+            },
+            "ours": {
+                "mb_per_cpu_s": round(ours_rate, 1),
+                "mb_per_cpu_s_without_index_load": round(steady_rate, 1),
+                "worker_cpu_s": round(r.worker_cpu_seconds, 1),
+                "worker_index_load_cpu_s": round(r.worker_index_cpu_seconds, 1),
+                "driver_cpu_s_incl_index": round(r.driver_cpu_seconds, 1),
+                "wall_s": round(r.wall_seconds, 1),
+                "worker_peak_rss_mb": round(r.worker_peak_rss / 1e6),
+                "driver_peak_rss_mb": round(r.driver_peak_rss / 1e6),
+                "recall": recall,
+                "clean_documents_flagged": len({m["doc_id"] for m in clean}),
+                "clean_matches": len(clean),
+                "clean_matches_verified_as_item_text": real_overlap,
+                "clean_matched_items": sorted({f"{m['benchmark']}/{m['item_id']}" for m in clean}),
+                "common_ngrams": len(report["common_ngrams"]),
+            },
         }
         if copies == 1:
             out.update(_peer_figures(peer(corpus, items, work / "dt-index"), plants, ours_rate, steady_rate))
@@ -195,15 +221,24 @@ def main(copies: int) -> None:
 def _peer_figures(dt: dict, plants: list[dict], ours_rate: float, steady_rate: float) -> dict:
     """datatrove's side of the comparison, and our per-core rates as multiples of its rate."""
     dt_flagged = set(dt["flagged"])
-    dt_recall = {k: sum(p["doc"] in dt_flagged for p in plants if p["kind"] == k) / PER_KIND
-                 for k in ("verbatim", "normalized", "partial")}
+    dt_recall = {
+        k: sum(p["doc"] in dt_flagged for p in plants if p["kind"] == k) / PER_KIND
+        for k in ("verbatim", "normalized", "partial")
+    }
     dt_rate = dt["bytes"] / 1e6 / dt["filter_cpu_s"]
-    return {"datatrove": {"mb_per_cpu_s": round(dt_rate, 2), "filter_cpu_s": round(dt["filter_cpu_s"], 1),
-                          "index_cpu_s": round(dt["index_cpu_s"], 1), "index_load_cpu_s": round(dt["load_cpu_s"], 1),
-                          "peak_rss_mb": round(dt["peak_rss"] / 1e6), "recall_documents": dt_recall,
-                          "clean_documents_flagged": sum(d.startswith("real") for d in dt_flagged)},
-            "ratio_per_core": round(ours_rate / dt_rate, 1),
-            "ratio_per_core_without_index_load": round(steady_rate / dt_rate, 1)}
+    return {
+        "datatrove": {
+            "mb_per_cpu_s": round(dt_rate, 2),
+            "filter_cpu_s": round(dt["filter_cpu_s"], 1),
+            "index_cpu_s": round(dt["index_cpu_s"], 1),
+            "index_load_cpu_s": round(dt["load_cpu_s"], 1),
+            "peak_rss_mb": round(dt["peak_rss"] / 1e6),
+            "recall_documents": dt_recall,
+            "clean_documents_flagged": sum(d.startswith("real") for d in dt_flagged),
+        },
+        "ratio_per_core": round(ours_rate / dt_rate, 1),
+        "ratio_per_core_without_index_load": round(steady_rate / dt_rate, 1),
+    }
 
 
 if __name__ == "__main__":

@@ -39,6 +39,7 @@ FILES = 8  # JSONL files of the corpus (datatrove reads them in one task, ingest
 
 # --------------------------------------------------------------------------- corpus
 
+
 def passages(text: str) -> list[str]:
     """Paragraph-aligned pieces of about PASSAGE characters (min 500)."""
     out, cur = [], ""
@@ -73,7 +74,7 @@ def shingle_set(text: str) -> set[tuple[str, ...]]:
     from dataprep.dedup.normalize import Normalization, normalize
 
     words = normalize(pl.Series([text]), Normalization())[0].split()
-    return {tuple(words[i:i + 5]) for i in range(max(1, len(words) - 4))} if words else set()
+    return {tuple(words[i : i + 5]) for i in range(max(1, len(words) - 4))} if words else set()
 
 
 def jaccard(a: set, b: set) -> float:
@@ -131,8 +132,10 @@ def build_corpus(out: Path, scale: int, copies: int, seed: int) -> dict:
         docs.append({"id": f"c{n}", "text": text})
         pairs.append({"a": f"b{idx}", "b": f"c{n}", "jaccard": j})
     for k in range(1, scale):
-        docs.extend({"id": f"s{k}-{d['id']}", "text": " ".join(edit(d["text"].split(), 0.5, vocab, rng))}
-                    for d in docs[: len(base) + copies])
+        docs.extend(
+            {"id": f"s{k}-{d['id']}", "text": " ".join(edit(d["text"].split(), 0.5, vocab, rng))}
+            for d in docs[: len(base) + copies]
+        )
     rng.shuffle(docs)
     out.mkdir(parents=True, exist_ok=True)
     for f in range(FILES):
@@ -155,6 +158,7 @@ def load_texts(corpus: Path) -> dict[str, str]:
 
 
 # --------------------------------------------------------------------------- process accounting
+
 
 def _tree(root: int) -> list[int]:
     """``root`` and all its descendants (from /proc)."""
@@ -205,6 +209,7 @@ def is_ray_worker(pid: int) -> bool:
 
 # --------------------------------------------------------------------------- our stage
 
+
 def run_ours(corpus: Path, out: Path, num_cpus: int, dedup: dict) -> dict:
     """Ingest (not timed), then the dedup stage alone via --resume; CPU of the whole process tree."""
     import logging
@@ -216,16 +221,29 @@ def run_ours(corpus: Path, out: Path, num_cpus: int, dedup: dict) -> dict:
 
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")
     tmp = tempfile.mkdtemp(prefix="dedup-bench-ray-")
-    ray.init(num_cpus=num_cpus, include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR,
-             _temp_dir=tmp, runtime_env={"env_vars": WORKER_ENV})
+    ray.init(
+        num_cpus=num_cpus,
+        include_dashboard=False,
+        log_to_driver=False,
+        logging_level=logging.ERROR,
+        _temp_dir=tmp,
+        runtime_env={"env_vars": WORKER_ENV},
+    )
     try:
-        ingest = {"stage": "ingest", "shard_rows": 2000, "inputs": [{"path": str(corpus / "docs-*.jsonl.gz"),
-                                                                     "source": "bench", "domain": "mixed"}]}
+        ingest = {
+            "stage": "ingest",
+            "shard_rows": 2000,
+            "inputs": [{"path": str(corpus / "docs-*.jsonl.gz"), "source": "bench", "domain": "mixed"}],
+        }
         run({"name": "dedup-bench", "seed": 1, "stages": [ingest]}, output=str(out), num_cpus=num_cpus)
         before = cpu_seconds(_tree(os.getpid()))
         t0 = time.monotonic()
-        result = run({"name": "dedup-bench", "seed": 1, "stages": [ingest, {"stage": "dedup", **dedup}]}, output=str(out),
-                     num_cpus=num_cpus, resume=True)
+        result = run(
+            {"name": "dedup-bench", "seed": 1, "stages": [ingest, {"stage": "dedup", **dedup}]},
+            output=str(out),
+            num_cpus=num_cpus,
+            resume=True,
+        )
         wall = time.monotonic() - t0
         pids = _tree(os.getpid())
         after = cpu_seconds(pids)
@@ -237,7 +255,9 @@ def run_ours(corpus: Path, out: Path, num_cpus: int, dedup: dict) -> dict:
         peak_worker = max((peak_rss_mb(p) for p in workers), default=0.0)  # before shutdown ends them
     finally:
         ray.shutdown()
-    pipeline_to_orig = dict(zip(ingested["id"].to_pylist(), (json.loads(m)["orig_id"] for m in ingested["meta"].to_pylist())))
+    pipeline_to_orig = dict(
+        zip(ingested["id"].to_pylist(), (json.loads(m)["orig_id"] for m in ingested["meta"].to_pylist()))
+    )
     rep = {json.loads(m)["orig_id"]: json.loads(m)["orig_id"] for m in kept["meta"].to_pylist()}
     for m, dup in zip(rej["meta"].to_pylist(), rej["dup_of"].to_pylist()):
         rep[json.loads(m)["orig_id"]] = pipeline_to_orig[dup]
@@ -273,15 +293,22 @@ def run_peer(corpus: Path, work: Path) -> dict:
     python = os.environ.get("DATATROVE_PYTHON", str(PEER_PYTHON))
     if not Path(python).exists():
         raise SystemExit(f"datatrove venv missing: run `bash bench/setup_datatrove.sh` ({python})")
-    done = subprocess.run([python, __file__, "--peer", str(corpus), str(work)], check=True, capture_output=True, text=True)
+    done = subprocess.run(
+        [python, __file__, "--peer", str(corpus), str(work)], check=True, capture_output=True, text=True
+    )
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def peer_main(corpus: str, work: str) -> None:
     """In datatrove's venv: the 4-stage MinHash dedup (its defaults: 5-grams, 14 x 8, xxhash 64)."""
     from datatrove.executor import LocalPipelineExecutor
-    from datatrove.pipeline.dedup.minhash import (MinhashConfig, MinhashDedupBuckets, MinhashDedupCluster,
-                                                  MinhashDedupFilter, MinhashDedupSignature)
+    from datatrove.pipeline.dedup.minhash import (
+        MinhashConfig,
+        MinhashDedupBuckets,
+        MinhashDedupCluster,
+        MinhashDedupFilter,
+        MinhashDedupSignature,
+    )
     from datatrove.pipeline.readers import JsonlReader
     from datatrove.pipeline.writers import JsonlWriter
 
@@ -291,11 +318,18 @@ def peer_main(corpus: str, work: str) -> None:
     stages = {
         "signatures": [reader(), MinhashDedupSignature(output_folder=str(w / "sigs"), config=cfg)],
         "buckets": [MinhashDedupBuckets(input_folder=str(w / "sigs"), output_folder=str(w / "buckets"), config=cfg)],
-        "cluster": [MinhashDedupCluster(input_folder=str(w / "buckets"), output_folder=str(w / "remove"), config=cfg,
-                                        save_cluster_id=True)],
-        "filter": [reader(), MinhashDedupFilter(input_folder=str(w / "remove"), load_cluster_ids=True,
-                                                exclusion_writer=JsonlWriter(str(w / "removed"))),
-                   JsonlWriter(str(w / "kept"))],
+        "cluster": [
+            MinhashDedupCluster(
+                input_folder=str(w / "buckets"), output_folder=str(w / "remove"), config=cfg, save_cluster_id=True
+            )
+        ],
+        "filter": [
+            reader(),
+            MinhashDedupFilter(
+                input_folder=str(w / "remove"), load_cluster_ids=True, exclusion_writer=JsonlWriter(str(w / "removed"))
+            ),
+            JsonlWriter(str(w / "kept")),
+        ],
     }
     cpu = {}
     for name, steps in stages.items():
@@ -316,6 +350,7 @@ def peer_main(corpus: str, work: str) -> None:
 
 # --------------------------------------------------------------------------- quality of the result
 
+
 def score(pairs: list[dict], same: callable, removals: list[tuple[str, str]], sets: callable) -> dict:
     """Recall per bucket, false merges below 0.6, and precision of removals.
 
@@ -326,7 +361,10 @@ def score(pairs: list[dict], same: callable, removals: list[tuple[str, str]], se
     for low, high in BUCKETS:
         inside = [p for p in pairs if low <= p["jaccard"] < high]
         hits = sum(same(p["a"], p["b"]) for p in inside)
-        per_bucket[f"{low:.2f}-{min(high, 1.0):.2f}"] = {"pairs": len(inside), "recall": round(hits / max(1, len(inside)), 4)}
+        per_bucket[f"{low:.2f}-{min(high, 1.0):.2f}"] = {
+            "pairs": len(inside),
+            "recall": round(hits / max(1, len(inside)), 4),
+        }
     hi = [p for p in pairs if p["jaccard"] >= 0.85]
     lo = [p for p in pairs if p["jaccard"] < 0.6]
     good = sum(jaccard(sets(r), sets(k)) >= 0.7 for r, k in removals)
@@ -347,7 +385,7 @@ def main() -> None:
     ap.add_argument("--num-cpus", type=int, default=2)
     ap.add_argument("--work", default=None, help="scratch folder (default: a temp dir)")
     ap.add_argument("--json", default=None, help="also write the figures here")
-    ap.add_argument("--dedup", default="{}", help="dedup stage config as JSON, e.g. '{\"verify\": \"jaccard\"}'")
+    ap.add_argument("--dedup", default="{}", help='dedup stage config as JSON, e.g. \'{"verify": "jaccard"}\'')
     ap.add_argument("--no-peer", action="store_true", help="run ours only")
     args = ap.parse_args()
     # One thread per process, as in the stage's Ray workers, so CPU seconds are per core.
@@ -357,9 +395,12 @@ def main() -> None:
         return
     sys.path.insert(0, str(REPO))
     work = Path(args.work or tempfile.mkdtemp(prefix="dedup-bench-"))
-    report: dict = {"machine": f"{platform.node()} {os.cpu_count()} cores, {platform.python_version()}",
-                    "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-                    "load_avg_at_start": os.getloadavg()[0], "scales": {}}
+    report: dict = {
+        "machine": f"{platform.node()} {os.cpu_count()} cores, {platform.python_version()}",
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "load_avg_at_start": os.getloadavg()[0],
+        "scales": {},
+    }
     memo: dict[str, set] = {}
     for n, scale in enumerate(int(s) for s in args.scales.split(",")):
         corpus = work / f"corpus-{scale}x"
@@ -370,8 +411,9 @@ def main() -> None:
         rep = ours.pop("rep")
         entry = {"docs": truth["docs"], "mb": round(truth["bytes"] / 1e6, 2), "ours": ours}
         entry["ours"]["mb_per_cpu_s"] = round(truth["bytes"] / 1e6 / ours["cpu_seconds"], 3)
-        entry["ours"]["quality"] = score(truth["pairs"], lambda a, b: rep[a] == rep[b],
-                                         [(d, k) for d, k in rep.items() if d != k], sets)
+        entry["ours"]["quality"] = score(
+            truth["pairs"], lambda a, b: rep[a] == rep[b], [(d, k) for d, k in rep.items() if d != k], sets
+        )
         if n == 0 and not args.no_peer:
             entry["ours"]["signatures"] = our_signature_rate(list(texts.values()))
             peer = run_peer(corpus, work / "peer")
@@ -383,12 +425,17 @@ def main() -> None:
                 "cpu_seconds": peer["cpu"],
                 "mb_per_cpu_s": round(truth["bytes"] / 1e6 / peer_cpu, 3),
                 "signature_mb_per_cpu_s": round(truth["bytes"] / 1e6 / peer["cpu"]["signatures"], 3),
-                "quality": score(truth["pairs"],
-                                 lambda a, b: a in cluster_of and cluster_of.get(a) == cluster_of.get(b),
-                                 [(i, kept_of[c]) for i, (removed, c) in docs.items() if removed and c in kept_of], sets),
+                "quality": score(
+                    truth["pairs"],
+                    lambda a, b: a in cluster_of and cluster_of.get(a) == cluster_of.get(b),
+                    [(i, kept_of[c]) for i, (removed, c) in docs.items() if removed and c in kept_of],
+                    sets,
+                ),
             }
             entry["ratios"] = {
-                "signatures_per_core": round(entry["ours"]["signatures"]["mb_per_s"] / entry["datatrove"]["signature_mb_per_cpu_s"], 1),
+                "signatures_per_core": round(
+                    entry["ours"]["signatures"]["mb_per_s"] / entry["datatrove"]["signature_mb_per_cpu_s"], 1
+                ),
                 "whole_stage_per_core": round(entry["ours"]["mb_per_cpu_s"] / entry["datatrove"]["mb_per_cpu_s"], 1),
             }
         report["scales"][f"{scale}x"] = entry

@@ -27,8 +27,8 @@ import sys
 import tarfile
 import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -50,7 +50,8 @@ def _reference(name: str) -> Callable[[str], str]:
         import justext
 
         return lambda html: "\n".join(
-            p.text for p in justext.justext(html.encode("utf-8"), justext.get_stoplist("English"), encoding="utf-8")
+            p.text
+            for p in justext.justext(html.encode("utf-8"), justext.get_stoplist("English"), encoding="utf-8")
             if not p.is_boilerplate
         )
     if name == "readability-lxml":
@@ -133,7 +134,10 @@ def snippet_scores(counts: list[tuple[int, int, int, int]]) -> dict[str, float]:
 def load_article_benchmark(limit: int | None) -> list[tuple[bytes, str]]:
     root = WEB / "article-extraction-benchmark"
     gold = json.loads((root / "ground-truth.json").read_text(encoding="utf-8"))
-    items = [(gzip.decompress((root / "html" / f"{key}.html.gz").read_bytes()), gold[key]["articleBody"]) for key in sorted(gold)]
+    items = [
+        (gzip.decompress((root / "html" / f"{key}.html.gz").read_bytes()), gold[key]["articleBody"])
+        for key in sorted(gold)
+    ]
     return items[:limit] if limit else items
 
 
@@ -192,7 +196,10 @@ def main() -> int:
     traf = load_trafilatura_eval(args.limit)
     arts = load_article_benchmark(args.limit)
     print(f"# trafilatura eval: {len(traf)} annotated pages present; article benchmark: {len(arts)} pages")
-    header = f"{'extractor':<22} {'tf-P':>6} {'tf-R':>6} {'tf-Acc':>6} {'tf-F1':>6} {'ms/page':>8} | {'ae-P':>6} {'ae-R':>6} {'ae-F1':>6} {'ms/page':>8} crashes"
+    header = (
+        f"{'extractor':<22} {'tf-P':>6} {'tf-R':>6} {'tf-Acc':>6} {'tf-F1':>6} {'ms/page':>8} | "
+        f"{'ae-P':>6} {'ae-R':>6} {'ae-F1':>6} {'ms/page':>8} crashes"
+    )
     print(header)
     results = {}
     for name, fn in extractors().items():
@@ -204,9 +211,15 @@ def main() -> int:
         as_ = shingle_scores([shingle_counts(gold, r or "") for (_, gold), r in zip(arts, a_out)])
         crashes = sum(r is None for r in t_out + a_out)
         t_ms, a_ms = 1000 * t_cpu / len(traf), 1000 * a_cpu / len(arts)
-        results[name] = {"trafilatura_eval": ts, "article_benchmark": as_, "cpu_ms_per_page": [t_ms, a_ms], "crashes": crashes}
+        results[name] = {
+            "trafilatura_eval": ts,
+            "article_benchmark": as_,
+            "cpu_ms_per_page": [t_ms, a_ms],
+            "crashes": crashes,
+        }
         print(
-            f"{name:<22} {ts['precision']:6.3f} {ts['recall']:6.3f} {ts['accuracy']:6.3f} {ts['f1']:6.3f} {t_ms:8.1f} | "
+            f"{name:<22} {ts['precision']:6.3f} {ts['recall']:6.3f} {ts['accuracy']:6.3f} {ts['f1']:6.3f} "
+            f"{t_ms:8.1f} | "
             f"{as_['precision']:6.3f} {as_['recall']:6.3f} {as_['f1']:6.3f} {a_ms:8.1f} {crashes}",
             flush=True,
         )

@@ -27,8 +27,11 @@ import psutil
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared" / "data"
 WORK = REPO / ".bench" / "ingest"
-SOURCES = ("corpus/techdocs/python3.11-doc_rst_sources.jsonl.gz", "corpus/code/thealgorithms_python.jsonl.gz",
-           "corpus/misc/debian_fortunes.jsonl.gz")
+SOURCES = (
+    "corpus/techdocs/python3.11-doc_rst_sources.jsonl.gz",
+    "corpus/code/thealgorithms_python.jsonl.gz",
+    "corpus/misc/debian_fortunes.jsonl.gz",
+)
 
 PEER = """
 import sys
@@ -100,23 +103,56 @@ def main() -> None:
     ap.add_argument("--files", type=int, default=16)
     args = ap.parse_args()
     src, docs, nbytes = build_corpus(args.mb, args.files)
-    peer_py = subprocess.run(["bash", str(REPO / "bench/setup_datatrove.sh")], capture_output=True, text=True,
-                             check=True).stdout.strip().splitlines()[-1]
+    peer_py = (
+        subprocess.run(["bash", str(REPO / "bench/setup_datatrove.sh")], capture_output=True, text=True, check=True)
+        .stdout.strip()
+        .splitlines()[-1]
+    )
     results = {}
     out = WORK / "out"
     shutil.rmtree(out, ignore_errors=True)
     pipeline = WORK / "ingest.yaml"
-    pipeline.write_text(json.dumps({"name": "bench-ingest", "stages": [
-        {"stage": "ingest", "shard_rows": 20000, "inputs": [{"path": str(src / "*.jsonl.gz"), "source": "b"}]}]}))
-    results["dataprep"] = timed([sys.executable, "-m", "dataprep", "run", str(pipeline), "--output", str(out / "dataprep"),
-                                 "--num-cpus", str(args.workers), "--quiet"])
-    results["datatrove"] = timed([peer_py, "-c", PEER, str(src), str(out / "datatrove"), str(args.files),
-                                  str(args.workers)])
-    print(f"corpus: {docs:,} docs, {nbytes / 1e6:.0f} MB of text in {args.files} JSONL.gz files; "
-          f"{args.workers} workers; {platform.node()} {psutil.cpu_count()} cores")
+    pipeline.write_text(
+        json.dumps(
+            {
+                "name": "bench-ingest",
+                "stages": [
+                    {
+                        "stage": "ingest",
+                        "shard_rows": 20000,
+                        "inputs": [{"path": str(src / "*.jsonl.gz"), "source": "b"}],
+                    }
+                ],
+            }
+        )
+    )
+    results["dataprep"] = timed(
+        [
+            sys.executable,
+            "-m",
+            "dataprep",
+            "run",
+            str(pipeline),
+            "--output",
+            str(out / "dataprep"),
+            "--num-cpus",
+            str(args.workers),
+            "--quiet",
+        ]
+    )
+    results["datatrove"] = timed(
+        [peer_py, "-c", PEER, str(src), str(out / "datatrove"), str(args.files), str(args.workers)]
+    )
+    print(
+        f"corpus: {docs:,} docs, {nbytes / 1e6:.0f} MB of text in {args.files} JSONL.gz files; "
+        f"{args.workers} workers; {platform.node()} {psutil.cpu_count()} cores"
+    )
     print(f"{'':<10} {'wall s':>8} {'cpu s':>8} {'docs/s':>10} {'MB/s':>7} {'MB/cpu-s':>9}")
     for name, (wall, cpu) in results.items():
-        print(f"{name:<10} {wall:>8.1f} {cpu:>8.1f} {docs / wall:>10,.0f} {nbytes / 1e6 / wall:>7.1f} {nbytes / 1e6 / cpu:>9.2f}")
+        print(
+            f"{name:<10} {wall:>8.1f} {cpu:>8.1f} {docs / wall:>10,.0f} "
+            f"{nbytes / 1e6 / wall:>7.1f} {nbytes / 1e6 / cpu:>9.2f}"
+        )
     (dw, dc), (pw, pc) = results["dataprep"], results["datatrove"]
     print(f"dataprep / datatrove: {pw / dw:.2f}x wall throughput, {pc / dc:.2f}x per CPU second")
 

@@ -38,7 +38,11 @@ def peer(files: list[str], out: str) -> None:
     from datatrove.data import Document
     from datatrove.pipeline.filters import C4QualityFilter, GopherQualityFilter, GopherRepetitionFilter
 
-    filters = {"gopher_quality": GopherQualityFilter(), "gopher_repetition": GopherRepetitionFilter(), "c4": C4QualityFilter()}
+    filters = {
+        "gopher_quality": GopherQualityFilter(),
+        "gopher_repetition": GopherRepetitionFilter(),
+        "c4": C4QualityFilter(),
+    }
     rows: dict[str, list] = {"id": [], **{f"{k}_keep": [] for k in filters}, **{f"{k}_reason": [] for k in filters}}
     cpu = 0.0
     docs = 0
@@ -77,9 +81,12 @@ def build_shards(out_dir: Path, repeat: int, shards: int) -> list[Path]:
 
 
 def peer_python() -> str:
-    return os.environ.get("DATATROVE_PYTHON") or subprocess.check_output(
-        ["bash", str(REPO / "bench" / "setup_datatrove.sh")], text=True
-    ).strip().splitlines()[-1]
+    return (
+        os.environ.get("DATATROVE_PYTHON")
+        or subprocess.check_output(["bash", str(REPO / "bench" / "setup_datatrove.sh")], text=True)
+        .strip()
+        .splitlines()[-1]
+    )
 
 
 def run_peer(files: list[Path], out_prefix: Path) -> tuple[list[Path], float]:
@@ -117,10 +124,10 @@ def _corpus() -> list[tuple[str, str]]:
 def run_ours(files: list[Path], rule_sets: list[str]) -> tuple[list[pl.DataFrame], list[float], list[int]]:
     """The quality stage's ``process`` on every shard in this process: signals, CPU s and
     text bytes per shard."""
-    import pyarrow.parquet as pq
     import polars as pl
+    import pyarrow.parquet as pq
 
-    from dataprep.stages.base import RunInfo
+    from dataprep.core.contract import RunInfo
     from dataprep.stages.quality import QualityConfig, QualityStage
 
     stage = QualityStage(QualityConfig(rule_sets=rule_sets), RunInfo(seed=0, base_dir=str(REPO)))
@@ -131,7 +138,9 @@ def run_ours(files: list[Path], rule_sets: list[str]) -> tuple[list[pl.DataFrame
         start = time.process_time()
         res = stage.process(table, None)  # type: ignore[arg-type]  # process uses no context
         cpu.append(time.process_time() - start)
-        both = pl.concat([pl.from_arrow(res.kept), pl.from_arrow(res.rejected.drop_columns(["reason"]))], how="diagonal_relaxed")
+        both = pl.concat(
+            [pl.from_arrow(res.kept), pl.from_arrow(res.rejected.drop_columns(["reason"]))], how="diagonal_relaxed"
+        )
         results.append(both.drop("text"))
     return results, cpu, size
 
@@ -147,15 +156,25 @@ def agreement(ours: pl.DataFrame, peer_files: list[Path]) -> dict[str, dict[str,
     for name in PEER_FILTERS:
         keep = evaluate(both, load_rules(rule_set_path(name))).get_column("reason").is_null()
         theirs = both.get_column(f"{name}_keep")
-        out[name] = {"docs": both.height, "agreement": round(float((keep == theirs).mean()), 4),
-                     "ours_kept": int(keep.sum()), "datatrove_kept": int(theirs.sum()),
-                     "only_we_drop": int((~keep & theirs).sum()), "only_datatrove_drops": int((keep & ~theirs).sum())}
+        out[name] = {
+            "docs": both.height,
+            "agreement": round(float((keep == theirs).mean()), 4),
+            "ours_kept": int(keep.sum()),
+            "datatrove_kept": int(theirs.sum()),
+            "only_we_drop": int((~keep & theirs).sum()),
+            "only_datatrove_drops": int((keep & ~theirs).sum()),
+        }
     return out
 
 
 def _rates(docs: int, cpu: float, size: int) -> dict[str, float]:
-    return {"docs": docs, "mb": round(size / 1e6, 1), "cpu_seconds": round(cpu, 1),
-            "docs_per_cpu_s": round(docs / cpu, 1), "mb_per_cpu_s": round(size / 1e6 / cpu, 3)}
+    return {
+        "docs": docs,
+        "mb": round(size / 1e6, 1),
+        "cpu_seconds": round(cpu, 1),
+        "docs_per_cpu_s": round(docs / cpu, 1),
+        "mb_per_cpu_s": round(size / 1e6 / cpu, 3),
+    }
 
 
 def bench(repeat: int, shards: int, peer_shards: int) -> dict[str, object]:
@@ -178,7 +197,8 @@ def bench(repeat: int, shards: int, peer_shards: int) -> dict[str, object]:
     common_ours = _rates(common_docs, sum(cpu[:peer_shards]), sum(size[:peer_shards]))
     result = {
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-        "machine": f"{os.cpu_count()} cores, Python {platform.python_version()}, load average {os.getloadavg()[0]:.1f}",
+        "machine": f"{os.cpu_count()} cores, Python {platform.python_version()}, "
+        f"load average {os.getloadavg()[0]:.1f}",
         "corpus": f"../shared/data/corpus x{repeat} in {len(files)} Parquet shards",
         "ours_all_shards": _rates(sum(len(t) for t in ours), sum(cpu), sum(size)),
         "ours_common_shards": common_ours,
@@ -194,8 +214,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeat", type=int, default=5, help="copies of the corpus (5 x 49 MB = 247 MB)")
     parser.add_argument("--shards", type=int, default=10)
-    parser.add_argument("--peer-shards", type=int, default=2,
-                        help="shards datatrove also runs on (it needs ~7.5 CPU s per MB: all 247 MB would take ~31 CPU min)")
+    parser.add_argument(
+        "--peer-shards",
+        type=int,
+        default=2,
+        help="shards datatrove also runs on (it needs ~7.5 CPU s per MB: all 247 MB would take ~31 CPU min)",
+    )
     sub = parser.add_subparsers(dest="cmd")
     p = sub.add_parser("peer", help="(runs in the datatrove venv) decisions of datatrove's filters")
     p.add_argument("out")

@@ -45,8 +45,11 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared" / "data"
 TOKENIZER = SHARED / "tokenizers" / "dolma-test-tokenizers" / "gpt-neo-test-tokenizer.json"
-SOURCES = ("techdocs/python3.11-doc_rst_sources.jsonl.gz", "code/thealgorithms_python.jsonl.gz",
-           "misc/debian_fortunes.jsonl.gz")
+SOURCES = (
+    "techdocs/python3.11-doc_rst_sources.jsonl.gz",
+    "code/thealgorithms_python.jsonl.gz",
+    "misc/debian_fortunes.jsonl.gz",
+)
 SHARD_ROWS = 2000
 
 
@@ -108,17 +111,30 @@ def run_engine(batches: list[list[str]], work: Path, num_cpus: int) -> dict:
     (work / "in").mkdir(parents=True)
     for i, b in enumerate(batches):
         pq.write_table(pa.table({"text": b}), work / "in" / f"part-{i:03d}.parquet")
-    ingest = {"stage": "ingest", "shard_rows": SHARD_ROWS,
-              "inputs": [{"path": str(work / "in" / "*.parquet"), "domain": "bench", "source": "bench"}]}
+    ingest = {
+        "stage": "ingest",
+        "shard_rows": SHARD_ROWS,
+        "inputs": [{"path": str(work / "in" / "*.parquet"), "domain": "bench", "source": "bench"}],
+    }
     pipeline = {"name": "tok-bench", "seed": 1, "tokenizer": str(TOKENIZER), "stages": [ingest]}
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")
-    ray.init(num_cpus=num_cpus, include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR,
-             _temp_dir=str(work / "ray"), runtime_env={"env_vars": WORKER_ENV})
+    ray.init(
+        num_cpus=num_cpus,
+        include_dashboard=False,
+        log_to_driver=False,
+        logging_level=logging.ERROR,
+        _temp_dir=str(work / "ray"),
+        runtime_env={"env_vars": WORKER_ENV},
+    )
     try:
         run(pipeline, output=str(work / "run"), num_cpus=num_cpus)
         before, t0 = tree_cpu(), time.monotonic()
-        result = run({**pipeline, "stages": [ingest, {"stage": "tokenize"}]}, output=str(work / "run"),
-                     num_cpus=num_cpus, resume=True)
+        result = run(
+            {**pipeline, "stages": [ingest, {"stage": "tokenize"}]},
+            output=str(work / "run"),
+            num_cpus=num_cpus,
+            resume=True,
+        )
         wall = time.monotonic() - t0
         after = tree_cpu()
     finally:
@@ -126,8 +142,13 @@ def run_engine(batches: list[list[str]], work: Path, num_cpus: int) -> dict:
     by_role: dict[str, float] = {}
     for pid, (role, seconds) in after.items():
         by_role[role] = by_role.get(role, 0.0) + seconds - before.get(pid, (role, 0.0))[1]
-    return {"cpu_seconds": sum(by_role.values()), "by_role": by_role, "wall_seconds": wall,
-            "tokens": result.stages[-1].manifest["stats"]["tokens"], "dir": result.stages[-1].dir}
+    return {
+        "cpu_seconds": sum(by_role.values()),
+        "by_role": by_role,
+        "wall_seconds": wall,
+        "tokens": result.stages[-1].manifest["stats"]["tokens"],
+        "dir": result.stages[-1].dir,
+    }
 
 
 def run_peer(texts: list[str], work: Path, threads: int) -> dict:
@@ -139,8 +160,13 @@ def run_peer(texts: list[str], work: Path, threads: int) -> dict:
         for i, t in enumerate(texts):
             f.write(json.dumps({"id": str(i), "text": t}) + "\n")
     env = {**os.environ, "RAYON_NUM_THREADS": str(threads), "TOKENIZERS_PARALLELISM": "true"}
-    out = subprocess.run([py.stdout.strip().splitlines()[-1], __file__, "--peer", str(data), str(work / "dt")],
-                         capture_output=True, text=True, env=env, check=True)
+    out = subprocess.run(
+        [py.stdout.strip().splitlines()[-1], __file__, "--peer", str(data), str(work / "dt")],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -151,14 +177,30 @@ def peer_main(data: str, out: str) -> None:
     from datatrove.pipeline.tokens.megatron_tokenizer import MegatronDocumentTokenizer
 
     executor = LocalPipelineExecutor(
-        pipeline=[JsonlReader(data), DocumentTokenizer(out, tokenizer_name_or_path=str(TOKENIZER),
-                                                       eos_token="<|endoftext|>", shuffle_documents=False)],
-        tasks=1, workers=1, logging_dir=f"{out}-logs", skip_completed=False)
+        pipeline=[
+            JsonlReader(data),
+            DocumentTokenizer(
+                out, tokenizer_name_or_path=str(TOKENIZER), eos_token="<|endoftext|>", shuffle_documents=False
+            ),
+        ],
+        tasks=1,
+        workers=1,
+        logging_dir=f"{out}-logs",
+        skip_completed=False,
+    )
     seconds = cpu(executor.run)
     megatron = LocalPipelineExecutor(  # not timed: the interop check
-        pipeline=[JsonlReader(data), MegatronDocumentTokenizer(f"{out}-megatron", tokenizer_name_or_path=str(TOKENIZER),
-                                                               eos_token="<|endoftext|>")],
-        tasks=1, workers=1, logging_dir=f"{out}-megatron-logs", skip_completed=False)
+        pipeline=[
+            JsonlReader(data),
+            MegatronDocumentTokenizer(
+                f"{out}-megatron", tokenizer_name_or_path=str(TOKENIZER), eos_token="<|endoftext|>"
+            ),
+        ],
+        tasks=1,
+        workers=1,
+        logging_dir=f"{out}-megatron-logs",
+        skip_completed=False,
+    )
     megatron.run()
     print(json.dumps({"cpu_seconds": seconds, "megatron_prefix": f"{out}-megatron/00000_tokens"}))
 
@@ -179,14 +221,17 @@ def main() -> None:
     import pyarrow as pa
     from tokenizers import Tokenizer
 
-    from dataprep.stages.base import RunInfo, ShardContext
+    from dataprep.core.contract import RunInfo
+    from dataprep.stages.base import ShardContext
     from dataprep.stages.tokenize import TokenizeConfig, TokenizeStage
 
     texts = corpus(args.mb)
     mb = sum(len(t.encode()) for t in texts) / 1e6
-    batches = [texts[i:i + SHARD_ROWS] for i in range(0, len(texts), SHARD_ROWS)]
-    tables = [pa.table({"id": [f"d{i + j}" for j in range(len(b))], "text": b})
-              for i, b in zip(range(0, len(texts), SHARD_ROWS), batches)]
+    batches = [texts[i : i + SHARD_ROWS] for i in range(0, len(texts), SHARD_ROWS)]
+    tables = [
+        pa.table({"id": [f"d{i + j}" for j in range(len(b))], "text": b})
+        for i, b in zip(range(0, len(texts), SHARD_ROWS), batches)
+    ]
     raw_tok = Tokenizer.from_file(str(TOKENIZER))
     run_info = RunInfo(seed=0, base_dir=str(REPO))
     stage = TokenizeStage(TokenizeConfig(tokenizer=str(TOKENIZER)), run_info)
@@ -215,7 +260,7 @@ def main() -> None:
     report = {
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "machine": f"{platform.node()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
-                   f"load average {os.getloadavg()[0]:.1f} at start of timing",
+        f"load average {os.getloadavg()[0]:.1f} at start of timing",
         "command": " ".join(["python", "bench/tokenization.py", *sys.argv[1:]]),
         "text": {"documents": len(texts), "mb": round(mb, 2), "shards": len(tables)},
         "threads": args.threads,
@@ -228,9 +273,13 @@ def main() -> None:
         work = Path(tmp)
         engine = run_engine(batches, work / "engine", args.num_cpus) if args.num_cpus else None
         if engine:
-            report["engine"] = {"workers": args.num_cpus, "wall_seconds": round(engine["wall_seconds"], 2),
-                                "cpu_seconds": round(engine["cpu_seconds"], 3), "tokens": engine["tokens"],
-                                "cpu_seconds_by_role": {k: round(v, 3) for k, v in sorted(engine["by_role"].items())}}
+            report["engine"] = {
+                "workers": args.num_cpus,
+                "wall_seconds": round(engine["wall_seconds"], 2),
+                "cpu_seconds": round(engine["cpu_seconds"], 3),
+                "tokens": engine["tokens"],
+                "cpu_seconds_by_role": {k: round(v, 3) for k, v in sorted(engine["by_role"].items())},
+            }
             report["mb_per_cpu_s"]["engine"] = round(mb / engine["cpu_seconds"], 3)
             report["engine_vs_raw"] = round(best["raw"] / engine["cpu_seconds"], 3)
         if not args.no_peer:
@@ -240,8 +289,10 @@ def main() -> None:
             report["ours_vs_datatrove"] = round(peer["cpu_seconds"] / best["ours"], 3)
             if engine:
                 report["megatron_bytes_equal_datatrove"] = {
-                    ext: Path(engine["dir"], f"tokens{ext}").read_bytes() == Path(peer["megatron_prefix"] + ext).read_bytes()
-                    for ext in (".bin", ".idx")}
+                    ext: Path(engine["dir"], f"tokens{ext}").read_bytes()
+                    == Path(peer["megatron_prefix"] + ext).read_bytes()
+                    for ext in (".bin", ".idx")
+                }
     print(json.dumps(report, indent=2))
 
 

@@ -43,7 +43,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from bench.extraction_quality import WEB, load_article_benchmark, load_trafilatura_eval  # noqa: E402
-from dataprep.engine.storage import open_input  # noqa: E402
+from dataprep.core.storage import open_input  # noqa: E402
 from dataprep.extract.html import extract_main_text  # noqa: E402
 from dataprep.readers.warc import read_warc  # noqa: E402
 
@@ -148,11 +148,15 @@ def main() -> int:
         built = folder / "gold-pages.warc.gz"
         build_warc(pages, built)
         for n in (0, 1):
-            (folder / f"sample-000{n}.warc.gz").write_bytes((WEB / "dolma-tests" / f"sample-000{n}.warc.gz").read_bytes())
+            (folder / f"sample-000{n}.warc.gz").write_bytes(
+                (WEB / "dolma-tests" / f"sample-000{n}.warc.gz").read_bytes()
+            )
         paths = sorted(folder.glob("*.warc.gz"))
         html_mb = sum(len(p) for p in pages) / 1e6
-        print(f"# {len(pages)} gold pages ({html_mb:.1f} MB HTML) + 2 real wget WARCs; {os.cpu_count()} cores; "
-              f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
+        print(
+            f"# {len(pages)} gold pages ({html_mb:.1f} MB HTML) + 2 real wget WARCs; {os.cpu_count()} cores; "
+            f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}"
+        )
         for extractor in ("trafilatura", "resiliparse"):  # imports are a one-off cost, not a per-page one
             extract_main_text("<html><body><p>warm up</p></body></html>", extractor)  # type: ignore[arg-type]
         results: dict = {"parse_only": parse_only(paths)}
@@ -160,12 +164,17 @@ def main() -> int:
             print(f"parse only   {name:<18} {r['records']:>6} records  {r['records_per_cpu_s']:>9.0f} records/CPU-s")
         for extractor in ("trafilatura", "trafilatura_fast", "resiliparse"):
             r = results[f"ours:{extractor}"] = ours(paths, extractor)
-            print(f"ours         {extractor:<18} {r['docs']:>6} docs  {r['docs'] / r['cpu_s']:>7.1f} pages/CPU-s  "
-                  f"(cpu {r['cpu_s']:.1f} s, wall {r['wall_s']:.1f} s)", flush=True)
+            print(
+                f"ours         {extractor:<18} {r['docs']:>6} docs  {r['docs'] / r['cpu_s']:>7.1f} pages/CPU-s  "
+                f"(cpu {r['cpu_s']:.1f} s, wall {r['wall_s']:.1f} s)",
+                flush=True,
+            )
         r = results["datatrove"] = peer(folder, "*.warc.gz")
         if r:
-            print(f"datatrove    trafilatura(prec.)  {r['docs']:>6} docs  {r['docs'] / r['cpu_s']:>7.1f} pages/CPU-s  "
-                  f"(cpu {r['cpu_s']:.1f} s, wall {r['wall_s']:.1f} s)")
+            print(
+                f"datatrove    trafilatura(prec.)  {r['docs']:>6} docs  {r['docs'] / r['cpu_s']:>7.1f} pages/CPU-s  "
+                f"(cpu {r['cpu_s']:.1f} s, wall {r['wall_s']:.1f} s)"
+            )
             for extractor in ("trafilatura", "trafilatura_fast", "resiliparse"):
                 o = results[f"ours:{extractor}"]
                 ratio = (o["docs"] / o["cpu_s"]) / (r["docs"] / r["cpu_s"])

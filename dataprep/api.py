@@ -1,34 +1,43 @@
 """The Python API, for notebooks and scripts: the same runs as the CLI.
 
-    from dataprep.api import run, read_stage
-    result = run("pipelines/quickstart.yaml", output="runs/qs")
-    kept = read_stage(result.stages[-1].dir)
-    dropped = read_stage(result.stages[1].dir, rejected=True)
+from dataprep.api import run, read_stage
+result = run("pipelines/quickstart.yaml", output="runs/qs")
+kept = read_stage(result.stages[-1].dir)
+dropped = read_stage(result.stages[1].dir, rejected=True)
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import pyarrow as pa
 
 from dataprep.config import load_pipeline
+from dataprep.core.storage import Storage
+from dataprep.engine.lineage import trace
 from dataprep.engine.runner import RunResult, run_pipeline
-from dataprep.engine.storage import Storage
 from dataprep.engine.verify import verify_run
-from dataprep.lineage import trace
 
 __all__ = ["run", "read_stage", "verify_run", "trace", "RunResult"]
 
 
-def run(pipeline: str | Path | dict[str, Any], output: str | None = None, inputs: list[str] | None = None,
-        address: str | None = None, num_cpus: int | None = None, resume: bool = False, verbose: bool = False,
-        base_dir: str | None = None) -> RunResult:
+def run(
+    pipeline: str | Path | dict[str, Any],
+    output: str | None = None,
+    inputs: list[str] | None = None,
+    address: str | None = None,
+    num_cpus: int | None = None,
+    resume: bool = False,
+    verbose: bool = False,
+    base_dir: str | None = None,
+) -> RunResult:
     """Run a pipeline (a YAML path or a dict) into ``output`` (default ``runs/<name>``)."""
     pipe = load_pipeline(pipeline, inputs=inputs, base_dir=base_dir)
-    return run_pipeline(pipe, output or f"runs/{pipe.name}", address=address, num_cpus=num_cpus, resume=resume,
-                        verbose=verbose)
+    return run_pipeline(
+        pipe, output or f"runs/{pipe.name}", address=address, num_cpus=num_cpus, resume=resume, verbose=verbose
+    )
 
 
 def read_stage(stage_dir: str, columns: Sequence[str] | None = None, rejected: bool = False) -> pa.Table:

@@ -28,8 +28,9 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from dataprep.core.contract import InputPath, RunInfo, StageConfig
 from dataprep.stages import stage_class
-from dataprep.stages.base import InputPath, RunInfo, Stage, StageConfig
+from dataprep.stages.base import Stage
 
 
 class PipelineError(ValueError):
@@ -92,8 +93,9 @@ def sha256_json(obj: Any) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
-def load_pipeline(source: str | Path | dict[str, Any], inputs: list[str] | None = None,
-                  base_dir: str | None = None) -> Pipeline:
+def load_pipeline(
+    source: str | Path | dict[str, Any], inputs: list[str] | None = None, base_dir: str | None = None
+) -> Pipeline:
     """Read and validate a pipeline; ``inputs`` replaces the ingest stage's input paths."""
     path = sha = None
     if isinstance(source, dict):
@@ -153,7 +155,11 @@ def _check_order(where: str, plans: list[StagePlan]) -> list[str]:
     errors = []
     if plans[0].cls.kind != "source":
         errors.append(f"{where}: the first stage must read data (ingest), not {plans[0].name!r}")
-    errors += [f"{where}: stage {p.index + 1} ({p.name}) reads data but is not first" for p in plans[1:] if p.cls.kind == "source"]
+    errors += [
+        f"{where}: stage {p.index + 1} ({p.name}) reads data but is not first"
+        for p in plans[1:]
+        if p.cls.kind == "source"
+    ]
     return errors
 
 

@@ -11,8 +11,8 @@ The ingest stage calls them (``url_blocklist:`` and ``dedup_urls:`` in its confi
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 from urllib.parse import urlsplit, urlunsplit
 
 import pyarrow as pa

@@ -34,10 +34,13 @@ class Plant:
 
 def real_documents(shared: Path, limit: int) -> list[str]:
     """Up to ``limit`` real documents of at least 2,000 characters, in a fixed order."""
-    docs = [json.loads(line)["text"] for line in gzip.open(shared / "corpus/techdocs/python3.11-doc_rst_sources.jsonl.gz", "rt")]
+    docs = [
+        json.loads(line)["text"]
+        for line in gzip.open(shared / "corpus/techdocs/python3.11-doc_rst_sources.jsonl.gz", "rt")
+    ]
     for book in sorted((shared / "corpus/books/gitenberg").glob("*.txt.gz")):
         text = gzip.open(book, "rt", encoding="utf-8", errors="replace").read()
-        docs += [text[i:i + PIECE_CHARS] for i in range(0, len(text), PIECE_CHARS)]
+        docs += [text[i : i + PIECE_CHARS] for i in range(0, len(text), PIECE_CHARS)]
     return [d for d in docs if len(d) >= 2000][:limit]
 
 
@@ -51,12 +54,16 @@ def perturb(text: str, rng: random.Random) -> str:
         elif r < 0.4:
             word = word.title()
         word = word.replace("'", "’") if rng.random() < 0.5 else word
-        word = re.sub(r"[.,;:!?]+$", "", word) if rng.random() < 0.5 else word + rng.choice([",", " ;", " -", "", "..."])
+        word = (
+            re.sub(r"[.,;:!?]+$", "", word) if rng.random() < 0.5 else word + rng.choice([",", " ;", " -", "", "..."])
+        )
         out.append(word + rng.choice([" ", "  ", "\n", "\t", " \n "]))
     return "".join(out)
 
 
-def plant(docs: list[str], sets: list[BenchmarkSet], indexed: list[bool], per_kind: int, seed: int = 5) -> tuple[list[str], list[Plant]]:
+def plant(
+    docs: list[str], sets: list[BenchmarkSet], indexed: list[bool], per_kind: int, seed: int = 5
+) -> tuple[list[str], list[Plant]]:
     """``per_kind`` plants of each kind, each in its own copy of a document (docs cycle)."""
     rng = random.Random(seed)
     items = [(i, item) for i, item in enumerate(it for b in sets for it in b.items) if indexed[i]]

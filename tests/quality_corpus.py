@@ -13,8 +13,8 @@ import json
 import re
 import xml.etree.ElementTree as ET
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 CHUNK_CHARS = 4000  # long files (books, web text) are cut at blank lines into ~4 KB documents
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import gzip
 import json
 
-from dataprep.cli import main
-
 from conftest import REPO
+
+from dataprep.cli import main
 
 
 def test_run_with_input_override_inspect_and_lineage(tmp_path, shared_data, ray_session, capsys):
@@ -16,8 +16,10 @@ def test_run_with_input_override_inspect_and_lineage(tmp_path, shared_data, ray_
         lines = f.read().splitlines()[:5]
     src.write_text("\n".join(lines + ['{"text": ""}']) + "\n")
     pipeline = tmp_path / "p.yaml"
-    pipeline.write_text("name: p\nstages:\n  - stage: ingest\n    inputs:\n"
-                        f"      - {{path: {REPO}/pipelines/data/quickstart/web.jsonl.gz, source: cc, domain: web}}\n")
+    pipeline.write_text(
+        "name: p\nstages:\n  - stage: ingest\n    inputs:\n"
+        f"      - {{path: {REPO}/pipelines/data/quickstart/web.jsonl.gz, source: cc, domain: web}}\n"
+    )
     out = tmp_path / "run"
     assert main(["run", str(pipeline), "--input", str(src), "--output", str(out), "--quiet"]) == 0
     summary = capsys.readouterr().out

@@ -12,6 +12,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from decontam_plants import KINDS, plant, real_documents
 
 from dataprep.benchmarks import GenericSpec, load_benchmarks
 from dataprep.benchmarks.items import strip_scaffold
@@ -21,13 +22,25 @@ from dataprep.decontam.ngrams import tokenize
 from dataprep.decontam.redact import redact
 from dataprep.decontam.report import build_report, match_rows, render_markdown
 from dataprep.engine.manifest import validate
-from decontam_plants import KINDS, plant, real_documents
 
 # One file or folder per loader family, so every loader meets real data.
-FAMILY_PATHS = ("gsm8k/test.jsonl", "humaneval", "mbpp", "mmlu/test", "truthfulqa", "nq_open/NQ-open.dev.jsonl",
-                "squad_v2/cs224n-dev-v2.0.json", "hellaswag", "llm-foundry-icl/arc_challenge.jsonl",
-                "llm-foundry-icl/boolq.jsonl", "llm-foundry-icl/winogrande.jsonl", "llm-foundry-icl/siqa.jsonl",
-                "llm-foundry-icl/lambada_openai.jsonl", "llm-foundry-icl/math.jsonl", "llm-foundry-icl/triviaqa_sm_sub.jsonl")
+FAMILY_PATHS = (
+    "gsm8k/test.jsonl",
+    "humaneval",
+    "mbpp",
+    "mmlu/test",
+    "truthfulqa",
+    "nq_open/NQ-open.dev.jsonl",
+    "squad_v2/cs224n-dev-v2.0.json",
+    "hellaswag",
+    "llm-foundry-icl/arc_challenge.jsonl",
+    "llm-foundry-icl/boolq.jsonl",
+    "llm-foundry-icl/winogrande.jsonl",
+    "llm-foundry-icl/siqa.jsonl",
+    "llm-foundry-icl/lambada_openai.jsonl",
+    "llm-foundry-icl/math.jsonl",
+    "llm-foundry-icl/triviaqa_sm_sub.jsonl",
+)
 
 
 @pytest.fixture(scope="module")
@@ -42,22 +55,50 @@ def indexed(sets):
 
 def test_families_load_with_official_counts(shared_data: Path) -> None:
     found = {b.key: len(b.items) for b in load_benchmarks([str(shared_data / "benchmarks")])}
-    official = {"gsm8k/test": 1319, "gsm8k/train": 7473, "mmlu/test": 14042, "mmlu/dev": 285, "hellaswag/val": 10042,
-                "humaneval/test": 164, "mbpp/full": 974, "truthfulqa/generation": 817, "nq_open/dev": 3610,
-                "arc_challenge/eval": 1172, "arc_easy/eval": 2376, "piqa/eval": 1838, "winogrande/eval": 1267,
-                "boolq/eval": 3270, "lambada_openai/eval": 5153, "math/eval": 5000, "openbook_qa/eval": 500,
-                "commonsense_qa/eval": 1221, "siqa/eval": 1954, "triviaqa_sm_sub/eval": 3000, "squad_v2/cs224n-dev": 6078,
-                "squad_v2/cs224n-test": 5915}
+    official = {
+        "gsm8k/test": 1319,
+        "gsm8k/train": 7473,
+        "mmlu/test": 14042,
+        "mmlu/dev": 285,
+        "hellaswag/val": 10042,
+        "humaneval/test": 164,
+        "mbpp/full": 974,
+        "truthfulqa/generation": 817,
+        "nq_open/dev": 3610,
+        "arc_challenge/eval": 1172,
+        "arc_easy/eval": 2376,
+        "piqa/eval": 1838,
+        "winogrande/eval": 1267,
+        "boolq/eval": 3270,
+        "lambada_openai/eval": 5153,
+        "math/eval": 5000,
+        "openbook_qa/eval": 500,
+        "commonsense_qa/eval": 1221,
+        "siqa/eval": 1954,
+        "triviaqa_sm_sub/eval": 3000,
+        "squad_v2/cs224n-dev": 6078,
+        "squad_v2/cs224n-test": 5915,
+    }
     assert {k: found.get(k) for k in official} == official
 
 
 def test_scaffolding_is_stripped(sets) -> None:
-    assert strip_scaffold("Context: Tracy left.\nQuestion: Why?\nChoices:\nA. a plan\nB.) go home\nAnswer:") == \
-        ["Tracy left.", "Why?", "a plan", "go home"]
+    assert strip_scaffold("Context: Tracy left.\nQuestion: Why?\nChoices:\nA. a plan\nB.) go home\nAnswer:") == [
+        "Tracy left.",
+        "Why?",
+        "a plan",
+        "go home",
+    ]
     siqa = next(b for b in sets if b.name == "siqa")
-    assert siqa.items[0].fields == ("Tracy didn't go home that evening and resisted Riley's attacks.",
-                                    "What does Tracy need to do before this?", "make a new plan", "Find somewhere to go")
-    labelled = [t for item in siqa.items for t in item.fields if t.startswith(("Context:", "Question:", "Answer:", "A. "))]
+    assert siqa.items[0].fields == (
+        "Tracy didn't go home that evening and resisted Riley's attacks.",
+        "What does Tracy need to do before this?",
+        "make a new plan",
+        "Find somewhere to go",
+    )
+    labelled = [
+        t for item in siqa.items for t in item.fields if t.startswith(("Context:", "Question:", "Answer:", "A. "))
+    ]
     assert len(labelled) <= 1  # one SIQA answer itself begins with "Question:"
     boolq = next(b for b in sets if b.name == "boolq").items[0].fields
     assert not boolq[0].startswith("Passage:") and boolq[1].startswith("does ethanol")
@@ -82,6 +123,7 @@ def test_generic_loader_reads_real_items(tmp_path: Path, shared_data: Path, fmt:
     path = tmp_path / f"custom.{fmt}"
     if fmt == "csv":
         import pyarrow.csv as pacsv
+
         pacsv.write_csv(table, path)
     elif fmt == "parquet":
         pq.write_table(table, path)
@@ -103,7 +145,10 @@ def test_normalization_folds_case_punctuation_whitespace_and_width() -> None:
 def test_word_hashes_are_stable_across_processes() -> None:
     """The same words hash the same in a fresh interpreter (no salted ``hash()``)."""
     here = tokenize(["benchmark contamination is measured"]).hashes.tolist()
-    code = "from dataprep.decontam.ngrams import tokenize; print(tokenize(['benchmark contamination is measured']).hashes.tolist())"
+    code = (
+        "from dataprep.decontam.ngrams import tokenize; "
+        "print(tokenize(['benchmark contamination is measured']).hashes.tolist())"
+    )
     there = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert json.loads(there) == here
 
@@ -167,8 +212,9 @@ def test_clean_documents_flag_only_real_overlaps(shared_data: Path, sets, indexe
 
 
 def _words(text: str) -> str:
-    from dataprep.decontam.ngrams import split_words
     import polars as pl
+
+    from dataprep.decontam.ngrams import split_words
 
     return " ".join(split_words(pl.Series([text]))[0].to_list())
 
@@ -189,16 +235,31 @@ def test_report_is_schema_valid_and_names_the_match(sets, indexed) -> None:
     doc = "Intro paragraph. " + "\n".join(item.fields) + " Outro."
     matches = item_matches(scan([doc], index), [doc], index.item_keys)
     rows = match_rows(matches, [doc], ["d1"], ["f.jsonl"], [7])
-    bench = [{"name": b.name, "split": b.split, "fields": list(b.fields), "items": len(b.items), "indexed_items": 0,
-              "files": []} for b in sets]
-    report = build_report(config={"ngram": 13, "min_item_words": 8, "max_doc_freq": 10, "min_overlap": 0.0},
-                          benchmarks=bench, items=items, item_ngrams=index.item_keys.tolist(), matches=rows,
-                          data={"files": [], "documents": 1, "characters": len(doc), "unreadable": []}, common=[],
-                          created=None)
+    bench = [
+        {
+            "name": b.name,
+            "split": b.split,
+            "fields": list(b.fields),
+            "items": len(b.items),
+            "indexed_items": 0,
+            "files": [],
+        }
+        for b in sets
+    ]
+    report = build_report(
+        config={"ngram": 13, "min_item_words": 8, "max_doc_freq": 10, "min_overlap": 0.0},
+        benchmarks=bench,
+        items=items,
+        item_ngrams=index.item_keys.tolist(),
+        matches=rows,
+        data={"files": [], "documents": 1, "characters": len(doc), "unreadable": []},
+        common=[],
+        created=None,
+    )
     assert validate(report, "audit") == []
     first = report["matches"][0]
     assert (first["doc_id"], first["row"], first["item_id"]) == ("d1", 7, item.item_id)
-    assert doc[first["start"]:first["end"]] == first["text"] and item.fields[0][:30] in first["text"]
+    assert doc[first["start"] : first["end"]] == first["text"] and item.fields[0][:30] in first["text"]
     assert item.item_id in render_markdown(report)
 
 
@@ -210,10 +271,12 @@ def test_config_errors_are_caught_up_front(tmp_path: Path) -> None:
     ctx = {"base_dir": str(tmp_path)}
     (tmp_path / "evals").mkdir()
     assert DecontaminateConfig.model_validate({"benchmarks": ["evals"]}, context=ctx).ngram == 13
-    for bad, message in [({"benchmarks": ["missing"]}, "does not exist"),
-                         ({"benchmarks": ["evals"], "ngram": 7}, "greater than or equal to 8"),
-                         ({"benchmarks": ["evals"], "min_item_words": 20}, "cannot exceed ngram"),
-                         ({"benchmarks": ["evals"], "mode": "delete"}, "annotate"),
-                         ({"benchmarks": ["evals"], "n_gram": 13}, "Extra inputs")]:
+    for bad, message in [
+        ({"benchmarks": ["missing"]}, "does not exist"),
+        ({"benchmarks": ["evals"], "ngram": 7}, "greater than or equal to 8"),
+        ({"benchmarks": ["evals"], "min_item_words": 20}, "cannot exceed ngram"),
+        ({"benchmarks": ["evals"], "mode": "delete"}, "annotate"),
+        ({"benchmarks": ["evals"], "n_gram": 13}, "Extra inputs"),
+    ]:
         with pytest.raises(ValidationError, match=message):
             DecontaminateConfig.model_validate(bad, context=ctx)

@@ -8,12 +8,12 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from decontam_plants import real_documents
 
 from dataprep.api import read_stage, run
 from dataprep.benchmarks import load_benchmarks
 from dataprep.cli import main
 from dataprep.engine.manifest import validate
-from decontam_plants import real_documents
 
 pytestmark = pytest.mark.slow
 
@@ -24,7 +24,9 @@ PLANTED = (3, 11, 17, 25)  # documents that get a benchmark item
 def corpus(tmp_path_factory, shared_data: Path) -> tuple[Path, list[str], list[str]]:
     """30 real documents (JSONL); four hold a GSM8K or HumanEval item in their middle."""
     bench = shared_data / "benchmarks"
-    items = [i for b in load_benchmarks([str(bench / "gsm8k/test.jsonl"), str(bench / "humaneval")]) for i in b.items[:2]]
+    items = [
+        i for b in load_benchmarks([str(bench / "gsm8k/test.jsonl"), str(bench / "humaneval")]) for i in b.items[:2]
+    ]
     docs = [d[:6000] for d in real_documents(shared_data, 30)]
     planted_text = []
     for doc_index, item in zip(PLANTED, items):
@@ -39,19 +41,33 @@ def corpus(tmp_path_factory, shared_data: Path) -> tuple[Path, list[str], list[s
 
 def _pipeline(corpus_path: Path, shared_data: Path, mode: str) -> dict:
     bench = shared_data / "benchmarks"
-    return {"name": f"dc-{mode}", "seed": 7, "stages": [
-        {"stage": "ingest", "shard_rows": 8, "inputs": [{"path": str(corpus_path), "domain": "web", "source": "t"}]},
-        {"stage": "decontaminate", "mode": mode,
-         "benchmarks": [str(bench / "gsm8k/test.jsonl"), {"path": str(bench / "humaneval")}]},
-    ]}
+    return {
+        "name": f"dc-{mode}",
+        "seed": 7,
+        "stages": [
+            {
+                "stage": "ingest",
+                "shard_rows": 8,
+                "inputs": [{"path": str(corpus_path), "domain": "web", "source": "t"}],
+            },
+            {
+                "stage": "decontaminate",
+                "mode": mode,
+                "benchmarks": [str(bench / "gsm8k/test.jsonl"), {"path": str(bench / "humaneval")}],
+            },
+        ],
+    }
 
 
 def test_annotate_flags_exactly_the_planted_documents(ray_session, corpus, shared_data: Path, tmp_path: Path) -> None:
     path, _, _ = corpus
     result = run(_pipeline(path, shared_data, "annotate"), output=str(tmp_path / "run"))
     table = read_stage(result.stages[1].dir)
-    flagged = [json.loads(m).get("orig_id") for m, b in zip(table.column("meta").to_pylist(),
-                                                            table.column("decontam_benchmarks").to_pylist()) if b]
+    flagged = [
+        json.loads(m).get("orig_id")
+        for m, b in zip(table.column("meta").to_pylist(), table.column("decontam_benchmarks").to_pylist())
+        if b
+    ]
     assert sorted(flagged) == sorted(f"doc{i}" for i in PLANTED)
     row = table.column("decontam_items").to_pylist()
     assert any(any(i.startswith("humaneval/test/HumanEval/") for i in r) for r in row)
@@ -95,9 +111,20 @@ def test_audit_cli_on_jsonl_and_parquet(ray_session, corpus, shared_data: Path, 
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"text": "fine"}\n{broken\n{"body": "no text field"}\n')
     out = tmp_path / "audit"
-    code = main(["audit", "--data", str(path), str(tmp_path / "part.parquet"), str(bad),
-                 "--benchmarks", str(shared_data / "benchmarks/gsm8k"), str(shared_data / "benchmarks/humaneval"),
-                 "--out", str(out)])
+    code = main(
+        [
+            "audit",
+            "--data",
+            str(path),
+            str(tmp_path / "part.parquet"),
+            str(bad),
+            "--benchmarks",
+            str(shared_data / "benchmarks/gsm8k"),
+            str(shared_data / "benchmarks/humaneval"),
+            "--out",
+            str(out),
+        ]
+    )
     assert code == 0
     report = json.loads((out / "report.json").read_text())
     assert validate(report, "audit") == []
@@ -106,6 +133,6 @@ def test_audit_cli_on_jsonl_and_parquet(ray_session, corpus, shared_data: Path, 
     assert found == expected
     first = next(m for m in report["matches"] if m["file"] == "part.parquet")
     assert first["doc_id"] == f"part.parquet:{first['row']}"
-    assert docs[first["row"] - 1][first["start"]:first["end"]] == first["text"]
+    assert docs[first["row"] - 1][first["start"] : first["end"]] == first["text"]
     assert [(u["file"], u["row"]) for u in report["data"]["unreadable"]] == [("bad.jsonl", 2), ("bad.jsonl", 3)]
     assert {f["sha256"] for b in report["benchmarks"] for f in b["files"]} and "report.md" in capsys.readouterr().out

@@ -7,9 +7,9 @@ import polars as pl
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components as scipy_components
 
+from dataprep.core.storage import StageWorkDir, Storage
 from dataprep.dedup.components import connected_components, read_labels, size_histogram, write_parts
 from dataprep.engine.executor import RayExecutor
-from dataprep.engine.storage import Storage, StageWorkDir
 
 
 def test_labels_equal_the_smallest_node_of_each_scipy_component(ray_session, tmp_path) -> None:
@@ -21,7 +21,7 @@ def test_labels_equal_the_smallest_node_of_each_scipy_component(ray_session, tmp
     start = 0
     while start < 300:
         size = int(rng.integers(2, 7))
-        members = order[start:start + size]
+        members = order[start : start + size]
         edges += [(members[i], members[i + 1]) for i in range(len(members) - 1)]
         start += size
     chain = order[300:306]

@@ -32,7 +32,7 @@ def docs(shared_data) -> list[str]:
 
 def shingles(text: str, n: int = 5) -> set[tuple[str, ...]]:
     words = normalize(pl.Series([text]), Normalization())[0].split()
-    return {tuple(words[i:i + n]) for i in range(max(1, len(words) - n + 1))}
+    return {tuple(words[i : i + n]) for i in range(max(1, len(words) - n + 1))}
 
 
 def test_normalization_options_each_remove_one_kind_of_difference() -> None:
@@ -101,12 +101,14 @@ def test_band_keys_match_only_where_band_values_match() -> None:
 
 
 def test_candidate_pairs_collapse_exact_copies_and_cap_large_buckets() -> None:
-    buckets = pl.DataFrame({
-        "band": [0] * 5 + [1, 1],
-        "key": pl.Series([7] * 5 + [7, 8], dtype=pl.UInt64),
-        "node": pl.Series([5, 1, 3, 4, 2, 1, 3], dtype=pl.UInt64),
-        "exact": [b"x", b"x", b"y", b"z", b"w", b"x", b"y"],
-    })
+    buckets = pl.DataFrame(
+        {
+            "band": [0] * 5 + [1, 1],
+            "key": pl.Series([7] * 5 + [7, 8], dtype=pl.UInt64),
+            "node": pl.Series([5, 1, 3, 4, 2, 1, 3], dtype=pl.UInt64),
+            "exact": [b"x", b"x", b"y", b"z", b"w", b"x", b"y"],
+        }
+    )
     pairs, large = candidate_pairs(buckets, anchors=10)
     assert sorted(pairs.iter_rows()) == [(1, 2), (1, 3), (1, 4), (2, 3), (2, 4), (3, 4)]  # node 5 == node 1's text
     assert large == 0

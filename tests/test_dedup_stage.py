@@ -39,10 +39,14 @@ def inputs(shared_data, tmp_path_factory) -> dict[str, Path]:
 
 def pipeline(files: list[Path], **dedup) -> dict:
     ingest = [{"path": str(f), "source": f.stem, "domain": "docs" if f.stem == "a" else "copies"} for f in files]
-    return {"name": "dedup-test", "seed": 3, "stages": [
-        {"stage": "ingest", "shard_rows": 5, "inputs": ingest},
-        {"stage": "dedup", "partitions": 3, **dedup},
-    ]}
+    return {
+        "name": "dedup-test",
+        "seed": 3,
+        "stages": [
+            {"stage": "ingest", "shard_rows": 5, "inputs": ingest},
+            {"stage": "dedup", "partitions": 3, **dedup},
+        ],
+    }
 
 
 def rows_by_id(stage_dir: str, rejected: bool = False) -> pa.Table:
@@ -76,12 +80,17 @@ def test_dedup_removes_planted_copies_identically_for_any_worker_count_and_input
 
 @pytest.mark.slow
 def test_keep_rule_exact_jaccard_and_sweep_from_stored_signatures(ray_session, inputs, tmp_path, capsys):
-    stage = run(pipeline([inputs["a"], inputs["b"]], keep=["-length"], verify="jaccard"), output=str(tmp_path / "r"),
-                num_cpus=2).stages[1]
+    stage = run(
+        pipeline([inputs["a"], inputs["b"]], keep=["-length"], verify="jaccard"),
+        output=str(tmp_path / "r"),
+        num_cpus=2,
+    ).stages[1]
     rejected = rows_by_id(stage.dir, rejected=True)
     # shortest first now: the near copy stays and the original goes
     assert {(r["id"], r["reason"], r["dup_of"]) for r in rejected.select(["id", "reason", "dup_of"]).to_pylist()} == {
-        ("a/a.jsonl:2", "near_dup", "b/b.jsonl:2"), ("b/b.jsonl:1", "exact_dup", "a/a.jsonl:1")}
+        ("a/a.jsonl:2", "near_dup", "b/b.jsonl:2"),
+        ("b/b.jsonl:1", "exact_dup", "a/a.jsonl:1"),
+    }
     assert stage.manifest["stats"]["verified_pairs"] == 1  # the near copy; the far one fails exact Jaccard
 
     from dataprep.cli import main
@@ -96,12 +105,15 @@ def test_keep_rule_exact_jaccard_and_sweep_from_stored_signatures(ray_session, i
     assert all(r["removed"] >= 1 for r in report["settings"])  # the exact copy at every setting
 
 
-@pytest.mark.parametrize("bad, message", [
-    ({"bands": 10}, "give both bands and rows"),
-    ({"bands": 20, "rows": 10}, "exceeds num_perm"),
-    ({"treshold": 0.7}, "treshold"),
-    ({"threshold": 1.5}, "threshold"),
-])
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        ({"bands": 10}, "give both bands and rows"),
+        ({"bands": 20, "rows": 10}, "exceeds num_perm"),
+        ({"treshold": 0.7}, "treshold"),
+        ({"threshold": 1.5}, "threshold"),
+    ],
+)
 def test_bad_dedup_config_is_reported_before_running(inputs, bad, message) -> None:
     with pytest.raises(PipelineError, match=message):
         load_pipeline(pipeline([inputs["a"]], **bad))

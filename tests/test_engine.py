@@ -14,16 +14,24 @@ import time
 from pathlib import Path
 
 import pytest
-
-from dataprep.api import run
-from dataprep.engine.manifest import validate
-from dataprep.engine.verify import verify_run
-from dataprep.lineage import token_owner, trace
-
 from conftest import QUICKSTART, REPO
 
-INGEST_ONLY = {"name": "ingest-only", "seed": 7, "stages": [{"stage": "ingest", "shard_rows": 50, "inputs": [
-    {"path": str(REPO / "pipelines/data/quickstart/*.jsonl.gz"), "domain": "mixed"}]}]}
+from dataprep.api import run
+from dataprep.engine.lineage import token_owner, trace
+from dataprep.engine.manifest import validate
+from dataprep.engine.verify import verify_run
+
+INGEST_ONLY = {
+    "name": "ingest-only",
+    "seed": 7,
+    "stages": [
+        {
+            "stage": "ingest",
+            "shard_rows": 50,
+            "inputs": [{"path": str(REPO / "pipelines/data/quickstart/*.jsonl.gz"), "domain": "mixed"}],
+        }
+    ],
+}
 
 
 def _shard_hashes(run_dir: str) -> dict[str, str]:
@@ -38,8 +46,11 @@ def _shard_hashes(run_dir: str) -> dict[str, str]:
 
 def _bytes(run_dir: str) -> dict[str, bytes]:
     root = Path(run_dir)
-    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*.parquet"))
-            if "_work" not in p.parts and "_progress" not in p.parts}
+    return {
+        str(p.relative_to(root)): p.read_bytes()
+        for p in sorted(root.rglob("*.parquet"))
+        if "_work" not in p.parts and "_progress" not in p.parts
+    }
 
 
 @pytest.mark.slow
@@ -70,7 +81,7 @@ def _token_lineage_round_trip(run_dir: str) -> None:
     index = pq.read_table(Path(run_dir, owner.index))
     dtype = np.dtype(index.schema.metadata[b"dtype"].decode())
     tokens = np.fromfile(Path(run_dir, owner.index.replace(".docs.parquet", ".bin")), dtype=dtype)
-    assert tokens[owner.start:owner.start + owner.n_tokens].tolist() == row["input_ids"]
+    assert tokens[owner.start : owner.start + owner.n_tokens].tolist() == row["input_ids"]
 
 
 def test_verify_names_a_changed_shard(tmp_path, ray_session):
@@ -141,8 +152,9 @@ def test_killed_mid_run_and_resumed_is_byte_identical(tmp_path, ray_session):
     done = len(list(progress.glob("*.json")))
     assert 5 <= done < len(reference.stages[0].manifest["outputs"]), "the kill must land mid-stage"
     assert not (out / "00-ingest" / "manifest.json").exists()
-    subprocess.run(cmd[:-2] + ["--resume"], env=env, check=True, timeout=300,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    subprocess.run(
+        cmd[:-2] + ["--resume"], env=env, check=True, timeout=300, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     assert not ray_temp.exists() and not (out / ".lock").exists(), "resume cleans up after the dead run"
     assert _bytes(str(out)) == _bytes(reference.output_dir)
     assert _shard_hashes(str(out)) == _shard_hashes(reference.output_dir)
@@ -157,14 +169,36 @@ def test_runs_on_an_existing_cluster_with_address(tmp_path, ray_session):
         port = sock.getsockname()[1]
     ray_tmp = tempfile.mkdtemp(prefix="dpc-", dir="/tmp")
     env = dict(os.environ, RAY_AUTH_MODE="disabled")
-    head = subprocess.Popen(["ray", "start", "--head", "--block", f"--port={port}", "--num-cpus=2",
-                             "--include-dashboard=false", f"--temp-dir={ray_tmp}"],
-                            env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    head = subprocess.Popen(
+        [
+            "ray",
+            "start",
+            "--head",
+            "--block",
+            f"--port={port}",
+            "--num-cpus=2",
+            "--include-dashboard=false",
+            f"--temp-dir={ray_tmp}",
+        ],
+        env=env,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         pipeline = tmp_path / "p.yaml"
         pipeline.write_text(json.dumps(INGEST_ONLY))
-        cmd = [sys.executable, "-m", "dataprep", "run", str(pipeline), "--output", str(tmp_path / "cluster"),
-               "--address", f"127.0.0.1:{port}"]
+        cmd = [
+            sys.executable,
+            "-m",
+            "dataprep",
+            "run",
+            str(pipeline),
+            "--output",
+            str(tmp_path / "cluster"),
+            "--address",
+            f"127.0.0.1:{port}",
+        ]
         deadline = time.monotonic() + 90
         while True:  # the head takes a few seconds to accept drivers
             out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
@@ -192,15 +226,19 @@ def test_quickstart_killed_in_a_later_stage_resumes_to_the_same_bytes(tmp_path, 
     proc = subprocess.Popen(cmd, env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 300
     target = out / reference.stages[2].manifest["stage"]["dir"]
-    while time.monotonic() < deadline and proc.poll() is None and not any(
-            (target / sub).is_dir() and any((target / sub).iterdir()) for sub in ("_work", "_progress")):
+    while (
+        time.monotonic() < deadline
+        and proc.poll() is None
+        and not any((target / sub).is_dir() and any((target / sub).iterdir()) for sub in ("_work", "_progress"))
+    ):
         time.sleep(0.02)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     assert not (target / "manifest.json").exists(), "the kill must land before the stage finished"
     ray_temp = Path(json.loads((out / ".lock").read_text())["ray_temp"])
-    subprocess.run(cmd + ["--resume"], env=env, check=True, timeout=600, stdout=subprocess.DEVNULL,
-                   stderr=subprocess.DEVNULL)
+    subprocess.run(
+        cmd + ["--resume"], env=env, check=True, timeout=600, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     assert not ray_temp.exists(), "resume cleans up after the dead run"
     assert _bytes(str(out)) == _bytes(reference.output_dir)
     assert _shard_hashes(str(out)) == _shard_hashes(reference.output_dir)
@@ -213,7 +251,9 @@ def test_resume_after_a_kill_before_any_stage_started(tmp_path, ray_session):
     out.mkdir()
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
-    (out / ".lock").write_text(json.dumps({"host": socket.gethostname(), "pid": dead.pid, "tag": "x", "ray_temp": None}))
+    (out / ".lock").write_text(
+        json.dumps({"host": socket.gethostname(), "pid": dead.pid, "tag": "x", "ray_temp": None})
+    )
     res = run(INGEST_ONLY, output=str(out), resume=True)
     assert not res.stages[0].reused and verify_run(res.output_dir) == []
     (tmp_path / "other").mkdir()

@@ -26,6 +26,7 @@ def _article(shared_data: Path, prefix: str) -> tuple[str, str]:
 
 def _shingle_f1(gold: str, pred: str) -> float:
     """F1 of 4-word shingle bags, the benchmark's own measure."""
+
     def bag(text: str) -> Counter:
         t = re.findall(r"\w+", text)
         return Counter(tuple(t[i : i + 4]) for i in range(max(1, len(t) - 3)))
@@ -67,7 +68,7 @@ def test_declared_multibyte_charset_is_used_when_it_decodes(shared_data):
 
 def test_declared_single_byte_charset_is_honoured_when_plausible(shared_data):
     """Bulgarian (real bgwiki text) in windows-1251, declared only in <meta>."""
-    from dataprep.engine.storage import open_input
+    from dataprep.core.storage import open_input
     from dataprep.readers.mediawiki import read_mediawiki
 
     path = str(shared_data / "corpus/wiki/bgwiki-latest-pages-articles-shortened.xml.bz2")

@@ -40,13 +40,30 @@ def test_bad_lines_are_rejected_with_line_and_reason(tmp_path, shared_data, ray_
     src.write_bytes(b"\n".join(lines) + b"\n")
     res = run(_ingest(str(src), source="t"), output=str(tmp_path / "out"))
     m = res.stages[0].manifest
-    assert m["counts"] == {"in": 13, "out": 6, "rejected": 7, "added": 0,
-                           "by_reason": {"empty_text": 2, "invalid_utf8": 1, "malformed_json": 2,
-                                         "missing_text": 1, "non_string_text": 1}}
+    assert m["counts"] == {
+        "in": 13,
+        "out": 6,
+        "rejected": 7,
+        "added": 0,
+        "by_reason": {
+            "empty_text": 2,
+            "invalid_utf8": 1,
+            "malformed_json": 2,
+            "missing_text": 1,
+            "non_string_text": 1,
+        },
+    }
     rej = read_stage(res.stages[0].dir, rejected=True).to_pylist()
     by_line = {json.loads(r["meta"])["row"]: r["reason"] for r in rej}
-    assert by_line == {4: "malformed_json", 5: "invalid_utf8", 6: "empty_text", 7: "non_string_text",
-                       8: "malformed_json", 9: "missing_text", 10: "empty_text"}
+    assert by_line == {
+        4: "malformed_json",
+        5: "invalid_utf8",
+        6: "empty_text",
+        7: "non_string_text",
+        8: "malformed_json",
+        9: "missing_text",
+        10: "empty_text",
+    }
     assert all(json.loads(r["meta"])["file"] == "mixed.jsonl" and r["stage"] == "ingest" for r in rej)
     kept = read_stage(res.stages[0].dir)
     assert kept.column("text").to_pylist() == [d["text"] for d in docs]
@@ -68,24 +85,40 @@ def test_resharding_by_rows_and_bytes(tmp_path, shared_data, ray_session):
     for o in res.stages[0].manifest["outputs"]:
         t = read_stage(res.stages[0].dir).slice(0, 0)  # schema only
         assert o["rows"] >= 1 and "text" in t.column_names
-    sizes = [sum(len(x.encode()) for x in pq.read_table(Path(res.output_dir) / o["path"]).column("text").to_pylist())
-             for o in res.stages[0].manifest["outputs"]]
+    sizes = [
+        sum(len(x.encode()) for x in pq.read_table(Path(res.output_dir) / o["path"]).column("text").to_pylist())
+        for o in res.stages[0].manifest["outputs"]
+    ]
     assert all(s <= limit for s in sizes) and sum(o["rows"] for o in res.stages[0].manifest["outputs"]) == 10
 
 
 def test_parquet_text_folder_and_field_mapping(tmp_path, shared_data, ray_session):
     docs = _real_docs(shared_data, 3)
-    pq.write_table(pa.table({"body": [d["text"] for d in docs], "link": [d["id"] for d in docs],
-                             "kind": ["a", "b", "a"]}), tmp_path / "in.parquet")
+    pq.write_table(
+        pa.table({"body": [d["text"] for d in docs], "link": [d["id"] for d in docs], "kind": ["a", "b", "a"]}),
+        tmp_path / "in.parquet",
+    )
     folder = tmp_path / "texts" / "sub"
     folder.mkdir(parents=True)
     for i, d in enumerate(docs):
         (folder / f"doc{i}.txt").write_text(d["text"])
     (folder / "latin1.txt").write_bytes("caf\xe9".encode("latin-1"))
-    cfg = {"name": "t", "stages": [{"stage": "ingest", "inputs": [
-        {"path": str(tmp_path / "in.parquet"), "source": "pq", "fields": {"text": "body", "url": "link", "domain": "kind"}},
-        {"path": str(tmp_path / "texts"), "domain": "notes"},
-    ]}]}
+    cfg = {
+        "name": "t",
+        "stages": [
+            {
+                "stage": "ingest",
+                "inputs": [
+                    {
+                        "path": str(tmp_path / "in.parquet"),
+                        "source": "pq",
+                        "fields": {"text": "body", "url": "link", "domain": "kind"},
+                    },
+                    {"path": str(tmp_path / "texts"), "domain": "notes"},
+                ],
+            }
+        ],
+    }
     res = run(cfg, output=str(tmp_path / "out"))
     kept = read_stage(res.stages[0].dir).to_pylist()
     assert [k["domain"] for k in kept] == ["a", "b", "a", "notes", "notes", "notes"]
@@ -97,8 +130,10 @@ def test_parquet_text_folder_and_field_mapping(tmp_path, shared_data, ray_sessio
 
 def test_config_errors_are_reported_up_front(tmp_path):
     with pytest.raises(PipelineError) as err:
-        load_pipeline({"name": "t", "stages": [{"stage": "ingest", "inputs": [{"path": "nope/*.jsonl"}], "shard_rowz": 3}]},
-                      base_dir=str(tmp_path))
+        load_pipeline(
+            {"name": "t", "stages": [{"stage": "ingest", "inputs": [{"path": "nope/*.jsonl"}], "shard_rowz": 3}]},
+            base_dir=str(tmp_path),
+        )
     msg = str(err.value)
     assert "stage 1 (ingest): inputs.0.path" in msg and "does not exist" in msg
     assert "shard_rowz: unknown setting" in msg
@@ -106,8 +141,10 @@ def test_config_errors_are_reported_up_front(tmp_path):
         load_pipeline({"name": "t", "stages": [{"stage": "qualty"}]})
     (tmp_path / "a.jsonl").write_text("{}\n")
     with pytest.raises(PipelineError, match="unknown input format 'csvx'"):
-        load_pipeline({"name": "t", "stages": [{"stage": "ingest", "inputs": [{"path": "a.jsonl", "format": "csvx"}]}]},
-                      base_dir=str(tmp_path))
+        load_pipeline(
+            {"name": "t", "stages": [{"stage": "ingest", "inputs": [{"path": "a.jsonl", "format": "csvx"}]}]},
+            base_dir=str(tmp_path),
+        )
 
 
 def test_url_blocklist_and_run_wide_url_dedup(tmp_path, shared_data, ray_session):
@@ -115,16 +152,28 @@ def test_url_blocklist_and_run_wide_url_dedup(tmp_path, shared_data, ray_session
     urls = [d["id"] for d in docs]  # CCNet ids are the page URLs
     a = [{"text": d["text"], "url": u} for d, u in zip(docs[:5], urls[:5])]
     variant = urls[1].replace("http://", "HTTP://").split("#")[0] + "#section"  # same page, other spelling
-    b = [{"text": docs[5]["text"], "url": variant},
-         {"text": docs[6]["text"], "url": urls[6]},
-         {"text": docs[7]["text"], "url": urls[3]},
-         {"text": docs[0]["text"], "url": "https://ads.tracker.example/x"}]
+    b = [
+        {"text": docs[5]["text"], "url": variant},
+        {"text": docs[6]["text"], "url": urls[6]},
+        {"text": docs[7]["text"], "url": urls[3]},
+        {"text": docs[0]["text"], "url": "https://ads.tracker.example/x"},
+    ]
     for name, rows in (("a.jsonl", a), ("b.jsonl", b)):
         (tmp_path / name).write_text("".join(json.dumps(r) + "\n" for r in rows))
     (tmp_path / "block.txt").write_text("# test list\ntracker.example\n")
-    cfg = {"name": "t", "stages": [{"stage": "ingest", "shard_rows": 3, "dedup_urls": True, "url_dedup_rows": 2,
-                                    "url_blocklist": str(tmp_path / "block.txt"),
-                                    "inputs": [{"path": str(tmp_path / "*.jsonl"), "source": "s"}]}]}
+    cfg = {
+        "name": "t",
+        "stages": [
+            {
+                "stage": "ingest",
+                "shard_rows": 3,
+                "dedup_urls": True,
+                "url_dedup_rows": 2,
+                "url_blocklist": str(tmp_path / "block.txt"),
+                "inputs": [{"path": str(tmp_path / "*.jsonl"), "source": "s"}],
+            }
+        ],
+    }
     res = run(cfg, output=str(tmp_path / "out"))
     rej = {r["id"]: r["reason"] for r in read_stage(res.stages[0].dir, rejected=True).to_pylist()}
     assert rej == {"s/b.jsonl:1": "duplicate_url", "s/b.jsonl:3": "duplicate_url", "s/b.jsonl:4": "blocked_url"}
@@ -135,8 +184,16 @@ def test_url_blocklist_and_run_wide_url_dedup(tmp_path, shared_data, ray_session
 
 def test_read_grouping_never_changes_output_bytes(tmp_path, ray_session):
     """One read task per file or all files in one task: the same shards, byte for byte."""
-    base = {"name": "t", "stages": [{"stage": "ingest", "shard_rows": 150, "inputs": [
-        {"path": str(Path(__file__).parent.parent / "pipelines/data/quickstart/*.jsonl.gz")}]}]}
+    base = {
+        "name": "t",
+        "stages": [
+            {
+                "stage": "ingest",
+                "shard_rows": 150,
+                "inputs": [{"path": str(Path(__file__).parent.parent / "pipelines/data/quickstart/*.jsonl.gz")}],
+            }
+        ],
+    }
     many, one = dict(base), dict(base)
     many["stages"] = [dict(base["stages"][0], unit_bytes=1)]
     one["stages"] = [dict(base["stages"][0], unit_bytes=1 << 30)]

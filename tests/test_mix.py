@@ -23,11 +23,15 @@ def _pipeline(shared: Path, mix: dict, seed: int = 7, tokenizer: bool = True) ->
         "seed": seed,
         **({"tokenizer": str(shared / TOKENIZER)} if tokenizer else {}),
         "stages": [
-            {"stage": "ingest", "shard_rows": 3000, "inputs": [
-                {"path": str(corpus / "code/thealgorithms_c.jsonl.gz"), "domain": "code_c"},
-                {"path": str(corpus / "code/thealgorithms_javascript.jsonl.gz"), "domain": "code_js"},
-                {"path": str(corpus / "misc/debian_fortunes.jsonl.gz"), "domain": "fortunes"},
-            ]},
+            {
+                "stage": "ingest",
+                "shard_rows": 3000,
+                "inputs": [
+                    {"path": str(corpus / "code/thealgorithms_c.jsonl.gz"), "domain": "code_c"},
+                    {"path": str(corpus / "code/thealgorithms_javascript.jsonl.gz"), "domain": "code_js"},
+                    {"path": str(corpus / "misc/debian_fortunes.jsonl.gz"), "domain": "fortunes"},
+                ],
+            },
             {"stage": "mix", **mix},
         ],
     }
@@ -56,8 +60,9 @@ def test_token_shares_meet_the_capped_targets_within_half_a_point(capped_run, sh
     out = read_stage(capped_run.stages[1].dir, columns=["domain", "text"])
     tok = Tokenizer.from_file(str(shared_data / TOKENIZER))
     tokens: collections.Counter[str] = collections.Counter()
-    for domain, enc in zip(out.column("domain").to_pylist(),
-                           tok.encode_batch(out.column("text").to_pylist(), add_special_tokens=False)):
+    for domain, enc in zip(
+        out.column("domain").to_pylist(), tok.encode_batch(out.column("text").to_pylist(), add_special_tokens=False)
+    ):
         tokens[domain] += len(enc.ids)
     total = sum(tokens.values())
     assert abs(total - 1_000_000) < 1_000

@@ -6,12 +6,11 @@ import json
 from pathlib import Path
 
 import pytest
+from conftest import REPO
 
 from dataprep.api import run
 from dataprep.cli import main
 from dataprep.engine.verify import verify_run
-
-from conftest import REPO
 
 DATA = REPO / "pipelines/data/quickstart"
 MIXTURES = """\
@@ -26,10 +25,24 @@ mixes:
 @pytest.fixture(scope="module")
 def pool(tmp_path_factory, ray_session) -> str:
     out = tmp_path_factory.mktemp("pool") / "run"
-    res = run({"name": "pool", "stages": [{"stage": "ingest", "shard_rows": 100, "inputs": [
-        {"path": str(DATA / "code.jsonl.gz"), "domain": "code"},
-        {"path": str(DATA / "docs.jsonl.gz"), "domain": "techdocs"},
-        {"path": str(DATA / "fortunes.jsonl.gz"), "domain": "misc"}]}]}, output=str(out), num_cpus=2)
+    res = run(
+        {
+            "name": "pool",
+            "stages": [
+                {
+                    "stage": "ingest",
+                    "shard_rows": 100,
+                    "inputs": [
+                        {"path": str(DATA / "code.jsonl.gz"), "domain": "code"},
+                        {"path": str(DATA / "docs.jsonl.gz"), "domain": "techdocs"},
+                        {"path": str(DATA / "fortunes.jsonl.gz"), "domain": "misc"},
+                    ],
+                }
+            ],
+        },
+        output=str(out),
+        num_cpus=2,
+    )
     return res.stages[0].dir
 
 

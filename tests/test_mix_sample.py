@@ -51,10 +51,12 @@ def test_shards_decide_alone_and_agree_with_the_whole(fortunes):
     plan = DomainPlan("misc", int(units.sum()), 1.0, 3.0 * units.sum(), 2.4 * units.sum())
     draws = {"misc": draw_for(plan, keys, ids, units)}
     whole = copies(["misc"] * len(ids), keys, ids, draws)
-    pieces = np.concatenate([
-        copies(["misc"] * len(ids[s:s + 700]), sample_keys(ids[s:s + 700], 5), ids[s:s + 700], draws)
-        for s in range(0, len(ids), 700)
-    ])
+    pieces = np.concatenate(
+        [
+            copies(["misc"] * len(ids[s : s + 700]), sample_keys(ids[s : s + 700], 5), ids[s : s + 700], draws)
+            for s in range(0, len(ids), 700)
+        ]
+    )
     assert np.array_equal(whole, pieces)
     assert set(whole.tolist()) == {2, 3}
     assert abs(int((whole * units).sum()) - plan.target) < units.min()

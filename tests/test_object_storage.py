@@ -6,11 +6,10 @@ import socket
 
 import pyarrow.fs as pafs
 import pytest
+from conftest import REPO
 
 from dataprep.api import read_stage, run
 from dataprep.engine.verify import verify_run
-
-from conftest import REPO
 
 DATA = REPO / "pipelines/data/quickstart"
 
@@ -39,8 +38,10 @@ def s3_uri():
 
 
 def _pipeline(path: str) -> dict:
-    return {"name": "s3", "stages": [{"stage": "ingest", "shard_rows": 40,
-                                      "inputs": [{"path": path, "source": "s", "domain": "d"}]}]}
+    return {
+        "name": "s3",
+        "stages": [{"stage": "ingest", "shard_rows": 40, "inputs": [{"path": path, "source": "s", "domain": "d"}]}],
+    }
 
 
 def test_run_reads_and_writes_object_storage(s3_uri, tmp_path, ray_session):
@@ -51,7 +52,10 @@ def test_run_reads_and_writes_object_storage(s3_uri, tmp_path, ray_session):
     # Same documents and ids, so the same shard bytes, wherever the files live.
     assert [o["sha256"] for o in m["outputs"]] == [o["sha256"] for o in local.stages[0].manifest["outputs"]]
     # Manifests name inputs without credentials or endpoint options.
-    assert [i["path"] for i in m["inputs"]] == ["s3://dataprep-test/in/science.jsonl.gz", "s3://dataprep-test/in/web.jsonl.gz"]
+    assert [i["path"] for i in m["inputs"]] == [
+        "s3://dataprep-test/in/science.jsonl.gz",
+        "s3://dataprep-test/in/web.jsonl.gz",
+    ]
     assert verify_run(remote.output_dir) == []
     assert read_stage(remote.stages[0].dir).num_rows == 170
     again = run(_pipeline(s3_uri("in/*.jsonl.gz")), output=s3_uri("runs/r1"), resume=True)

@@ -7,15 +7,14 @@ record-fixture``); only ids and decisions are stored, texts are rebuilt from sha
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import polars as pl
 import pytest
+from quality_corpus import load_corpus
 
 from dataprep.quality.rules import evaluate, load_rules, rule_set_path, stop_words
 from dataprep.quality.signals import compute_signals
-from quality_corpus import load_corpus
 
 FIXTURE = Path(__file__).parent / "fixtures" / "quality_datatrove.jsonl"
 RULE_SETS = ("gopher_quality", "gopher_repetition", "c4")

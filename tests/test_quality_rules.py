@@ -40,8 +40,14 @@ def test_published_thresholds() -> None:
 
 
 def test_first_failing_rule_is_the_reason_and_every_failure_is_counted() -> None:
-    rules = [Rule(name="s.a", signal="x", min=1), Rule(name="s.b", signal="y", max=0), Rule(name="s.c", signal="l", allowed=("en",))]
-    signals = pl.DataFrame({"x": [0.0, 2.0, 0.0, float("nan")], "y": [1.0, 1.0, 0.0, 0.0], "l": ["de", "en", "en", "en"]})
+    rules = [
+        Rule(name="s.a", signal="x", min=1),
+        Rule(name="s.b", signal="y", max=0),
+        Rule(name="s.c", signal="l", allowed=("en",)),
+    ]
+    signals = pl.DataFrame(
+        {"x": [0.0, 2.0, 0.0, float("nan")], "y": [1.0, 1.0, 0.0, 0.0], "l": ["de", "en", "en", "en"]}
+    )
     decisions = evaluate(signals, rules)
     assert decisions.get_column("reason").to_list() == ["s.a", "s.b", "s.a", None]  # NaN passes, as in datatrove
     assert failure_counts(decisions.drop("reason")) == {"s.a": 2, "s.b": 2, "s.c": 1}

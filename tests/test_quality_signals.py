@@ -8,7 +8,7 @@ import polars as pl
 import pytest
 
 from dataprep.quality.rules import stop_words
-from dataprep.quality.signals import SIGNALS, WORD_PATTERN, CONTRACTION, compute_signals
+from dataprep.quality.signals import CONTRACTION, SIGNALS, WORD_PATTERN, compute_signals
 
 
 def words(text: str) -> list[str]:
@@ -21,7 +21,24 @@ def one(text: str) -> dict:
 
 def test_word_splitting_follows_spacy_conventions() -> None:
     assert words("Don't stop, it's e.g. 3.5 km away (well-known) U.S. end...") == [
-        "Do", "n't", "stop", ",", "it", "'s", "e.g.", "3.5", "km", "away", "(", "well", "-", "known", ")", "U.S.", "end", "...",
+        "Do",
+        "n't",
+        "stop",
+        ",",
+        "it",
+        "'s",
+        "e.g.",
+        "3.5",
+        "km",
+        "away",
+        "(",
+        "well",
+        "-",
+        "known",
+        ")",
+        "U.S.",
+        "end",
+        "...",
     ]
     # code keeps inner punctuation, as spaCy does; a URL stays one word
     assert words("f(x[1]) see https://a.org/x?y=1.") == ["f(x[1", "]", ")", "see", "https://a.org/x?y=1."]
@@ -106,7 +123,10 @@ def test_c4_signals() -> None:
     assert one("We write {braces} in this line.")["q_c4_curly_bracket"] == 1
     assert one("Lorem ipsum dolor sit amet.")["q_c4_lorem_ipsum"] == 1
     # lines mentioning javascript or cookie policies are dropped before counting sentences
-    assert one("Enable JavaScript to view this page. It is required.\nWe use cookies. Really we do.")["q_c4_sentences"] == 0
+    assert (
+        one("Enable JavaScript to view this page. It is required.\nWe use cookies. Really we do.")["q_c4_sentences"]
+        == 0
+    )
 
 
 def test_empty_and_whitespace_documents_have_finite_signals() -> None:

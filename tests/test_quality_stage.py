@@ -9,13 +9,13 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from quality_corpus import load_corpus
 
 from dataprep.api import read_stage, run
 from dataprep.cli import main
 from dataprep.config import load_pipeline
 from dataprep.quality.rules import Rule, evaluate
 from dataprep.quality.signals import SIGNALS
-from quality_corpus import load_corpus
 
 SOURCES = ("nltk_data/movie_reviews.zip", "misc/debian_fortunes.jsonl.gz", "code/thealgorithms_python.jsonl.gz")
 
@@ -69,30 +69,53 @@ def test_quality_stage_end_to_end(sample: Path, tmp_path: Path, ray_session, cap
     assert main(["rethreshold", stage.dir, "--set", "gopher_quality.min_doc_words=off", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["before"] == {"kept": kept.height, "rejected": rejected.height}
-    would_keep = evaluate(pl.concat([kept, rejected], how="diagonal_relaxed"), [r for r in rules if r.name != "gopher_quality.min_doc_words"])
+    would_keep = evaluate(
+        pl.concat([kept, rejected], how="diagonal_relaxed"),
+        [r for r in rules if r.name != "gopher_quality.min_doc_words"],
+    )
     assert report["after"]["kept"] == would_keep.get_column("reason").null_count() > kept.height
 
 
 @pytest.mark.slow
 def test_trained_classifier_scores_and_thresholds(sample: Path, tmp_path: Path, ray_session, capsys) -> None:
     model = tmp_path / "hq.bin"
-    args = ["train-classifier", "--positive", str(sample / "movie_reviews.jsonl.gz"),
-            "--negative", str(sample / "thealgorithms_python.jsonl.gz"), "-o", str(model), "--epoch", "25", "--lr", "0.5"]
+    args = [
+        "train-classifier",
+        "--positive",
+        str(sample / "movie_reviews.jsonl.gz"),
+        "--negative",
+        str(sample / "thealgorithms_python.jsonl.gz"),
+        "-o",
+        str(model),
+        "--epoch",
+        "25",
+        "--lr",
+        "0.5",
+    ]
     assert main(args) == 0 and model.stat().st_size > 0
     assert "held-out" in capsys.readouterr().out
     cfg = pipeline(sample, rule_sets=[], language=None, classifier={"model": str(model), "min_score": 0.5})
     stage = run(cfg, output=str(tmp_path / "run")).stages[-1]
-    rows = pl.concat([pl.from_arrow(read_stage(stage.dir)), pl.from_arrow(read_stage(stage.dir, rejected=True))], how="diagonal_relaxed")
-    by_domain = rows.with_columns(kind=pl.col("id").str.extract(r"/([a-z_]+)\.")).group_by("kind").agg(pl.col("q_classifier_score").mean())
+    rows = pl.concat(
+        [pl.from_arrow(read_stage(stage.dir)), pl.from_arrow(read_stage(stage.dir, rejected=True))],
+        how="diagonal_relaxed",
+    )
+    by_domain = (
+        rows.with_columns(kind=pl.col("id").str.extract(r"/([a-z_]+)\."))
+        .group_by("kind")
+        .agg(pl.col("q_classifier_score").mean())
+    )
     scores = dict(by_domain.iter_rows())
     assert scores["movie_reviews"] > 0.8 > 0.2 > scores["thealgorithms_python"]
-    assert set(rows.filter(pl.col("q_classifier_score") < 0.5).get_column("reason").to_list()) == {"classifier.min_score"}
+    assert set(rows.filter(pl.col("q_classifier_score") < 0.5).get_column("reason").to_list()) == {
+        "classifier.min_score"
+    }
 
 
 def test_config_errors_are_clear(sample: Path) -> None:
     with pytest.raises(ValueError, match="unknown rule.*c4.min_sentence\\b"):
+        from dataprep.core.contract import RunInfo
         from dataprep.stages import stage_class
-        from dataprep.stages.base import RunInfo
 
         cls = stage_class("quality")
         cls(cls.config_model(rule_sets=["c4"], overrides={"c4.min_sentence": 2}), RunInfo(seed=0, base_dir="."))

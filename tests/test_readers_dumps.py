@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from dataprep.engine.storage import open_input
+from dataprep.core.storage import open_input
 from dataprep.readers.base import RawRecord, reader_for_path
 from dataprep.readers.mediawiki import read_mediawiki, wikitext_to_text
 from dataprep.readers.stackexchange import read_stackexchange
@@ -52,8 +52,11 @@ def test_enwiki_pages_all_accounted_redirects_rejected(enwiki):
     "title,start",
     [
         ("Anarchism", "Anarchism\n\nAnarchism is a political philosophy that advocates self-governed societies"),
-        ("Albedo", "Albedo\n\nAlbedo or reflection coefficient, derived from Latin albedo \"whiteness\""),
-        ("Abraham Lincoln", "Abraham Lincoln\n\nAbraham Lincoln (February 12, 1809 – April 15, 1865) was the 16th President"),
+        ("Albedo", 'Albedo\n\nAlbedo or reflection coefficient, derived from Latin albedo "whiteness"'),
+        (
+            "Abraham Lincoln",
+            "Abraham Lincoln\n\nAbraham Lincoln (February 12, 1809 – April 15, 1865) was the 16th President",
+        ),
     ],
 )
 def test_known_enwiki_articles(enwiki, title, start):
@@ -92,10 +95,13 @@ def test_wikitext_to_text_drops_non_prose():
     wikitext = (
         "'''Albedo''' {{IPAc-en|æ|l|ˈ|b|iː|d|oʊ}} is the [[reflectivity|diffuse reflectivity]] of a surface."
         "<ref>{{cite book|title=X}}</ref>\n[[File:Albedo-e hg.svg|thumb|Percentage of diffusely reflected light]]\n"
-        "== Terrestrial albedo ==\nSnow reflects more.\n{| class=\"wikitable\"\n|-\n| 0.9 || snow\n|}\n"
+        '== Terrestrial albedo ==\nSnow reflects more.\n{| class="wikitable"\n|-\n| 0.9 || snow\n|}\n'
         "[[Category:Radiometry]]\n[[de:Albedo]]"
     )
-    assert wikitext_to_text(wikitext) == "Albedo is the diffuse reflectivity of a surface.\n\nTerrestrial albedo\nSnow reflects more."
+    assert (
+        wikitext_to_text(wikitext)
+        == "Albedo is the diffuse reflectivity of a surface.\n\nTerrestrial albedo\nSnow reflects more."
+    )
 
 
 def test_bad_mediawiki_file_names_the_file(tmp_path):
@@ -154,11 +160,28 @@ def test_ingest_stage_on_dumps(tmp_path, shared_data, ray_session):
     from dataprep.api import read_stage, run
 
     corpus = shared_data / "corpus"
-    pipeline = {"name": "dumps", "stages": [{"stage": "ingest", "inputs": [
-        {"path": str(corpus / "wiki/bgwiki-*.xml.bz2"), "source": "bgwiki", "domain": "wiki"},
-        {"path": str(corpus / "wiki/enwiki-*-shortened.bz2"), "format": "mediawiki", "source": "enwiki", "domain": "wiki"},
-        {"path": str(corpus / "stackexchange/coffee.stackexchange.Posts.xml.gz"), "source": "se", "domain": "qa"},
-    ]}]}
+    pipeline = {
+        "name": "dumps",
+        "stages": [
+            {
+                "stage": "ingest",
+                "inputs": [
+                    {"path": str(corpus / "wiki/bgwiki-*.xml.bz2"), "source": "bgwiki", "domain": "wiki"},
+                    {
+                        "path": str(corpus / "wiki/enwiki-*-shortened.bz2"),
+                        "format": "mediawiki",
+                        "source": "enwiki",
+                        "domain": "wiki",
+                    },
+                    {
+                        "path": str(corpus / "stackexchange/coffee.stackexchange.Posts.xml.gz"),
+                        "source": "se",
+                        "domain": "qa",
+                    },
+                ],
+            }
+        ],
+    }
     res = run(pipeline, output=str(tmp_path / "out"))
     counts = res.stages[0].manifest["counts"]
     assert counts["in"] == 3 + 206 + 265 and counts["out"] == 1 + 106 + 225

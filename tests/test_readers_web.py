@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from dataprep.engine.storage import open_input
+from dataprep.core.storage import open_input
 from dataprep.readers.base import RawRecord, reader_for_path
 from dataprep.readers.warc import read_warc, split_http
 
@@ -42,7 +42,12 @@ def test_format_is_chosen_by_extension():
 
 def test_common_crawl_triple(shared_data):
     warc, wet, wat = (_read(shared_data / f"{CC}{ext}.gz") for ext in ("", ".wet", ".wat"))
-    assert [r.error for r in warc] == ["not_a_document", "not_a_document", None, "not_a_document"]  # info, request, response, metadata
+    assert [r.error for r in warc] == [
+        "not_a_document",
+        "not_a_document",
+        None,
+        "not_a_document",
+    ]  # info, request, response, metadata
     assert [r.error for r in wet] == ["not_a_document", None]  # warcinfo, conversion
     assert [r.error for r in wat] == ["not_a_document", "not_a_document"]  # WAT holds only metadata
     page, conv = warc[2].fields, wet[1].fields
@@ -95,7 +100,11 @@ def _cc_response(shared_data: Path) -> bytes:
     data = gzip.decompress((shared_data / f"{CC}.gz").read_bytes())
     start = data.index(b"HTTP/1.1 200")
     head_end = data.index(b"\r\n\r\n", start)
-    length = int(next(line for line in data[start:head_end].split(b"\r\n") if line.lower().startswith(b"content-length:")).split(b":")[1])
+    length = int(
+        next(
+            line for line in data[start:head_end].split(b"\r\n") if line.lower().startswith(b"content-length:")
+        ).split(b":")[1]
+    )
     return data[start : head_end + 4 + length]
 
 
@@ -109,7 +118,9 @@ def _record(http: bytes, record_id: str = "1") -> bytes:
     return head.encode() + http + b"\r\n\r\n"
 
 
-def _with_headers(http: bytes, status: bytes = b"200 OK", drop: tuple[bytes, ...] = (), add: bytes = b"", body: bytes | None = None) -> bytes:
+def _with_headers(
+    http: bytes, status: bytes = b"200 OK", drop: tuple[bytes, ...] = (), add: bytes = b"", body: bytes | None = None
+) -> bytes:
     head, _, payload = http.partition(b"\r\n\r\n")
     lines = head.split(b"\r\n")
     lines[0] = b"HTTP/1.1 " + status
@@ -132,7 +143,12 @@ def test_bad_responses_are_rejected_with_reasons(shared_data):
     ]
     out = list(read_warc(io.BytesIO(b"".join(records)), "t.warc", {}))
     assert [(r.row, r.error) for r in out] == [
-        (1, None), (2, "http_status"), (3, "non_html"), (4, None), (5, "content_encoding"), (6, "broken_record")
+        (1, None),
+        (2, "http_status"),
+        (3, "non_html"),
+        (4, None),
+        (5, "content_encoding"),
+        (6, "broken_record"),
     ]
     assert out[3].fields["text"] == out[0].fields["text"]  # gzip content-encoding undone
     assert out[1].detail == "HTTP status 404" and "application/pdf" in out[2].detail
@@ -159,11 +175,21 @@ def test_ingest_stage_on_warc_wet_wat(tmp_path, shared_data, ray_session):
     web = shared_data / "corpus/web"
     pipeline = {
         "name": "web",
-        "stages": [{"stage": "ingest", "shard_rows": 10, "inputs": [
-            {"path": str(web / "dolma-tests/sample-*.warc.gz"), "source": "wget", "domain": "web"},
-            {"path": str(web / "cc-whirlwind/whirlwind.warc*.gz"), "source": "cc", "domain": "web",
-             "options": {"extractor": "trafilatura_fast"}},
-        ]}],
+        "stages": [
+            {
+                "stage": "ingest",
+                "shard_rows": 10,
+                "inputs": [
+                    {"path": str(web / "dolma-tests/sample-*.warc.gz"), "source": "wget", "domain": "web"},
+                    {
+                        "path": str(web / "cc-whirlwind/whirlwind.warc*.gz"),
+                        "source": "cc",
+                        "domain": "web",
+                        "options": {"extractor": "trafilatura_fast"},
+                    },
+                ],
+            }
+        ],
     }
     res = run(pipeline, output=str(tmp_path / "out"))
     counts = res.stages[0].manifest["counts"]

@@ -25,8 +25,11 @@ def _pipeline(shared: Path, tokenize: dict) -> dict:
         "name": "tokenize-test",
         "seed": 3,
         "stages": [
-            {"stage": "ingest", "shard_rows": 250,
-             "inputs": [{"path": str(shared / "corpus/code/thealgorithms_javascript.jsonl.gz"), "domain": "code"}]},
+            {
+                "stage": "ingest",
+                "shard_rows": 250,
+                "inputs": [{"path": str(shared / "corpus/code/thealgorithms_javascript.jsonl.gz"), "domain": "code"}],
+            },
             {"stage": "tokenize", **tokenize},
         ],
     }
@@ -42,8 +45,9 @@ def _check_exports(stage_dir: str, texts: dict[str, str], tok: Tokenizer, bos: i
     """Every export gives, per document and in output order, encode(text) framed by BOS/EOS."""
     out = read_stage(stage_dir, columns=["id", "input_ids", "n_tokens"])
     ids = out.column("id").to_pylist()
-    expected = [([bos] if bos is not None else []) + tok.encode(texts[i], add_special_tokens=False).ids + [eos]
-                for i in ids]
+    expected = [
+        ([bos] if bos is not None else []) + tok.encode(texts[i], add_special_tokens=False).ids + [eos] for i in ids
+    ]
     assert out.column("input_ids").to_pylist() == expected
     assert out.column("n_tokens").to_pylist() == [len(e) for e in expected]
 
@@ -71,13 +75,18 @@ def test_ids_equal_encode_and_exports_read_back(neo_run, shared_data):
     assert read_index(Path(stage.dir, "tokens.idx").read_bytes()).dtype == np.uint16
     stats = stage.manifest["stats"]
     assert stats["eos_id"] == tok.token_to_id("<|endoftext|>") and stats["export"]["documents"] == len(texts)
-    assert {Path(a["path"]).name for a in stage.manifest["artifacts"]} == {"tokens.bin", "tokens.idx", "tokens.docs.parquet"}
+    assert {Path(a["path"]).name for a in stage.manifest["artifacts"]} == {
+        "tokens.bin",
+        "tokens.idx",
+        "tokens.docs.parquet",
+    }
     _check_exports(stage.dir, texts, tok, None, stats["eos_id"])
 
 
 def test_empty_documents_are_rejected_not_tokenized(shared_data):
     """The shard work alone (no engine): an empty text would become a lone EOS in training data."""
-    from dataprep.stages.base import RunInfo, ShardContext
+    from dataprep.core.contract import RunInfo
+    from dataprep.stages.base import ShardContext
     from dataprep.stages.tokenize import TokenizeConfig, TokenizeStage
 
     with gzip.open(shared_data / "corpus/code/thealgorithms_python.jsonl.gz", "rt") as f:
@@ -111,8 +120,11 @@ def big_vocab(tmp_path_factory, shared_data) -> Path:
 
 @pytest.mark.slow
 def test_large_vocabulary_gives_uint32_and_bos(tmp_path, shared_data, ray_session, big_vocab):
-    res = run(_pipeline(shared_data, {"tokenizer": str(big_vocab), "eos_token": "</s>", "bos_token": "<s>"}),
-              output=str(tmp_path / "r"), num_cpus=2)
+    res = run(
+        _pipeline(shared_data, {"tokenizer": str(big_vocab), "eos_token": "</s>", "bos_token": "<s>"}),
+        output=str(tmp_path / "r"),
+        num_cpus=2,
+    )
     ingest, stage = res.stages
     out = read_stage(stage.dir, columns=["input_ids"])
     assert out.schema.field("input_ids").type.value_type == "uint32"
@@ -125,5 +137,8 @@ def test_large_vocabulary_gives_uint32_and_bos(tmp_path, shared_data, ray_sessio
 
 def test_a_missing_eos_token_is_named(tmp_path, shared_data, ray_session):
     with pytest.raises(ValueError, match=r"no eos token \(<\|eot\|>\); set eos_token"):
-        run(_pipeline(shared_data, {"tokenizer": str(shared_data / GPT_NEO), "eos_token": "<|eot|>"}),
-            output=str(tmp_path / "r"), num_cpus=2)
+        run(
+            _pipeline(shared_data, {"tokenizer": str(shared_data / GPT_NEO), "eos_token": "<|eot|>"}),
+            output=str(tmp_path / "r"),
+            num_cpus=2,
+        )

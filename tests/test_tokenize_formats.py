@@ -65,9 +65,19 @@ def test_a_vocabulary_smaller_than_the_byte_alphabet_is_refused(fortunes):
 def test_train_tokenizer_command_on_a_stage(tmp_path, shared_data, ray_session):
     from dataprep.api import run
 
-    res = run({"name": "t", "stages": [{"stage": "ingest", "inputs": [
-        {"path": str(shared_data / "corpus/misc/debian_fortunes.jsonl.gz"), "domain": "misc"}]}]},
-        output=str(tmp_path / "r"), num_cpus=2)
+    res = run(
+        {
+            "name": "t",
+            "stages": [
+                {
+                    "stage": "ingest",
+                    "inputs": [{"path": str(shared_data / "corpus/misc/debian_fortunes.jsonl.gz"), "domain": "misc"}],
+                }
+            ],
+        },
+        output=str(tmp_path / "r"),
+        num_cpus=2,
+    )
     out = tmp_path / "tok.json"
     assert main(["train-tokenizer", res.stages[0].dir, "--vocab-size", "1000", "--output", str(out)]) == 0
     tok = Tokenizer.from_file(str(out))

@@ -11,12 +11,13 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from dataprep.benchmarks.files import open_text, read_records, texts_of
 from dataprep.benchmarks.items import BenchmarkSet, Item, strip_scaffold
-from dataprep.readers.base import strip_compression
+from dataprep.core.storage import strip_compression
 
 FileLoader = Callable[[str], BenchmarkSet]
 
@@ -30,8 +31,14 @@ def _item_id(path: str, row: int) -> str:
     return f"{os.path.basename(path)}:{row}"
 
 
-def _records_set(path: str, name: str, split: str, fields: tuple[str, ...],
-                 extract: Callable[[dict[str, Any]], list[str]], id_key: str | None = None) -> BenchmarkSet:
+def _records_set(
+    path: str,
+    name: str,
+    split: str,
+    fields: tuple[str, ...],
+    extract: Callable[[dict[str, Any]], list[str]],
+    id_key: str | None = None,
+) -> BenchmarkSet:
     """A set with one item per record; ``extract`` returns the record's checked texts."""
     items = []
     for row, rec in read_records(path):
@@ -46,6 +53,7 @@ _GSM8K_FINAL = re.compile(r"\n?#### *")
 
 def load_gsm8k(path: str) -> BenchmarkSet:
     """GSM8K: question and worked solution, without ``<<calc>>`` annotations or ``####``."""
+
     def extract(rec: dict[str, Any]) -> list[str]:
         answer = _GSM8K_FINAL.sub("\n", _GSM8K_CALC.sub("", rec.get("answer", "")))
         return texts_of(rec.get("question")) + texts_of(answer)
@@ -55,15 +63,27 @@ def load_gsm8k(path: str) -> BenchmarkSet:
 
 def load_humaneval(path: str) -> BenchmarkSet:
     """HumanEval: the prompt (signature + docstring) and the canonical solution."""
-    return _records_set(path, "humaneval", "test", ("prompt", "solution"),
-                        lambda r: texts_of(r.get("prompt")) + texts_of(r.get("canonical_solution")), "task_id")
+    return _records_set(
+        path,
+        "humaneval",
+        "test",
+        ("prompt", "solution"),
+        lambda r: texts_of(r.get("prompt")) + texts_of(r.get("canonical_solution")),
+        "task_id",
+    )
 
 
 def load_mbpp(path: str) -> BenchmarkSet:
     """MBPP: the task description and the reference code (tests are not prose, not checked)."""
     split = "full" if file_stem(path) == "mbpp" else file_stem(path)  # mbpp.jsonl holds all 974 tasks
-    return _records_set(path, "mbpp", split, ("question", "solution"),
-                        lambda r: texts_of(r.get("text")) + texts_of(r.get("code")), "task_id")
+    return _records_set(
+        path,
+        "mbpp",
+        split,
+        ("question", "solution"),
+        lambda r: texts_of(r.get("text")) + texts_of(r.get("code")),
+        "task_id",
+    )
 
 
 def load_mmlu(path: str) -> BenchmarkSet:
@@ -78,6 +98,7 @@ def load_mmlu(path: str) -> BenchmarkSet:
 
 def load_truthfulqa(path: str) -> BenchmarkSet:
     """TruthfulQA CSV: question, best answer, and the ``;``-separated correct/incorrect answers."""
+
     def extract(rec: dict[str, Any]) -> list[str]:
         answers = [a.strip() for k in ("Correct Answers", "Incorrect Answers") for a in (rec.get(k) or "").split(";")]
         return texts_of(rec.get("Question")) + texts_of(rec.get("Best Answer")) + [a for a in answers if a]
@@ -88,8 +109,13 @@ def load_truthfulqa(path: str) -> BenchmarkSet:
 def load_nq_open(path: str) -> BenchmarkSet:
     """NQ-open: the question and its answers."""
     split = file_stem(path).removeprefix("NQ-open.")
-    return _records_set(path, "nq_open", split, ("question", "answer"),
-                        lambda r: texts_of(r.get("question")) + texts_of(r.get("answer")))
+    return _records_set(
+        path,
+        "nq_open",
+        split,
+        ("question", "answer"),
+        lambda r: texts_of(r.get("question")) + texts_of(r.get("answer")),
+    )
 
 
 def load_squad(path: str) -> BenchmarkSet:
@@ -104,8 +130,14 @@ def load_squad(path: str) -> BenchmarkSet:
         for para in article["paragraphs"]:
             for qa in para["qas"]:
                 answers = sorted({a["text"] for a in qa.get("answers", [])})
-                items.append(Item(str(qa["id"]), tuple(texts_of(para["context"]) + texts_of(qa["question"]) + texts_of(answers))))
-    return BenchmarkSet("squad_v2", file_stem(path).removesuffix("-v2.0"), [path], ("passage", "question", "answers"), items)
+                items.append(
+                    Item(
+                        str(qa["id"]), tuple(texts_of(para["context"]) + texts_of(qa["question"]) + texts_of(answers))
+                    )
+                )
+    return BenchmarkSet(
+        "squad_v2", file_stem(path).removesuffix("-v2.0"), [path], ("passage", "question", "answers"), items
+    )
 
 
 def load_hellaswag(path: str) -> BenchmarkSet:
@@ -120,8 +152,12 @@ def load_hellaswag(path: str) -> BenchmarkSet:
     for start in range(0, len(lines), 6):
         label, _, context = lines[start].partition(": ")
         if not lines[start + 1].strip().isdigit():
-            raise ValueError(f"{path}, line {start + 2}: expected the gold ending index, got {lines[start + 1][:40]!r}")
-        items.append(Item(_item_id(path, start + 1), tuple(texts_of(context) + texts_of(lines[start + 2:start + 6]))))
+            raise ValueError(
+                f"{path}, line {start + 2}: expected the gold ending index, got {lines[start + 1][:40]!r}"
+            )
+        items.append(
+            Item(_item_id(path, start + 1), tuple(texts_of(context) + texts_of(lines[start + 2 : start + 6])))
+        )
     return BenchmarkSet("hellaswag", "val", [path], ("context", "endings"), items)
 
 
@@ -152,7 +188,9 @@ ICL_KEYS = ("query", "context", "context_options")
 
 def load_icl(path: str) -> BenchmarkSet:
     """A MosaicML llm-foundry ICL file (the set is named after the file: ``arc_easy``...)."""
-    return _records_set(path, file_stem(path), "eval", ("passage", "question", "choices", "answer", "solution"), _icl_texts)
+    return _records_set(
+        path, file_stem(path), "eval", ("passage", "question", "choices", "answer", "solution"), _icl_texts
+    )
 
 
 @dataclass(frozen=True)

@@ -8,9 +8,10 @@ import gzip
 import io
 import json
 import os
-from typing import Any, Iterator, TextIO
+from collections.abc import Iterator
+from typing import Any, TextIO
 
-from dataprep.readers.base import strip_compression
+from dataprep.core.storage import strip_compression
 
 
 def open_text(path: str) -> TextIO:

@@ -28,7 +28,9 @@ def load_generic(path: str, spec: GenericSpec) -> BenchmarkSet:
     def extract(rec: dict) -> list[str]:
         missing = [f for f in spec.text_fields if f not in rec]
         if len(missing) == len(spec.text_fields):
-            raise ValueError(f"{path}: record has none of the text fields {list(spec.text_fields)} (has {sorted(rec)})")
+            raise ValueError(
+                f"{path}: record has none of the text fields {list(spec.text_fields)} (has {sorted(rec)})"
+            )
         texts = [t for f in spec.text_fields for t in texts_of(rec.get(f))]
         return [p for t in texts for p in strip_scaffold(t)] if spec.strip_prompts else texts
 

@@ -50,10 +50,10 @@ def strip_scaffold(text: str) -> list[str]:
     parts: list[list[str]] = [[]]
     for line in text.split("\n"):
         label = _LABEL.match(line)
-        rest = line[label.end():] if label else line
+        rest = line[label.end() :] if label else line
         option = _OPTION.match(rest)  # also after a label: "Choices: A. text"
         if label or option:
-            parts.append([rest[option.end():] if option else rest])
+            parts.append([rest[option.end() :] if option else rest])
         else:
             parts[-1].append(line)
     return [p for p in ("\n".join(lines).strip() for lines in parts) if p]

@@ -18,7 +18,7 @@ from dataprep.benchmarks.families import FAMILIES, ICL_KEYS, Family, load_icl
 from dataprep.benchmarks.files import data_format, open_text
 from dataprep.benchmarks.generic import GenericSpec, load_generic
 from dataprep.benchmarks.items import BenchmarkSet
-from dataprep.readers.base import strip_compression
+from dataprep.core.storage import strip_compression
 
 
 def load_benchmarks(paths: list[str], generic: GenericSpec | None = None) -> list[BenchmarkSet]:
@@ -55,7 +55,9 @@ def _data_files(path: str) -> list[str]:
 
 
 def _is_data(name: str) -> bool:
-    return data_format(name) is not None or any(name.lower().endswith(f + s) for f in (".txt",) for s in ("", ".gz", ".bz2"))
+    return data_format(name) is not None or any(
+        name.lower().endswith(f + s) for f in (".txt",) for s in ("", ".gz", ".bz2")
+    )
 
 
 def _family(path: str) -> Family | None:

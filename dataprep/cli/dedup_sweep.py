@@ -7,13 +7,24 @@ import json
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("dedup-sweep", help="re-threshold a dedup stage from its stored signatures",
-                       description=__doc__)
+    p = sub.add_parser(
+        "dedup-sweep", help="re-threshold a dedup stage from its stored signatures", description=__doc__
+    )
     p.add_argument("stage_dir", help="a finished dedup stage directory, e.g. runs/x/02-dedup")
-    p.add_argument("--threshold", type=float, nargs="+", default=None,
-                   help="Jaccard thresholds; (b, r) derived as the stage did (default 0.5 0.6 0.7 0.8 0.9)")
-    p.add_argument("--bands-rows", nargs="+", default=[], metavar="BxR",
-                   help="explicit banding such as 9x13, verified at the stage's threshold")
+    p.add_argument(
+        "--threshold",
+        type=float,
+        nargs="+",
+        default=None,
+        help="Jaccard thresholds; (b, r) derived as the stage did (default 0.5 0.6 0.7 0.8 0.9)",
+    )
+    p.add_argument(
+        "--bands-rows",
+        nargs="+",
+        default=[],
+        metavar="BxR",
+        help="explicit banding such as 9x13, verified at the stage's threshold",
+    )
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.set_defaults(func=_sweep)
 
@@ -34,20 +45,28 @@ def _sweep(args: argparse.Namespace) -> int:
 
     config, sigs = load_signatures(args.stage_dir)
     thresholds = args.threshold or ([] if args.bands_rows else [0.5, 0.6, 0.7, 0.8, 0.9])
-    settings = [Setting(derive_banding(t, config.num_perm, config.false_positive_weight, config.false_negative_weight), t)
-                for t in thresholds]
+    settings = [
+        Setting(derive_banding(t, config.num_perm, config.false_positive_weight, config.false_negative_weight), t)
+        for t in thresholds
+    ]
     settings += [Setting(_banding(b), config.threshold) for b in args.bands_rows]
     for s in settings:
         if s.banding.bands * s.banding.rows > config.num_perm or not 0 < s.threshold < 1:
-            raise ValueError(f"{s.banding.bands}x{s.banding.rows} at {s.threshold} does not fit num_perm={config.num_perm}"
-                             " and 0 < threshold < 1")
+            raise ValueError(
+                f"{s.banding.bands}x{s.banding.rows} at {s.threshold} does not fit num_perm={config.num_perm}"
+                " and 0 < threshold < 1"
+            )
     rows = [evaluate(config, sigs, s) for s in settings]
     if args.json:
         print(json.dumps({"stage_dir": args.stage_dir, "documents": sigs.height, "settings": rows}, indent=1))
         return 0
     print(f"{sigs.height:,} documents in {args.stage_dir}")
-    print(f"{'threshold':>9} {'b x r':>7} {'P(s)':>6} {'candidates':>11} {'clusters':>9} {'removed':>9} {'fraction':>9}")
+    print(
+        f"{'threshold':>9} {'b x r':>7} {'P(s)':>6} {'candidates':>11} {'clusters':>9} {'removed':>9} {'fraction':>9}"
+    )
     for r in rows:
-        print(f"{r['threshold']:>9.2f} {r['bands']:>3}x{r['rows']:<3} {r['candidate_probability_at_threshold']:>6.3f} "
-              f"{r['candidate_pairs']:>11,} {r['clusters']:>9,} {r['removed']:>9,} {r['removed_fraction']:>9.4f}")
+        print(
+            f"{r['threshold']:>9.2f} {r['bands']:>3}x{r['rows']:<3} {r['candidate_probability_at_threshold']:>6.3f} "
+            f"{r['candidate_pairs']:>11,} {r['clusters']:>9,} {r['removed']:>9,} {r['removed_fraction']:>9.4f}"
+        )
     return 0

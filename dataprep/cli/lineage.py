@@ -18,7 +18,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _lineage(args: argparse.Namespace) -> int:
-    from dataprep.lineage import token_owner, trace
+    from dataprep.engine.lineage import token_owner, trace
 
     if args.token is not None:
         owner = token_owner(args.run_dir, args.token)
@@ -38,7 +38,9 @@ def _lineage(args: argparse.Namespace) -> int:
         where = f"{s.shard} row {s.row}"
         if s.status == "rejected":
             reason = s.detail.get("reason")
-            extra = {k: v for k, v in s.detail.items() if k not in ("reason", "stage", "meta", "source", "domain", "url")}
+            extra = {
+                k: v for k, v in s.detail.items() if k not in ("reason", "stage", "meta", "source", "domain", "url")
+            }
             print(f"{s.stage:<18} REJECTED  {s.doc_id}  reason={reason}  ({where})")
             if extra:
                 print(f"{'':<18}           {json.dumps(extra, ensure_ascii=False, default=str)[:400]}")

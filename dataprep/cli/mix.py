@@ -11,8 +11,12 @@ import argparse
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("mix", help="write several mixtures from one stage's output", description=__doc__,
-                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = sub.add_parser(
+        "mix",
+        help="write several mixtures from one stage's output",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("pool", help="a finished stage directory, e.g. runs/quickstart/03-decontaminate")
     p.add_argument("--mixtures", required=True, help="YAML naming the mixtures (see dataprep/mix/mixtures.py)")
     p.add_argument("--output", required=True, help="folder that receives one run directory per mixture")
@@ -25,8 +29,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _mix(args: argparse.Namespace) -> int:
     from dataprep.mix.mixtures import write_mixtures
 
-    outcomes = write_mixtures(args.pool, args.mixtures, args.output, address=args.address, num_cpus=args.num_cpus,
-                              verbose=not args.quiet)
+    outcomes = write_mixtures(
+        args.pool, args.mixtures, args.output, address=args.address, num_cpus=args.num_cpus, verbose=not args.quiet
+    )
     for o in outcomes:
         report = o.manifest["stats"]["mix"]
         shares = ", ".join(f"{d} {v['achieved_weight']:.1%}" for d, v in report["domains"].items())

@@ -18,14 +18,26 @@ from typing import Any
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
-        "rethreshold", help="apply other quality thresholds to a quality output (no recompute)", description=__doc__,
+        "rethreshold",
+        help="apply other quality thresholds to a quality output (no recompute)",
+        description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("stage_dir", help="a quality stage directory, e.g. runs/qs/02-quality")
-    p.add_argument("--set", action="append", default=[], metavar="RULE=VALUE",
-                   help="new threshold (off: drop the rule; a,b,c: allowed values); repeatable")
-    p.add_argument("--add", action="append", default=[], metavar="RULE_SET",
-                   help="also apply a rule set (built-in name or .yaml path); repeatable")
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="RULE=VALUE",
+        help="new threshold (off: drop the rule; a,b,c: allowed values); repeatable",
+    )
+    p.add_argument(
+        "--add",
+        action="append",
+        default=[],
+        metavar="RULE_SET",
+        help="also apply a rule set (built-in name or .yaml path); repeatable",
+    )
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.set_defaults(func=_rethreshold)
 

@@ -12,10 +12,18 @@ import argparse
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("train-classifier", help="train a fastText quality classifier", description=__doc__,
-                       formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--positive", action="append", required=True, metavar="FILE", help="high-quality examples; repeatable")
-    p.add_argument("--negative", action="append", required=True, metavar="FILE", help="low-quality examples; repeatable")
+    p = sub.add_parser(
+        "train-classifier",
+        help="train a fastText quality classifier",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "--positive", action="append", required=True, metavar="FILE", help="high-quality examples; repeatable"
+    )
+    p.add_argument(
+        "--negative", action="append", required=True, metavar="FILE", help="low-quality examples; repeatable"
+    )
     p.add_argument("-o", "--output", required=True, help="where to save the model (.bin)")
     p.add_argument("--text-field", default="text", help="the field/column holding the text (default: text)")
     p.add_argument("--epoch", type=int, default=5)
@@ -30,8 +38,12 @@ def _train(args: argparse.Namespace) -> int:
 
     positives = [t for f in args.positive for t in read_texts(f, args.text_field)]
     negatives = [t for f in args.negative for t in read_texts(f, args.text_field)]
-    report = train(positives, negatives, args.output, seed=args.seed, epoch=args.epoch, lr=args.lr, word_ngrams=args.word_ngrams)
+    report = train(
+        positives, negatives, args.output, seed=args.seed, epoch=args.epoch, lr=args.lr, word_ngrams=args.word_ngrams
+    )
     print(f"trained on {report.positives} positive / {report.negatives} negative documents -> {args.output}")
-    print(f"held-out {report.validation_docs} documents: precision {report.validation_precision:.3f}, "
-          f"recall {report.validation_recall:.3f}")
+    print(
+        f"held-out {report.validation_docs} documents: precision {report.validation_precision:.3f}, "
+        f"recall {report.validation_recall:.3f}"
+    )
     return 0

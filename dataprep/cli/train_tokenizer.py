@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
-from typing import Iterator
+from collections.abc import Iterator
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -12,8 +12,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("stage_dir", help="a stage directory of a run, e.g. runs/quickstart/03-decontaminate")
     p.add_argument("--vocab-size", type=int, required=True, help="tokens in the vocabulary, special tokens included")
     p.add_argument("--output", required=True, help="where to write tokenizer.json")
-    p.add_argument("--special-tokens", nargs="+", default=None, metavar="TOKEN",
-                   help="special tokens, the first being end-of-document (default: <|endoftext|>)")
+    p.add_argument(
+        "--special-tokens",
+        nargs="+",
+        default=None,
+        metavar="TOKEN",
+        help="special tokens, the first being end-of-document (default: <|endoftext|>)",
+    )
     p.add_argument("--min-frequency", type=int, default=2, help="pairs seen fewer times are not merged (default 2)")
     p.set_defaults(func=_train)
 

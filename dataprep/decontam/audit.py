@@ -18,13 +18,13 @@ from typing import Any
 import pyarrow as pa
 
 from dataprep.benchmarks import GenericSpec, load_benchmarks
+from dataprep.core.storage import StageWorkDir, Storage, expand_inputs
 from dataprep.decontam.corpus import corpus_format, read_documents
 from dataprep.decontam.match import Hits, drop_keys, item_matches
 from dataprep.decontam.prepare import BENCHMARKS, ITEMS, index_benchmarks, read_common, record_common, scan_documents
 from dataprep.decontam.report import MATCH_SCHEMA, build_report, match_columns, render_markdown, to_json
 from dataprep.engine import manifest as mf
 from dataprep.engine.executor import ray_runtime
-from dataprep.engine.storage import StageWorkDir, Storage, expand_inputs
 
 
 @dataclass(frozen=True)
@@ -40,7 +40,9 @@ class AuditConfig:
         if not 8 <= self.ngram <= 50:
             raise ValueError(f"--ngram must be between 8 and 50, got {self.ngram}")
         if not 1 <= self.min_item_words <= self.ngram:
-            raise ValueError(f"--min-item-words must be between 1 and --ngram ({self.ngram}), got {self.min_item_words}")
+            raise ValueError(
+                f"--min-item-words must be between 1 and --ngram ({self.ngram}), got {self.min_item_words}"
+            )
         if not 0 <= self.min_overlap <= 1:
             raise ValueError(f"--min-overlap must be between 0 and 1, got {self.min_overlap}")
 
@@ -67,12 +69,21 @@ def corpus_files(paths: list[str]) -> list[tuple[str, str]]:
             raise FileNotFoundError(f"--data {pattern!r} matches no file")
         for full, rel in found:
             corpus_format(full)
-            out.append((full, os.path.join(os.path.basename(pattern.rstrip("/")), rel) if os.path.isdir(pattern) else rel))
+            out.append(
+                (full, os.path.join(os.path.basename(pattern.rstrip("/")), rel) if os.path.isdir(pattern) else rel)
+            )
     return out
 
 
-def run_audit(data: list[str], benchmarks: list[str], out: str, config: AuditConfig = AuditConfig(),
-              generic: GenericSpec | None = None, address: str | None = None, num_cpus: int | None = None) -> AuditResult:
+def run_audit(
+    data: list[str],
+    benchmarks: list[str],
+    out: str,
+    config: AuditConfig = AuditConfig(),
+    generic: GenericSpec | None = None,
+    address: str | None = None,
+    num_cpus: int | None = None,
+) -> AuditResult:
     """Audit ``data`` against ``benchmarks``; write ``report.json`` and ``report.md`` into ``out``."""
     t0, cpu0 = time.monotonic(), time.process_time()
     files = corpus_files(data)
@@ -88,9 +99,18 @@ def run_audit(data: list[str], benchmarks: list[str], out: str, config: AuditCon
         index_cpu = time.process_time() - start
         docs = read_documents(path, name, config.text_field, config.id_field)
         hits, (keys, counts) = scan_documents(docs.texts, shared)
-        return {"hits": hits, "keys": keys, "docs": counts, "documents": len(docs.texts),
-                "characters": sum(map(len, docs.texts)), "bytes": sum(len(t.encode()) for t in docs.texts),
-                "unreadable": docs.unreadable, "cpu": time.process_time() - start, "index_cpu": index_cpu, "rss": peak_rss()}
+        return {
+            "hits": hits,
+            "keys": keys,
+            "docs": counts,
+            "documents": len(docs.texts),
+            "characters": sum(map(len, docs.texts)),
+            "bytes": sum(len(t.encode()) for t in docs.texts),
+            "unreadable": docs.unreadable,
+            "cpu": time.process_time() - start,
+            "index_cpu": index_cpu,
+            "rss": peak_rss(),
+        }
 
     def locate_file(item: tuple[tuple[str, str], Hits, Any]) -> dict[str, Any]:
         start = time.process_time()
@@ -112,30 +132,52 @@ def run_audit(data: list[str], benchmarks: list[str], out: str, config: AuditCon
         hits = [drop_keys(s["hits"], common) for s in scanned]
         left = [(f, h, index_ref) for f, h in zip(files, hits) if len(h)]
         located = executor.map(locate_file, left, describe=lambda t: t[0][0])
-    matches = pa.table({c: [v for r in located for v in r["columns"][c]] for c in MATCH_SCHEMA.names}, schema=MATCH_SCHEMA)
+    matches = pa.table(
+        {c: [v for r in located for v in r["columns"][c]] for c in MATCH_SCHEMA.names}, schema=MATCH_SCHEMA
+    )
     items = work.read_table(ITEMS)
     data_info = {
-        "files": [{"path": name, "documents": s["documents"], "characters": s["characters"], "bytes": s["bytes"]}
-                  for (_, name), s in zip(files, scanned)],
-        "documents": sum(s["documents"] for s in scanned), "characters": sum(s["characters"] for s in scanned),
+        "files": [
+            {"path": name, "documents": s["documents"], "characters": s["characters"], "bytes": s["bytes"]}
+            for (_, name), s in zip(files, scanned)
+        ],
+        "documents": sum(s["documents"] for s in scanned),
+        "characters": sum(s["characters"] for s in scanned),
         "unreadable": [u for s in scanned for u in s["unreadable"]],
     }
-    report = build_report(config={"ngram": config.ngram, "min_item_words": config.min_item_words,
-                                  "max_doc_freq": config.max_doc_freq, "min_overlap": config.min_overlap},
-                          benchmarks=work.read_json(BENCHMARKS), items=items, item_ngrams=items.column("ngrams").to_pylist(),
-                          matches=matches, data=data_info, common=read_common(work)[1], created=mf.now())
+    report = build_report(
+        config={
+            "ngram": config.ngram,
+            "min_item_words": config.min_item_words,
+            "max_doc_freq": config.max_doc_freq,
+            "min_overlap": config.min_overlap,
+        },
+        benchmarks=work.read_json(BENCHMARKS),
+        items=items,
+        item_ngrams=items.column("ngrams").to_pylist(),
+        matches=matches,
+        data=data_info,
+        common=read_common(work)[1],
+        created=mf.now(),
+    )
     problems = mf.validate(report, "audit")
     if problems:
         raise RuntimeError("audit report does not match manifests/audit.schema.json: " + "; ".join(problems[:5]))
     storage.write_bytes("report.json", to_json(report).encode())
     storage.write_bytes("report.md", render_markdown(report).encode())
-    return AuditResult(report, storage.full("report.json"), storage.full("report.md"),
-                       sum(s["cpu"] for s in scanned) + sum(r["cpu"] for r in located),
-                       sum(s["index_cpu"] for s in scanned), time.process_time() - cpu0, time.monotonic() - t0,
-                       max(r["rss"] for r in scanned + located), peak_rss())
+    return AuditResult(
+        report,
+        storage.full("report.json"),
+        storage.full("report.md"),
+        sum(s["cpu"] for s in scanned) + sum(r["cpu"] for r in located),
+        sum(s["index_cpu"] for s in scanned),
+        time.process_time() - cpu0,
+        time.monotonic() - t0,
+        max(r["rss"] for r in scanned + located),
+        peak_rss(),
+    )
 
 
 def peak_rss() -> int:
     """Peak resident set size of this process, in bytes (Linux reports KiB)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-

@@ -7,13 +7,14 @@ JSON, no text) are listed with a reason, never skipped silently.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from dataprep.engine.storage import open_input
+from dataprep.core.storage import open_input
 from dataprep.readers.base import get_reader, reader_for_path
 
 FORMATS = ("parquet", "jsonl")
@@ -79,7 +80,9 @@ def _collect(name: str, records: Iterable[tuple[int, tuple[Any, Any]]]) -> Docum
     docs = Documents([], [], [])
     for row, (text, doc_id) in records:
         if not isinstance(text, str):
-            docs.unreadable.append({"file": name, "row": row, "reason": "no text" if text is None else "text is not a string"})
+            docs.unreadable.append(
+                {"file": name, "row": row, "reason": "no text" if text is None else "text is not a string"}
+            )
             continue
         docs.texts.append(text)
         docs.ids.append(str(doc_id) if doc_id is not None else f"{name}:{row}")

@@ -11,16 +11,16 @@ document n-grams before that binary search.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
 
 import numpy as np
 import polars as pl
 import pyarrow as pa
 
 from dataprep.benchmarks.items import BenchmarkSet
+from dataprep.core.contract import WorkDir
 from dataprep.decontam.ngrams import Tokens, rolling_ngrams, split_words, tokenize
-from dataprep.stages.base import WorkDir
 
 BITS_PER_KEY = 32  # bitmap size: ~3% of non-matching n-grams pass to the binary search
 _BIT_MASKS = np.array([1 << i for i in range(8)], np.uint8)
@@ -43,14 +43,20 @@ class NgramIndex:
             return
         # One bitmap per length: the few keys of short whole-field lengths get a bitmap that
         # stays in cache, instead of sharing the big one of the n-grams.
-        self._bitmaps = {int(length): _bitmap(self.keys[self.key_lengths == length])
-                         for length in np.unique(self.key_lengths)}
+        self._bitmaps = {
+            int(length): _bitmap(self.keys[self.key_lengths == length]) for length in np.unique(self.key_lengths)
+        }
 
     def bitmaps_table(self) -> pa.Table:
         """The prefilter bitmaps, saved so that workers need not rebuild them (~1 s each)."""
         lengths = sorted(self._bitmaps)
-        return pa.table({"length": lengths, "shift": [int(self._bitmaps[n][0]) for n in lengths],
-                         "bitmap": pa.array([self._bitmaps[n][1].tobytes() for n in lengths], pa.binary())})
+        return pa.table(
+            {
+                "length": lengths,
+                "shift": [int(self._bitmaps[n][0]) for n in lengths],
+                "bitmap": pa.array([self._bitmaps[n][1].tobytes() for n in lengths], pa.binary()),
+            }
+        )
 
     @property
     def lengths(self) -> tuple[int, ...]:
@@ -90,24 +96,31 @@ class NgramIndex:
         Workers read this back with ``np.frombuffer``: 0.2 s for all benchmarks, against 1.8 s
         for the same arrays as 7 M Parquet values each.
         """
-        return pa.table({name: pa.array([arr.tobytes()], pa.binary())
-                         for name, arr in (("key", self.keys), ("item", self.items), ("length", self.key_lengths))})
+        return pa.table(
+            {
+                name: pa.array([arr.tobytes()], pa.binary())
+                for name, arr in (("key", self.keys), ("item", self.items), ("length", self.key_lengths))
+            }
+        )
 
     @property
     def meta(self) -> dict[str, int]:
         return {"n": self.n, "min_words": self.min_words, "items": len(self.item_keys), "keys": len(self.keys)}
 
     @classmethod
-    def from_tables(cls, table: pa.Table, bitmaps: pa.Table, meta: dict[str, int]) -> "NgramIndex":
+    def from_tables(cls, table: pa.Table, bitmaps: pa.Table, meta: dict[str, int]) -> NgramIndex:
         def column(name: str, dtype: type) -> np.ndarray:
             return np.frombuffer(table.column(name)[0].as_buffer(), dtype)
 
         items = column("item", np.uint32)
         item_keys = np.bincount(items, minlength=meta["items"]).astype(np.uint32)
-        maps = {int(n): (np.uint64(shift), np.frombuffer(bits, np.uint8))
-                for n, shift, bits in zip(*(bitmaps.column(c).to_pylist() for c in ("length", "shift", "bitmap")))}
-        return cls(meta["n"], meta["min_words"], column("key", np.uint64), items, column("length", np.uint8),
-                   item_keys, maps)
+        maps = {
+            int(n): (np.uint64(shift), np.frombuffer(bits, np.uint8))
+            for n, shift, bits in zip(*(bitmaps.column(c).to_pylist() for c in ("length", "shift", "bitmap")))
+        }
+        return cls(
+            meta["n"], meta["min_words"], column("key", np.uint64), items, column("length", np.uint8), item_keys, maps
+        )
 
 
 def _bitmap(keys: np.ndarray) -> tuple[np.uint64, np.ndarray]:
@@ -127,8 +140,9 @@ def _bitmap(keys: np.ndarray) -> tuple[np.uint64, np.ndarray]:
     return shift, bitmap
 
 
-def item_keys(tokens: Tokens, field_item: np.ndarray, n_items: int, n: int,
-              min_words: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def item_keys(
+    tokens: Tokens, field_item: np.ndarray, n_items: int, n: int, min_words: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(keys, items, lengths)``, unique (key, item) pairs sorted by key, for fields in item order.
 
     ``tokens`` holds one text per field; ``field_item[f]`` is the item of field f.
@@ -151,7 +165,10 @@ def item_keys(tokens: Tokens, field_item: np.ndarray, n_items: int, n: int,
         else:
             whole_fields = np.flatnonzero(field_len == length)
             whole_items = np.flatnonzero(item_len == length)
-            found = [keys[tokens.starts[whole_fields]], keys[item_start[whole_items]]], [field_item[whole_fields], whole_items]
+            found = (
+                [keys[tokens.starts[whole_fields]], keys[item_start[whole_items]]],
+                [field_item[whole_fields], whole_items],
+            )
         out_keys += found[0]
         out_items += found[1]
         out_lengths += [np.full(len(k), length, np.uint8) for k in found[0]]
@@ -217,5 +234,5 @@ def ngram_texts(keys: np.ndarray, index: NgramIndex, item_fields: Callable[[int]
         words = [w for ws in split_words(pl.Series(fields, dtype=pl.String)).to_list() for w in ws]
         grams = dict(rolling_ngrams(tokenize([" ".join(words)]).hashes, [length]))[length]
         pos = int(np.flatnonzero(grams == np.uint64(key))[0])
-        out.append(" ".join(words[pos:pos + length]))
+        out.append(" ".join(words[pos : pos + length]))
     return out

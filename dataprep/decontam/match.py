@@ -8,8 +8,8 @@ say where in the original text (not the normalized one) each match lies.
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 import polars as pl
@@ -32,14 +32,14 @@ class Hits:
     def __len__(self) -> int:
         return len(self.key)
 
-    def select(self, mask: np.ndarray) -> "Hits":
+    def select(self, mask: np.ndarray) -> Hits:
         return Hits(self.text[mask], self.word[mask], self.length[mask], self.key[mask], self.item[mask])
 
     def to_table(self) -> pa.Table:
         return pa.table({f: getattr(self, f) for f in _HIT_FIELDS})
 
     @classmethod
-    def from_table(cls, table: pa.Table) -> "Hits":
+    def from_table(cls, table: pa.Table) -> Hits:
         return cls(*(table.column(f).to_numpy() for f in _HIT_FIELDS))
 
 
@@ -130,7 +130,9 @@ class ItemMatch:
     words: int  # words of the text covered by the item's n-grams
 
 
-def item_matches(hits: Hits, texts: Mapping[int, str] | Sequence[str], item_keys: np.ndarray, min_overlap: float = 0.0) -> list[ItemMatch]:
+def item_matches(
+    hits: Hits, texts: Mapping[int, str] | Sequence[str], item_keys: np.ndarray, min_overlap: float = 0.0
+) -> list[ItemMatch]:
     """Group hits by (text, item), keep items at or above ``min_overlap``, locate spans.
 
     ``item_keys[i]`` is the number of distinct n-grams of item i (``NgramIndex.item_keys``).
@@ -153,9 +155,17 @@ def item_matches(hits: Hits, texts: Mapping[int, str] | Sequence[str], item_keys
     begin, end = _char_spans(h.text[first[run_group]], run_start, run_end, texts)
     spans = list(zip(begin.tolist(), end.tolist()))
     bounds = np.r_[run_bounds, len(run_group)].tolist()
-    return [ItemMatch(int(h.text[first[g]]), int(h.item[first[g]]), int(matched[g]), float(overlap[g]),
-                      spans[bounds[g]:bounds[g + 1]], int(words[g]))
-            for g in np.flatnonzero(overlap >= min_overlap).tolist()]
+    return [
+        ItemMatch(
+            int(h.text[first[g]]),
+            int(h.item[first[g]]),
+            int(matched[g]),
+            float(overlap[g]),
+            spans[bounds[g] : bounds[g + 1]],
+            int(words[g]),
+        )
+        for g in np.flatnonzero(overlap >= min_overlap).tolist()
+    ]
 
 
 def _distinct_keys(group: np.ndarray, keys: np.ndarray, groups: int) -> np.ndarray:
@@ -181,8 +191,9 @@ def _merged_runs(group: np.ndarray, start: np.ndarray, end: np.ndarray) -> tuple
     return group[firsts], start[firsts], reach[lasts] - offset[firsts]
 
 
-def _char_spans(text: np.ndarray, start: np.ndarray, end: np.ndarray,
-                texts: Mapping[int, str] | Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+def _char_spans(
+    text: np.ndarray, start: np.ndarray, end: np.ndarray, texts: Mapping[int, str] | Sequence[str]
+) -> tuple[np.ndarray, np.ndarray]:
     """Character span in ``texts[text[i]]`` of words ``start[i]:end[i]``, for every i."""
     flagged = np.unique(text)
     located = word_spans([texts[t] for t in flagged.tolist()])

@@ -14,8 +14,8 @@ so both sides always split text identically.
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 import polars as pl
@@ -37,8 +37,11 @@ def normalize(texts: pl.Series) -> pl.Series:
     """
     non_ascii = np.flatnonzero((texts.str.len_bytes() != texts.str.len_chars()).fill_null(False).to_numpy())
     if len(non_ascii):
-        to_fold = [i for i, t in zip(non_ascii.tolist(), texts.gather(non_ascii).to_list())
-                   if not unicodedata.is_normalized("NFKC", t)]
+        to_fold = [
+            i
+            for i, t in zip(non_ascii.tolist(), texts.gather(non_ascii).to_list())
+            if not unicodedata.is_normalized("NFKC", t)
+        ]
         if to_fold:
             texts = texts.scatter(to_fold, texts.gather(to_fold).str.normalize("NFKC"))
     return texts.str.to_lowercase().str.replace_all(APOSTROPHES, "")
@@ -103,7 +106,7 @@ def rolling_ngrams(hashes: np.ndarray, lengths: Iterable[int]) -> Iterator[tuple
         if length > 1:
             roll = roll[:-1]  # a view: the update below is in place, no new array per length
             roll *= _P
-            roll += hashes[length - 1:]
+            roll += hashes[length - 1 :]
         if len(roll) == 0:
             return
         if length in wanted:

@@ -9,22 +9,24 @@
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
 
 from dataprep.benchmarks import BenchmarkSet
+from dataprep.core.contract import WorkDir
 from dataprep.decontam.index import NgramIndex, build_index, ngram_texts, save_index
 from dataprep.decontam.match import Hits, common_keys, doc_frequency, scan
 from dataprep.decontam.report import benchmark_entries
-from dataprep.stages.base import WorkDir
 
 ITEMS, BENCHMARKS, COMMON = "items.parquet", "benchmarks.json", "common.json"
 
 
-def index_benchmarks(sets: Sequence[BenchmarkSet], n: int, min_words: int, work: WorkDir,
-                     base: str | None = None) -> NgramIndex:
+def index_benchmarks(
+    sets: Sequence[BenchmarkSet], n: int, min_words: int, work: WorkDir, base: str | None = None
+) -> NgramIndex:
     """Index every item of ``sets`` and save index, items and benchmark file hashes in ``work``.
 
     Benchmark file paths are recorded relative to ``base`` when given (a pipeline's folder).
@@ -35,8 +37,9 @@ def index_benchmarks(sets: Sequence[BenchmarkSet], n: int, min_words: int, work:
     save_index(work, index)
     work.write_table(ITEMS, items.append_column("ngrams", pa.array(index.item_keys, pa.int64())))
     indexed: dict[str, int] = {}
-    for (bench, split), keys in zip(zip(items.column("benchmark").to_pylist(), items.column("split").to_pylist()),
-                                    index.item_keys.tolist()):
+    for (bench, split), keys in zip(
+        zip(items.column("benchmark").to_pylist(), items.column("split").to_pylist()), index.item_keys.tolist()
+    ):
         indexed[f"{bench}/{split}"] = indexed.get(f"{bench}/{split}", 0) + (keys > 0)
     work.write_json(BENCHMARKS, benchmark_entries(sets, indexed, base))
     return index
@@ -52,8 +55,13 @@ def scan_documents(texts: Sequence[str | None], index: NgramIndex) -> tuple[Hits
     return hits, doc_frequency(hits)
 
 
-def record_common(counts: list[tuple[np.ndarray, np.ndarray]], max_docs: int, sets: Sequence[BenchmarkSet],
-                  index: NgramIndex, work: WorkDir) -> np.ndarray:
+def record_common(
+    counts: list[tuple[np.ndarray, np.ndarray]],
+    max_docs: int,
+    sets: Sequence[BenchmarkSet],
+    index: NgramIndex,
+    work: WorkDir,
+) -> np.ndarray:
     """Save the common keys (with their text and document counts) in ``work``; return them sorted."""
     keys = common_keys(counts, max_docs)
     fields = [item.fields for b in sets for item in b.items]
@@ -61,8 +69,13 @@ def record_common(counts: list[tuple[np.ndarray, np.ndarray]], max_docs: int, se
     all_keys = np.concatenate([k for k, _ in counts]) if counts else np.zeros(0, np.uint64)
     all_docs = np.concatenate([d for _, d in counts]) if counts else np.zeros(0, np.int64)
     docs = [int(all_docs[all_keys == k].sum()) for k in keys]
-    rows = sorted(({"key": str(k), "text": t, "words": len(t.split()), "documents": d}
-                   for k, t, d in zip(keys.tolist(), texts, docs)), key=lambda r: (-r["documents"], r["text"]))
+    rows = sorted(
+        (
+            {"key": str(k), "text": t, "words": len(t.split()), "documents": d}
+            for k, t, d in zip(keys.tolist(), texts, docs)
+        ),
+        key=lambda r: (-r["documents"], r["text"]),
+    )
     work.write_json(COMMON, rows)
     return keys
 

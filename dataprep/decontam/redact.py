@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 
 @dataclass
@@ -16,8 +16,14 @@ class Redaction:
     reason: str | None = None  # why the document is dropped, when it is
 
 
-def redact(text: str, spans: Sequence[tuple[int, int]], context: int = 200, min_piece: int = 200,
-           max_cuts: int = 10, joiner: str = "\n\n") -> Redaction:
+def redact(
+    text: str,
+    spans: Sequence[tuple[int, int]],
+    context: int = 200,
+    min_piece: int = 200,
+    max_cuts: int = 10,
+    joiner: str = "\n\n",
+) -> Redaction:
     """Cut every span plus ``context`` characters each side; drop pieces under ``min_piece``.
 
     A document cut more than ``max_cuts`` times, or with nothing left, is dropped. The kept

@@ -17,9 +17,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import polars as pl
-import pyarrow as pa
 
-from dataprep.stages.base import Executor, WorkDir
+from dataprep.core.contract import Executor, WorkDir
 
 NODE = pl.UInt64
 
@@ -82,7 +81,9 @@ def _propagate(task: _Round) -> int:
         merged = old.join(best, on="node", how="left")
         lowered = pl.col("offer").is_not_null() & (pl.col("offer") < pl.col("label"))
         changed = merged.filter(lowered).select("node", pl.col("offer").alias("label"))
-        labels = merged.select("node", pl.when(lowered).then(pl.col("offer")).otherwise(pl.col("label")).alias("label"))
+        labels = merged.select(
+            "node", pl.when(lowered).then(pl.col("offer")).otherwise(pl.col("label")).alias("label")
+        )
     work.write_table(f"labels/{part:05d}", labels.sort("node").to_arrow())
     messages = (
         edges.join(changed, left_on="u", right_on="node")

@@ -30,7 +30,9 @@ class Banding:
         return 1.0 - (1.0 - similarity**self.rows) ** self.bands
 
 
-def derive_banding(threshold: float, num_perm: int, false_positive_weight: float, false_negative_weight: float) -> Banding:
+def derive_banding(
+    threshold: float, num_perm: int, false_positive_weight: float, false_negative_weight: float
+) -> Banding:
     """(b, r) minimizing the weighted false-positive and false-negative areas around
     ``threshold``: datasketch's optimizer (``datasketch.lsh._optimal_param``), so the choice
     matches what ``MinHashLSH`` users know."""
@@ -76,11 +78,18 @@ def candidate_pairs(buckets: pl.DataFrame, anchors: int, collapse_exact: bool = 
     empty = pl.DataFrame(schema={"a": pl.UInt64, "b": pl.UInt64})
     if buckets.is_empty():
         return empty, 0
-    collapsed = (buckets.group_by("band", "key", "exact").agg(pl.col("node").min()) if collapse_exact
-                 else buckets.select("band", "key", "node").unique())
+    collapsed = (
+        buckets.group_by("band", "key", "exact").agg(pl.col("node").min())
+        if collapse_exact
+        else buckets.select("band", "key", "node").unique()
+    )
     members = collapsed.sort("band", "key", "node").with_columns(rank=pl.int_range(pl.len()).over("band", "key"))
     large = members.group_by("band", "key").len().filter(pl.col("len") > anchors).height
     firsts = members.filter(pl.col("rank") < anchors)
-    pairs = (firsts.join(members, on=["band", "key"], suffix="_m").filter(pl.col("rank") < pl.col("rank_m"))
-             .select(a=pl.min_horizontal("node", "node_m"), b=pl.max_horizontal("node", "node_m")).unique())
+    pairs = (
+        firsts.join(members, on=["band", "key"], suffix="_m")
+        .filter(pl.col("rank") < pl.col("rank_m"))
+        .select(a=pl.min_horizontal("node", "node_m"), b=pl.max_horizontal("node", "node_m"))
+        .unique()
+    )
     return pairs if not pairs.is_empty() else empty, large

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from dataprep.stages.base import StageConfig
+from dataprep.core.contract import StageConfig
 
 # Unicode punctuation and symbols, replaced by a space so "end.Start" stays two words.
 _PUNCT = r"\p{P}\p{S}"

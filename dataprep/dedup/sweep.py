@@ -17,8 +17,8 @@ import polars as pl
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
+from dataprep.core.storage import Storage
 from dataprep.dedup.lsh import Banding, band_keys, candidate_pairs, estimate_similarity, has_shingles
-from dataprep.engine.storage import Storage
 from dataprep.stages.dedup import CURRENT, DedupConfig
 
 
@@ -56,21 +56,34 @@ def evaluate(config: DedupConfig, sigs: pl.DataFrame, setting: Setting) -> dict:
     live = has_shingles(matrix) & config.near
     keys = band_keys(matrix[live], setting.banding)
     docs = sigs.filter(pl.Series(live))
-    buckets = pl.DataFrame({
-        "band": np.tile(np.arange(setting.banding.bands, dtype=np.int32), len(docs)),
-        "key": keys.ravel(),
-        "node": np.repeat(docs["node"].to_numpy(), setting.banding.bands),
-        "exact": docs["exact"].gather(np.repeat(np.arange(len(docs)), setting.banding.bands)),
-    })
+    buckets = pl.DataFrame(
+        {
+            "band": np.tile(np.arange(setting.banding.bands, dtype=np.int32), len(docs)),
+            "key": keys.ravel(),
+            "node": np.repeat(docs["node"].to_numpy(), setting.banding.bands),
+            "exact": docs["exact"].gather(np.repeat(np.arange(len(docs)), setting.banding.bands)),
+        }
+    )
     pairs, _ = candidate_pairs(buckets, config.bucket_anchors, config.exact)
-    located = (pairs.join(index.rename({"node": "a", "i": "ia"}), on="a").join(index.rename({"node": "b", "i": "ib"}), on="b"))
+    located = pairs.join(index.rename({"node": "a", "i": "ia"}), on="a").join(
+        index.rename({"node": "b", "i": "ib"}), on="b"
+    )
     if config.verify != "none" and not located.is_empty():  # "jaccard" is estimated here: no text
-        similar = estimate_similarity(matrix[located["ia"].to_numpy()], matrix[located["ib"].to_numpy()]) >= setting.threshold
+        similar = (
+            estimate_similarity(matrix[located["ia"].to_numpy()], matrix[located["ib"].to_numpy()])
+            >= setting.threshold
+        )
         located = located.filter(pl.Series(similar))
     edges.append(located.select("a", "b"))
-    graph = pl.concat(edges).join(index.rename({"node": "a", "i": "ia"}), on="a").join(index.rename({"node": "b", "i": "ib"}), on="b")
+    graph = (
+        pl.concat(edges)
+        .join(index.rename({"node": "a", "i": "ia"}), on="a")
+        .join(index.rename({"node": "b", "i": "ib"}), on="b")
+    )
     _, labels = connected_components(
-        coo_matrix((np.ones(graph.height), (graph["ia"].to_numpy(), graph["ib"].to_numpy())), shape=(n, n)), directed=False)
+        coo_matrix((np.ones(graph.height), (graph["ia"].to_numpy(), graph["ib"].to_numpy())), shape=(n, n)),
+        directed=False,
+    )
     sizes = np.bincount(labels)
     clustered = sizes[sizes > 1]
     return {

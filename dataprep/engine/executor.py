@@ -13,7 +13,8 @@ import os
 import shutil
 import signal
 import tempfile
-from typing import Callable, Iterator, Sequence, TypeVar
+from collections.abc import Callable, Iterator, Sequence
+from typing import TypeVar
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -42,12 +43,20 @@ class RayExecutor:
         self.workers = max(1, workers)
         self.temp_dir = temp_dir  # the local Ray's own temp dir, when we started it
 
-    def map(self, fn: Callable[[T], R], items: Sequence[T], *, num_cpus: float = 1, describe: Callable[[T], str] = repr,
-            on_done: Callable[[int, R], None] | None = None) -> list[R]:
+    def map(
+        self,
+        fn: Callable[[T], R],
+        items: Sequence[T],
+        *,
+        num_cpus: float = 1,
+        describe: Callable[[T], str] = repr,
+        on_done: Callable[[int, R], None] | None = None,
+    ) -> list[R]:
         """``fn(item)`` for every item, in parallel; results in item order.
 
         At most ``workers`` tasks are in flight, so memory stays bounded however many items
-        there are, and ``--num-cpus`` limits parallelism even on a larger cluster. ``on_done(index, result)`` is called as each finishes (progress,
+        there are, and ``--num-cpus`` limits parallelism even on a larger cluster.
+        ``on_done(index, result)`` is called as each finishes (progress,
         bookkeeping). A failure stops the map and raises ``TaskError`` naming the item.
         """
         import ray
@@ -77,7 +86,9 @@ class RayExecutor:
 
 
 @contextlib.contextmanager
-def ray_runtime(address: str | None = None, num_cpus: int | None = None, tag: str | None = None) -> Iterator[RayExecutor]:
+def ray_runtime(
+    address: str | None = None, num_cpus: int | None = None, tag: str | None = None
+) -> Iterator[RayExecutor]:
     """Join the cluster at ``address``, reuse an initialized Ray, or start a local one.
 
     A local Ray keeps its sockets, logs and spilled objects in a temp dir of its own that is

@@ -28,13 +28,17 @@ SCHEMA_VERSION = 1
 
 
 def now() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds")
+    return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
 
 
 @functools.lru_cache(maxsize=1)
 def versions() -> dict[str, str | None]:
     """Versions of dataprep, its git commit when known, Python and the libraries that shape output."""
-    out: dict[str, str | None] = {"dataprep": __version__, "git_commit": _git_commit(), "python": platform.python_version()}
+    out: dict[str, str | None] = {
+        "dataprep": __version__,
+        "git_commit": _git_commit(),
+        "python": platform.python_version(),
+    }
     for dist in ("ray", "pyarrow", "polars", "tokenizers", "numpy", "datasketch", "fasttext-numpy2"):
         try:
             out[dist] = metadata.version(dist)
@@ -45,7 +49,9 @@ def versions() -> dict[str, str | None]:
 
 def _git_commit() -> str | None:
     try:
-        res = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent, capture_output=True, text=True, timeout=5)
+        res = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent, capture_output=True, text=True, timeout=5
+        )
     except (OSError, subprocess.TimeoutExpired):
         return None
     return res.stdout.strip() or None if res.returncode == 0 else None
@@ -62,14 +68,33 @@ def validate(doc: dict[str, Any], name: str) -> list[str]:
     return [f"{'/'.join(map(str, e.absolute_path)) or '(top)'}: {e.message}" for e in validator.iter_errors(doc)]
 
 
-def stage_manifest(*, plan: Any, writes: tuple[str, ...], seed: int, inputs: list[dict[str, Any]], outputs: list[dict[str, Any]],
-                   rejected: list[dict[str, Any]], artifacts: list[dict[str, Any]], counts: dict[str, Any],
-                   start: str, end: str, wall: float, workers: int, stats: dict[str, Any]) -> dict[str, Any]:
+def stage_manifest(
+    *,
+    plan: Any,
+    writes: tuple[str, ...],
+    seed: int,
+    inputs: list[dict[str, Any]],
+    outputs: list[dict[str, Any]],
+    rejected: list[dict[str, Any]],
+    artifacts: list[dict[str, Any]],
+    counts: dict[str, Any],
+    start: str,
+    end: str,
+    wall: float,
+    workers: int,
+    stats: dict[str, Any],
+) -> dict[str, Any]:
     return {
         "schema": STAGE_SCHEMA,
         "schema_version": SCHEMA_VERSION,
-        "stage": {"name": plan.name, "kind": plan.cls.kind, "index": plan.index, "dir": plan.dir,
-                  "reads": list(plan.cls.reads), "writes": list(writes)},
+        "stage": {
+            "name": plan.name,
+            "kind": plan.cls.kind,
+            "index": plan.index,
+            "dir": plan.dir,
+            "reads": list(plan.cls.reads),
+            "writes": list(writes),
+        },
         "config": plan.resolved,
         "config_sha256": plan.config_sha256,
         "versions": versions(),

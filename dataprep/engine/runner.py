@@ -17,16 +17,17 @@ import sys
 import time
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import pyarrow as pa
 
 from dataprep.config import Pipeline, StagePlan, sha256_json
+from dataprep.core.schema import REASON, STAGE
+from dataprep.core.storage import FileEntry, Shard, StageArtifacts, StageWorkDir, Storage
 from dataprep.engine import manifest as mf
 from dataprep.engine.executor import RayExecutor, ray_runtime, stop_tagged
-from dataprep.engine.storage import FileEntry, Shard, StageArtifacts, StageWorkDir, Storage
-from dataprep.schema import REASON, STAGE
 from dataprep.stages.base import FinalizeContext, PrepareContext, ShardContext, ShardResult, Stage
 
 RUN_JSON = "run.json"
@@ -62,8 +63,15 @@ class Progress:
             print(f"  [{self.stage}] {self.done}/{self.total} shards", file=sys.stderr, flush=True)
 
 
-def run_pipeline(pipeline: Pipeline, output: str, *, address: str | None = None, num_cpus: int | None = None,
-                 resume: bool = False, verbose: bool = True) -> RunResult:
+def run_pipeline(
+    pipeline: Pipeline,
+    output: str,
+    *,
+    address: str | None = None,
+    num_cpus: int | None = None,
+    resume: bool = False,
+    verbose: bool = True,
+) -> RunResult:
     # Build every stage first: a setting only a stage can check (a tokenizer's EOS token, a
     # model file) fails here, before any work, not after the stages before it have run.
     stages = [pipeline.build(plan) for plan in pipeline.stages]
@@ -123,13 +131,23 @@ def _run_doc(pipeline: Pipeline, resume: bool) -> dict[str, Any]:
         "end": None,
         "resumed": resume,
         "status": "running",
-        "stages": [{"index": p.index, "name": p.name, "dir": p.dir, "status": "pending", "config_sha256": p.config_sha256}
-                   for p in pipeline.stages],
+        "stages": [
+            {"index": p.index, "name": p.name, "dir": p.dir, "status": "pending", "config_sha256": p.config_sha256}
+            for p in pipeline.stages
+        ],
     }
 
 
-def run_stage(pipeline: Pipeline, plan: StagePlan, storage: Storage, executor: RayExecutor, inputs: list[Shard],
-              resume: bool, verbose: bool = True, stage: Stage | None = None) -> tuple[StageOutcome, list[Shard]]:
+def run_stage(
+    pipeline: Pipeline,
+    plan: StagePlan,
+    storage: Storage,
+    executor: RayExecutor,
+    inputs: list[Shard],
+    resume: bool,
+    verbose: bool = True,
+    stage: Stage | None = None,
+) -> tuple[StageOutcome, list[Shard]]:
     """Run one stage (or keep it whole under --resume); return its outcome and output shards."""
     stage = stage or pipeline.build(plan)
     mpath = f"{plan.dir}/manifest.json"
@@ -148,30 +166,57 @@ def run_stage(pipeline: Pipeline, plan: StagePlan, storage: Storage, executor: R
         input_entries = [{"path": s.path, "sha256": s.sha256, "rows": s.rows} for s in inputs]
         if stage.kind == "global":
             _prepare(stage, plan, inputs, storage, executor, work, resume)
-        records = run_shards(stage, plan, storage, executor, work, [(i, s) for i, s in enumerate(inputs)], resume, verbose)
+        records = run_shards(
+            stage, plan, storage, executor, work, [(i, s) for i, s in enumerate(inputs)], resume, verbose
+        )
     _prune(storage, plan.dir, records)
     outputs = [r["output"] for r in records]
     rejected = [r["rejected"] for r in records if r["rejected"]]
     out_shards = _shards(storage, outputs)
     artifacts = StageArtifacts(storage, plan.dir)
     stats = stage.merge_stats([r["stats"] for r in records])
-    stats.update(stage.finalize(FinalizeContext(out_shards, _shards(storage, rejected), stage.run, work, executor, artifacts)))
+    stats.update(
+        stage.finalize(FinalizeContext(out_shards, _shards(storage, rejected), stage.run, work, executor, artifacts))
+    )
     by_reason = sum((Counter(r["by_reason"]) for r in records), Counter())
-    counts = {"in": sum(r["in"] for r in records), "out": sum(o["rows"] for o in outputs),
-              "rejected": sum(o["rows"] for o in rejected), "added": sum(r["added"] for r in records),
-              "by_reason": dict(sorted(by_reason.items()))}
+    counts = {
+        "in": sum(r["in"] for r in records),
+        "out": sum(o["rows"] for o in outputs),
+        "rejected": sum(o["rows"] for o in rejected),
+        "added": sum(r["added"] for r in records),
+        "by_reason": dict(sorted(by_reason.items())),
+    }
     if counts["in"] + counts["added"] != counts["out"] + counts["rejected"]:
         raise RuntimeError(f"{plan.dir}: rows do not add up: {counts}")
-    doc = mf.stage_manifest(plan=plan, writes=stage.output_columns(), seed=pipeline.seed, inputs=input_entries, outputs=outputs, rejected=rejected,
-                            artifacts=[a.as_dict() for a in artifacts.entries], counts=counts, start=start, end=mf.now(),
-                            wall=time.monotonic() - t0, workers=executor.workers, stats=stats)
+    doc = mf.stage_manifest(
+        plan=plan,
+        writes=stage.output_columns(),
+        seed=pipeline.seed,
+        inputs=input_entries,
+        outputs=outputs,
+        rejected=rejected,
+        artifacts=[a.as_dict() for a in artifacts.entries],
+        counts=counts,
+        start=start,
+        end=mf.now(),
+        wall=time.monotonic() - t0,
+        workers=executor.workers,
+        stats=stats,
+    )
     _check(mf.validate(doc, "stage"), mpath)
     storage.write_json(mpath, doc)
     return StageOutcome(plan.name, storage.uri(plan.dir), doc), out_shards
 
 
-def _prepare(stage: Stage, plan: StagePlan, inputs: list[Shard], storage: Storage, executor: RayExecutor,
-             work: StageWorkDir, resume: bool) -> None:
+def _prepare(
+    stage: Stage,
+    plan: StagePlan,
+    inputs: list[Shard],
+    storage: Storage,
+    executor: RayExecutor,
+    work: StageWorkDir,
+    resume: bool,
+) -> None:
     """A global stage's whole-corpus pass, skipped on resume if done for this config and input."""
     key = {"config_sha256": plan.config_sha256, "inputs": [s.sha256 for s in inputs]}
     if resume and work.exists("_prepared.json") and work.read_json("_prepared.json") == key:
@@ -180,22 +225,40 @@ def _prepare(stage: Stage, plan: StagePlan, inputs: list[Shard], storage: Storag
     work.write_json("_prepared.json", key)
 
 
-def run_shards(stage: Stage, plan: StagePlan, storage: Storage, executor: RayExecutor, work: StageWorkDir,
-               items: list[tuple[int, Any]], resume: bool, verbose: bool,
-               task: Callable[[tuple[Any, ...]], dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+def run_shards(
+    stage: Stage,
+    plan: StagePlan,
+    storage: Storage,
+    executor: RayExecutor,
+    work: StageWorkDir,
+    items: list[tuple[int, Any]],
+    resume: bool,
+    verbose: bool,
+    task: Callable[[tuple[Any, ...]], dict[str, Any]] | None = None,
+) -> list[dict[str, Any]]:
     """Process every ``(index, input)`` pair, reusing valid progress records under --resume."""
     cfg = plan.config_sha256
     records: dict[int, dict[str, Any]] = {}
     todo = []
     for index, item in items:
         rec = _progress(storage, plan.dir, index) if resume else None
-        if rec and rec["config_sha256"] == cfg and rec["input_sha256"] == _input_sha(item) and _intact(storage, [rec["output"]] + ([rec["rejected"]] if rec["rejected"] else [])):
+        if (
+            rec
+            and rec["config_sha256"] == cfg
+            and rec["input_sha256"] == _input_sha(item)
+            and _intact(storage, [rec["output"]] + ([rec["rejected"]] if rec["rejected"] else []))
+        ):
             records[index] = rec
         else:
             todo.append((stage, plan.dir, plan.name, cfg, index, item, storage, work))
     prog = Progress(plan.name, len(todo), verbose)
-    done = executor.map(task or _process_shard, todo, num_cpus=stage.num_cpus,
-                        describe=lambda t: f"{plan.dir} shard {t[4]}", on_done=prog.step)
+    done = executor.map(
+        task or _process_shard,
+        todo,
+        num_cpus=stage.num_cpus,
+        describe=lambda t: f"{plan.dir} shard {t[4]}",
+        on_done=prog.step,
+    )
     records.update({r["index"]: r for r in done})
     return [records[i] for i, _ in items]
 
@@ -212,16 +275,26 @@ def _process_shard(args: tuple[Any, ...]) -> dict[str, Any]:
     return write_result(storage, stage_dir, name, cfg, index, shard.sha256, table.num_rows, result)
 
 
-def write_result(storage: Storage, stage_dir: str, name: str, cfg: str, index: int, input_sha: str, rows_in: int,
-                 result: ShardResult) -> dict[str, Any]:
+def write_result(
+    storage: Storage,
+    stage_dir: str,
+    name: str,
+    cfg: str,
+    index: int,
+    input_sha: str,
+    rows_in: int,
+    result: ShardResult,
+) -> dict[str, Any]:
     """Land shard ``index``'s kept and rejected files, then its progress record."""
     if "id" not in result.kept.column_names:
         raise RuntimeError(f"stage {name!r} dropped the id column")
     rej = result.rejected
     n_rej = rej.num_rows if rej is not None else 0
     if rows_in + result.added != result.kept.num_rows + n_rej:
-        raise RuntimeError(f"stage {name!r}, shard {index}: {rows_in} in + {result.added} added != "
-                           f"{result.kept.num_rows} kept + {n_rej} rejected")
+        raise RuntimeError(
+            f"stage {name!r}, shard {index}: {rows_in} in + {result.added} added != "
+            f"{result.kept.num_rows} kept + {n_rej} rejected"
+        )
     out = storage.write_parquet(f"{stage_dir}/part-{index:05d}.parquet", result.kept)
     rej_rel = f"{stage_dir}/rejected/part-{index:05d}.parquet"
     rej_entry: FileEntry | None = None
@@ -234,9 +307,17 @@ def write_result(storage: Storage, stage_dir: str, name: str, cfg: str, index: i
         by_reason = {str(k): int(v) for k, v in Counter(rej.column(REASON).to_pylist()).items()}
     else:
         storage.delete(rej_rel)
-    record = {"index": index, "config_sha256": cfg, "input_sha256": input_sha, "in": rows_in, "added": result.added,
-              "output": out.as_dict(), "rejected": rej_entry.as_dict() if rej_entry else None,
-              "by_reason": by_reason, "stats": result.stats}
+    record = {
+        "index": index,
+        "config_sha256": cfg,
+        "input_sha256": input_sha,
+        "in": rows_in,
+        "added": result.added,
+        "output": out.as_dict(),
+        "rejected": rej_entry.as_dict() if rej_entry else None,
+        "by_reason": by_reason,
+        "stats": result.stats,
+    }
     storage.write_json(f"{stage_dir}/_progress/part-{index:05d}.json", record)
     return record
 
@@ -255,7 +336,9 @@ def _still_valid(old: dict[str, Any], stage: Stage, plan: StagePlan, inputs: lis
     """A finished stage is kept by --resume if config, inputs and every file still match."""
     if old.get("config_sha256") != plan.config_sha256:
         return False
-    if plan.cls.kind != "source" and [(i["path"], i["sha256"]) for i in old["inputs"]] != [(s.path, s.sha256) for s in inputs]:
+    if plan.cls.kind != "source" and [(i["path"], i["sha256"]) for i in old["inputs"]] != [
+        (s.path, s.sha256) for s in inputs
+    ]:
         return False
     if plan.cls.kind == "source":
         from dataprep.engine.source import inputs_unchanged
@@ -310,14 +393,18 @@ class RunLock:
 
     def __init__(self, storage: Storage, output: str) -> None:
         self.storage, self.output = storage, output
-        self.info: dict[str, Any] = {"host": socket.gethostname(), "pid": os.getpid(), "tag": uuid.uuid4().hex,
-                                     "ray_temp": None}
+        self.info: dict[str, Any] = {
+            "host": socket.gethostname(),
+            "pid": os.getpid(),
+            "tag": uuid.uuid4().hex,
+            "ray_temp": None,
+        }
 
     @property
     def tag(self) -> str:
         return self.info["tag"]
 
-    def __enter__(self) -> "RunLock":
+    def __enter__(self) -> RunLock:
         if self.storage.is_local:
             path = self.storage.full(LOCK)
             while True:
@@ -329,14 +416,18 @@ class RunLock:
                         _clean_after(held)
                         os.unlink(path)
                         continue
-                    raise FileExistsError(f"another run (pid {held.get('pid')} on {held.get('host')}) is writing "
-                                          f"into {self.output}; wait for it or stop it") from None
+                    raise FileExistsError(
+                        f"another run (pid {held.get('pid')} on {held.get('host')}) is writing "
+                        f"into {self.output}; wait for it or stop it"
+                    ) from None
                 with os.fdopen(fd, "w") as f:
                     json.dump(self.info, f)
                 return self
         # Object stores have no exclusive create: best effort, documented in the README.
         if self.storage.exists(LOCK):
-            raise FileExistsError(f"{self.output} has a lock ({self.storage.read_bytes(LOCK).decode()}); remove it if no run is active")
+            raise FileExistsError(
+                f"{self.output} has a lock ({self.storage.read_bytes(LOCK).decode()}); remove it if no run is active"
+            )
         self.storage.write_json(LOCK, self.info)
         return self
 

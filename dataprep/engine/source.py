@@ -26,12 +26,12 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from dataprep.config import StagePlan, sha256_json
+from dataprep.core.schema import REASON
+from dataprep.core.storage import StageWorkDir, Storage, file_sha256_and_size, public_uri
 from dataprep.engine.executor import RayExecutor
 from dataprep.engine.runner import Progress, run_shards, write_result
-from dataprep.engine.storage import Storage, StageWorkDir, file_sha256_and_size, public_uri
-from dataprep.schema import REASON
 from dataprep.stages.base import ShardResult
-from dataprep.stages.ingest import ROW_SCHEMA, URL_KEY, InputFile, IngestStage
+from dataprep.stages.ingest import ROW_SCHEMA, URL_KEY, IngestStage, InputFile
 from dataprep.urls import DUPLICATE
 
 NBYTES = "_nbytes"
@@ -45,8 +45,15 @@ class Slice:
     stop: int
 
 
-def run_source(stage: IngestStage, plan: StagePlan, storage: Storage, executor: RayExecutor, work: StageWorkDir,
-               resume: bool, verbose: bool) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def run_source(
+    stage: IngestStage,
+    plan: StagePlan,
+    storage: Storage,
+    executor: RayExecutor,
+    work: StageWorkDir,
+    resume: bool,
+    verbose: bool,
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     files = stage.files()
     units = group_units(files, stage.config.unit_bytes, 4 * executor.workers)
     unit_recs = _read_units(stage, plan, storage, executor, work, units, resume, verbose)
@@ -82,8 +89,16 @@ def group_units(files: list[InputFile], unit_bytes: int, min_units: int) -> list
     return units
 
 
-def _read_units(stage: IngestStage, plan: StagePlan, storage: Storage, executor: RayExecutor, work: StageWorkDir,
-                units: list[list[InputFile]], resume: bool, verbose: bool) -> list[dict[str, Any]]:
+def _read_units(
+    stage: IngestStage,
+    plan: StagePlan,
+    storage: Storage,
+    executor: RayExecutor,
+    work: StageWorkDir,
+    units: list[list[InputFile]],
+    resume: bool,
+    verbose: bool,
+) -> list[dict[str, Any]]:
     cfg = plan.config_sha256
     recs: dict[int, dict[str, Any]] = {}
     todo = []
@@ -97,7 +112,9 @@ def _read_units(stage: IngestStage, plan: StagePlan, storage: Storage, executor:
                 continue
         todo.append((stage, k, unit, key, work))
     prog = Progress(f"{plan.name} read", len(todo), verbose)
-    done = executor.map(_read_unit, todo, describe=lambda t: f"input files {[f.path for f in t[2]]}", on_done=prog.step)
+    done = executor.map(
+        _read_unit, todo, describe=lambda t: f"input files {[f.path for f in t[2]]}", on_done=prog.step
+    )
     recs.update({r["unit"]: r for r in done})
     return [recs[k] for k in range(len(units))]
 
@@ -161,8 +178,9 @@ def find_url_duplicates(work: StageWorkDir, units: list[dict[str, Any]], max_row
     return {u: np.sort(np.concatenate(v)) for u, v in found.items()}
 
 
-def plan_shards(work: StageWorkDir, units: list[dict[str, Any]], shard_rows: int, shard_bytes: int | None,
-                url_dups: bool) -> list[list[Slice]]:
+def plan_shards(
+    work: StageWorkDir, units: list[dict[str, Any]], shard_rows: int, shard_bytes: int | None, url_dups: bool
+) -> list[list[Slice]]:
     """Cut the documents of all units, in order, into shards; memory O(one unit's columns)."""
     shards: list[list[Slice]] = [[]]
     docs = size = 0

@@ -15,9 +15,9 @@ from typing import Any
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from dataprep.core.schema import REASON, STAGE
+from dataprep.core.storage import Storage
 from dataprep.engine import manifest as mf
-from dataprep.engine.storage import Storage
-from dataprep.schema import REASON, STAGE
 
 
 def verify_run(run_dir: str) -> list[str]:
@@ -44,8 +44,9 @@ def verify_run(run_dir: str) -> list[str]:
             continue
         if doc["config_sha256"] != st["config_sha256"]:
             problems.append(f"{mpath}: config_sha256 differs from run.json's")
-        if previous is not None and [(i["path"], i["sha256"], i["rows"]) for i in doc["inputs"]] != \
-                [(o["path"], o["sha256"], o["rows"]) for o in previous]:
+        if previous is not None and [(i["path"], i["sha256"], i["rows"]) for i in doc["inputs"]] != [
+            (o["path"], o["sha256"], o["rows"]) for o in previous
+        ]:
             problems.append(f"{mpath}: inputs are not the previous stage's outputs")
         problems += _check_stage(storage, st["dir"], doc)
         previous = doc["outputs"]
@@ -56,7 +57,10 @@ def _check_stage(storage: Storage, stage_dir: str, doc: dict[str, Any]) -> list[
     problems: list[str] = []
     c = doc["counts"]
     if c["in"] + c["added"] != c["out"] + c["rejected"]:
-        problems.append(f"{stage_dir}: rows do not add up: in {c['in']} + added {c['added']} != out {c['out']} + rejected {c['rejected']}")
+        problems.append(
+            f"{stage_dir}: rows do not add up: in {c['in']} + added {c['added']} "
+            f"!= out {c['out']} + rejected {c['rejected']}"
+        )
     if sum(o["rows"] for o in doc["outputs"]) != c["out"]:
         problems.append(f"{stage_dir}: counts.out {c['out']} != rows of the output shards")
     if sum(o["rows"] for o in doc["rejected"]) != c["rejected"]:

@@ -22,7 +22,8 @@ from __future__ import annotations
 
 import codecs
 import re
-from typing import Callable, Literal
+from collections.abc import Callable
+from typing import Literal
 
 Extractor = Literal["trafilatura", "trafilatura_fast", "resiliparse"]
 DEFAULT_EXTRACTOR: Extractor = "trafilatura"
@@ -153,7 +154,9 @@ def fragment_to_text(html: str) -> str:
     return extract_plain_text(html, main_content=False, preserve_formatting=True, links=False, alt_texts=False).strip()
 
 
-def html_to_text(data: bytes, http_charset: str | None = None, extractor: Extractor = DEFAULT_EXTRACTOR) -> tuple[str, str]:
+def html_to_text(
+    data: bytes, http_charset: str | None = None, extractor: Extractor = DEFAULT_EXTRACTOR
+) -> tuple[str, str]:
     """Page bytes -> ``(main_text, charset_used)``."""
     html, charset = decode_html(data, http_charset)
     return extract_main_text(html, extractor), charset

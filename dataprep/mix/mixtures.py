@@ -27,11 +27,11 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from dataprep.config import Pipeline, PipelineError, StagePlan
+from dataprep.core.contract import InputPath
+from dataprep.core.storage import Shard, Storage
 from dataprep.engine import manifest as mf
 from dataprep.engine.executor import ray_runtime
 from dataprep.engine.runner import RUN_JSON, RunLock, StageOutcome, _run_doc, run_stage
-from dataprep.engine.storage import Shard, Storage
-from dataprep.stages.base import InputPath
 from dataprep.stages.mix import MixConfig, MixStage
 
 POOL_JSON = "pool.json"  # which stage the mixture was drawn from (input paths are relative to its run)
@@ -58,15 +58,27 @@ def load_mixtures(path: str) -> list[Pipeline]:
     errors, pipelines = [], []
     for name, raw in spec.mixes.items():
         if not NAME.match(name):
-            errors.append(f"{path}: mixture {name!r}: a name is letters, digits, '.', '_' or '-' (it becomes a folder)")
+            errors.append(
+                f"{path}: mixture {name!r}: a name is letters, digits, '.', '_' or '-' (it becomes a folder)"
+            )
             continue
         try:
             config = MixConfig.model_validate(raw, context=ctx)
         except ValidationError as exc:
             errors += [f"{path}: mixture {name!r}: {'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()]
             continue
-        pipelines.append(Pipeline(name, spec.seed, base, [StagePlan(0, "mix", config, MixStage)], spec.tokenizer,
-                                  os.path.abspath(path), hashlib.sha256(data).hexdigest(), {"mix": raw}))
+        pipelines.append(
+            Pipeline(
+                name,
+                spec.seed,
+                base,
+                [StagePlan(0, "mix", config, MixStage)],
+                spec.tokenizer,
+                os.path.abspath(path),
+                hashlib.sha256(data).hexdigest(),
+                {"mix": raw},
+            )
+        )
     if errors:
         raise PipelineError("\n".join(errors))
     return pipelines
@@ -81,17 +93,28 @@ def pool_shards(stage_dir: str) -> list[Shard]:
     return [Shard(run_root, e["path"], e["rows"], e["sha256"]) for e in stage.read_json("manifest.json")["outputs"]]
 
 
-def write_mixtures(pool: str, mixtures: str, output: str, *, address: str | None = None,
-                   num_cpus: int | None = None, verbose: bool = True) -> list[StageOutcome]:
+def write_mixtures(
+    pool: str,
+    mixtures: str,
+    output: str,
+    *,
+    address: str | None = None,
+    num_cpus: int | None = None,
+    verbose: bool = True,
+) -> list[StageOutcome]:
     """Write every mixture of ``mixtures`` drawn from the stage at ``pool`` under ``output``."""
     pipelines = load_mixtures(mixtures)
     shards = pool_shards(pool)
-    targets = [Storage(os.path.join(output, p.name) if "://" not in output else f"{output}/{p.name}") for p in pipelines]
+    targets = [
+        Storage(os.path.join(output, p.name) if "://" not in output else f"{output}/{p.name}") for p in pipelines
+    ]
     taken = [s.root for s in targets if s.exists("") and s.list("", recursive=True)]
     if taken:
         raise FileExistsError(f"not empty: {', '.join(taken)}; choose another --output")
-    pool_note = {"pool": os.path.abspath(pool) if "://" not in pool else pool,
-                 "manifest_sha256": Storage(pool).sha256("manifest.json")}
+    pool_note = {
+        "pool": os.path.abspath(pool) if "://" not in pool else pool,
+        "manifest_sha256": Storage(pool).sha256("manifest.json"),
+    }
     outcomes = []
     with ray_runtime(address, num_cpus) as executor:
         for pipeline, storage in zip(pipelines, targets):

@@ -9,8 +9,8 @@ possible.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
-from typing import Mapping
 
 
 class InfeasibleMix(ValueError):
@@ -83,7 +83,9 @@ def caps_for(sizes: Mapping[str, int], max_epochs: float, overrides: Mapping[str
     """The most units each domain may contribute (UniMax: ``max_epochs`` passes over it)."""
     unknown = sorted(set(overrides) - set(sizes))
     if unknown:
-        raise InfeasibleMix(f"max_epochs_per_domain names {', '.join(map(repr, unknown))}, which the input does not have")
+        raise InfeasibleMix(
+            f"max_epochs_per_domain names {', '.join(map(repr, unknown))}, which the input does not have"
+        )
     return {d: float(overrides.get(d, max_epochs)) * sizes[d] for d in sorted(sizes)}
 
 
@@ -108,9 +110,7 @@ def unimax_targets(weights: Mapping[str, float], caps: Mapping[str, float], budg
 
 
 def _caps_text(sizes: Mapping[str, int], caps: Mapping[str, float], weights: Mapping[str, float], unit: str) -> str:
-    return "; ".join(
-        f"{d}: {sizes[d]} {unit} available, cap {caps[d]:.0f}" for d in sorted(caps) if weights[d] > 0
-    )
+    return "; ".join(f"{d}: {sizes[d]} {unit} available, cap {caps[d]:.0f}" for d in sorted(caps) if weights[d] > 0)
 
 
 def plan_mixture(

@@ -14,8 +14,8 @@ first-fit tail slightly favours small documents, but only for the last few picks
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Mapping, Sequence
 
 import numpy as np
 import pyarrow as pa
@@ -56,7 +56,9 @@ def seeded_order(keys: np.ndarray, ids: Sequence[str]) -> np.ndarray:
     return pc.sort_indices(table, sort_keys=[("k", "ascending"), ("i", "ascending")]).to_numpy()
 
 
-def choose_sample(keys: np.ndarray, ids: Sequence[str], units: np.ndarray, target: float) -> tuple[Cutoff | None, tuple[str, ...]]:
+def choose_sample(
+    keys: np.ndarray, ids: Sequence[str], units: np.ndarray, target: float
+) -> tuple[Cutoff | None, tuple[str, ...]]:
     """The prefix cutoff and first-fit extras whose units total closest to ``target``.
 
     First-fit never overshoots; if taking the first document that does not fit (a plain
@@ -100,7 +102,9 @@ def in_sample(keys: np.ndarray, ids: Sequence[str], draw: DomainDraw) -> np.ndar
         for i in np.flatnonzero(keys == key):
             mask[i] = ids[i] <= draw.cutoff.id
     if draw.extra:
-        mask |= pc.is_in(pa.array(ids, pa.string()), value_set=pa.array(draw.extra, pa.string())).to_numpy(zero_copy_only=False)
+        mask |= pc.is_in(pa.array(ids, pa.string()), value_set=pa.array(draw.extra, pa.string())).to_numpy(
+            zero_copy_only=False
+        )
     return mask
 
 

@@ -8,8 +8,9 @@ reference implementation would have reported first.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 import polars as pl
 import yaml
@@ -31,7 +32,7 @@ class Rule(BaseModel):
     allowed: tuple[str, ...] | None = None
 
     @model_validator(mode="after")
-    def _one_bound(self) -> "Rule":
+    def _one_bound(self) -> Rule:
         if sum(getattr(self, b) is not None for b in BOUNDS) != 1:
             raise ValueError(f"rule {self.name!r} needs exactly one of min, max, allowed")
         return self
@@ -40,7 +41,7 @@ class Rule(BaseModel):
     def bound(self) -> str:
         return next(b for b in BOUNDS if getattr(self, b) is not None)
 
-    def with_value(self, value: Any) -> "Rule":
+    def with_value(self, value: Any) -> Rule:
         return self.model_copy(update={self.bound: tuple(value) if self.bound == "allowed" else float(value)})
 
     def fails(self) -> pl.Expr:
@@ -102,7 +103,11 @@ def apply_overrides(rules: list[Rule], overrides: Mapping[str, Any]) -> list[Rul
     unknown = sorted(set(overrides) - set(by_name))
     if unknown:
         raise ValueError(f"override of unknown rule(s) {', '.join(unknown)}; known rules: {', '.join(by_name)}")
-    return [r if r.name not in overrides else r.with_value(overrides[r.name]) for r in rules if not (r.name in overrides and overrides[r.name] is None)]
+    return [
+        r if r.name not in overrides else r.with_value(overrides[r.name])
+        for r in rules
+        if not (r.name in overrides and overrides[r.name] is None)
+    ]
 
 
 def evaluate(signals: pl.DataFrame, rules: Iterable[Rule]) -> pl.DataFrame:

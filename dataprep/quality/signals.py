@@ -13,7 +13,8 @@ published thresholds keep their meaning; docs/quality.md lists the known differe
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -101,7 +102,15 @@ def _np_ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
 
 
 def _dtypes() -> dict[str, pl.DataType]:
-    ints = {"q_chars", "q_words", "q_words_non_symbol", "q_stop_words", "q_c4_sentences", "q_c4_lorem_ipsum", "q_c4_curly_bracket"}
+    ints = {
+        "q_chars",
+        "q_words",
+        "q_words_non_symbol",
+        "q_stop_words",
+        "q_c4_sentences",
+        "q_c4_lorem_ipsum",
+        "q_c4_curly_bracket",
+    }
     return {c: (pl.Int64 if c in ints else pl.Float64) for c in SIGNALS}
 
 
@@ -136,7 +145,9 @@ def _split_words(lines: pl.DataFrame, stop_words: Sequence[str]) -> pl.DataFrame
     tok = pl.col("w")
     return (
         lines.select(
-            "doc", "line_no", pl.col("line").str.replace_all(CONTRACTION, "$1 $2").str.extract_all(WORD_PATTERN).alias("w")
+            "doc",
+            "line_no",
+            pl.col("line").str.replace_all(CONTRACTION, "$1 $2").str.extract_all(WORD_PATTERN).alias("w"),
         )
         .explode("w")
         .drop_nulls("w")
@@ -223,9 +234,9 @@ def _duplicates(parts: pl.DataFrame, prefix: str) -> pl.DataFrame:
 def _repeated_blocks(docs: pl.DataFrame) -> pl.DataFrame:
     """Gopher's duplicate paragraph (``\\n{2,}``) and line (``\\n+``) fractions."""
     text = pl.col("text")
-    paras = docs.select(
-        "doc", text.str.strip_chars().str.extract_all(r"[^\n]+(?:\n[^\n]+)*").alias("part")
-    ).explode("part")
+    paras = docs.select("doc", text.str.strip_chars().str.extract_all(r"[^\n]+(?:\n[^\n]+)*").alias("part")).explode(
+        "part"
+    )
     # re.split("\n+") also yields "" before a leading and after a trailing line break
     edges = (text.str.starts_with("\n").cast(pl.Int64) + text.str.ends_with("\n").cast(pl.Int64)).alias("edges")
     lines = docs.select("doc", text.str.extract_all(r"[^\n]+").alias("part")).explode("part")
@@ -260,9 +271,13 @@ def _fineweb(docs: pl.DataFrame) -> pl.DataFrame:
         (part.str.contains(r"\p{Sentence_Terminal}$").sum() / pl.len()).alias("q_fineweb_line_punct_ratio"),
         ((part.str.len_chars() <= FINEWEB_SHORT_LINE).sum() / pl.len()).alias("q_fineweb_short_line_ratio"),
     )
-    chars = docs.select("doc", (pl.col("text").str.len_chars() - pl.col("text").str.count_matches("\n", literal=True)).alias("n"))
-    dups = _duplicates(lines, "fw").join(chars, on="doc").select(
-        "doc", _ratio(pl.col("fw_dup_chars"), pl.col("n")).alias("q_fineweb_char_dup_ratio")
+    chars = docs.select(
+        "doc", (pl.col("text").str.len_chars() - pl.col("text").str.count_matches("\n", literal=True)).alias("n")
+    )
+    dups = (
+        _duplicates(lines, "fw")
+        .join(chars, on="doc")
+        .select("doc", _ratio(pl.col("fw_dup_chars"), pl.col("n")).alias("q_fineweb_char_dup_ratio"))
     )
     return per_doc.join(dups, on="doc", how="left")
 
@@ -362,7 +377,9 @@ def _best_per_doc(doc: np.ndarray, count: np.ndarray, first: np.ndarray) -> np.n
     return order[keep]
 
 
-def _dup_ngram_chars(doc: np.ndarray, pos: np.ndarray, gid: np.ndarray, length: np.ndarray, n: int, n_docs: int) -> np.ndarray:
+def _dup_ngram_chars(
+    doc: np.ndarray, pos: np.ndarray, gid: np.ndarray, length: np.ndarray, n: int, n_docs: int
+) -> np.ndarray:
     """datatrove's ``find_all_duplicate``: scan left to right; an n-gram already seen adds
     its characters and skips the next n positions (skipped n-grams are not remembered).
 

@@ -13,8 +13,11 @@ picks one by the input's ``format:`` or by file extension.
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, BinaryIO, Callable, Iterator
+from typing import Any, BinaryIO
+
+from dataprep.core.storage import path_part, strip_compression
 
 RAW_LIMIT = 2000  # characters of a bad record kept in the rejected shard
 
@@ -92,21 +95,6 @@ def reader_for_path(path: str) -> ReaderSpec:
         shown = path if "://" not in path else path_part(path).rsplit("@", 1)[-1]
         raise ValueError(f"cannot tell the format of {shown!r} from its extension (known: {known}); set format:")
     return best[1]
-
-
-COMPRESSIONS = {".gz": "gzip", ".bz2": "bz2", ".zst": "zstd", ".zstd": "zstd"}
-
-
-def path_part(path: str) -> str:
-    """A URI without its options (``?endpoint_override=...``): what extensions are read from."""
-    return path.split("?", 1)[0] if "://" in path else path
-
-
-def strip_compression(path: str) -> str:
-    for ext in COMPRESSIONS:
-        if path.lower().endswith(ext):
-            return path[: -len(ext)]
-    return path
 
 
 def decode_utf8(data: bytes) -> str | None:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, BinaryIO, Iterator
+from collections.abc import Iterator
+from typing import Any, BinaryIO
 
 import orjson
 
@@ -26,7 +27,9 @@ def read_jsonl(stream: BinaryIO, path: str, options: dict[str, Any]) -> Iterator
             yield RawRecord(row, None, "malformed_json", str(exc), text[:RAW_LIMIT])
             continue
         if not isinstance(obj, dict):
-            yield RawRecord(row, None, "malformed_json", f"line holds a JSON {type(obj).__name__}, not an object", text[:RAW_LIMIT])
+            yield RawRecord(
+                row, None, "malformed_json", f"line holds a JSON {type(obj).__name__}, not an object", text[:RAW_LIMIT]
+            )
             continue
         yield RawRecord(row, obj)
 

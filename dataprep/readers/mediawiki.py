@@ -14,14 +14,27 @@ Options: ``namespaces`` (list of namespace numbers to keep, default ``[0]``: art
 from __future__ import annotations
 
 import re
-from typing import Any, BinaryIO, Iterator
+from collections.abc import Iterator
+from typing import Any, BinaryIO
 
 from lxml import etree
 
 from dataprep.readers.base import RAW_LIMIT, RawRecord, reader
 
 # Tags whose content is not running prose.
-_DROP_TAGS = {"ref", "references", "gallery", "table", "math", "chem", "score", "timeline", "imagemap", "graph", "mapframe"}
+_DROP_TAGS = {
+    "ref",
+    "references",
+    "gallery",
+    "table",
+    "math",
+    "chem",
+    "score",
+    "timeline",
+    "imagemap",
+    "graph",
+    "mapframe",
+}
 # Namespaces whose links are never prose, in their canonical English names (the dump's own
 # localised names are added from <siteinfo>).
 _NON_TEXT_NS_KEYS = {"6", "14", "-2"}  # File, Category, Media
@@ -82,7 +95,7 @@ class SiteInfo:
         self.non_text_prefixes = _NON_TEXT_PREFIXES | (non_text_prefixes or set())
 
     @classmethod
-    def from_element(cls, elem: Any) -> "SiteInfo":
+    def from_element(cls, elem: Any) -> SiteInfo:
         base = _child_text(elem, "base")
         prefixes = {
             (ns.text or "").strip().lower()

@@ -20,16 +20,20 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, BinaryIO, Iterator
+from typing import Any, BinaryIO
 
 from lxml import etree
 
+from dataprep.core.storage import strip_compression
 from dataprep.extract.html import fragment_to_text
-from dataprep.readers.base import RAW_LIMIT, RawRecord, reader, strip_compression
+from dataprep.readers.base import RAW_LIMIT, RawRecord, reader
 
 QUESTION, ANSWER = "1", "2"
-_SE_HOST = re.compile(r"^(?:[\w-]+\.)*(?:stackexchange|stackoverflow|superuser|serverfault|askubuntu|mathoverflow)(?:\.com|\.net)?$")
+_SE_HOST = re.compile(
+    r"^(?:[\w-]+\.)*(?:stackexchange|stackoverflow|superuser|serverfault|askubuntu|mathoverflow)(?:\.com|\.net)?$"
+)
 _TAGS = re.compile(r"<([^>]+)>")
 
 

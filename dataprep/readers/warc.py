@@ -20,7 +20,8 @@ Options (``options:`` of the input): ``extractor`` (``trafilatura`` | ``trafilat
 from __future__ import annotations
 
 import zlib
-from typing import Any, BinaryIO, Iterator, get_args
+from collections.abc import Iterator
+from typing import Any, BinaryIO, get_args
 
 from fastwarc.warc import ArchiveIterator, WarcRecord, WarcRecordType
 
@@ -115,7 +116,9 @@ def _conversion(row: int, body: bytes, headers: dict[str, str], meta: dict[str, 
     return _document(row, text.strip(), meta, raw)
 
 
-def _page(row: int, body: bytes, headers: dict[str, str], meta: dict[str, Any], raw: str, extractor: Extractor) -> RawRecord:
+def _page(
+    row: int, body: bytes, headers: dict[str, str], meta: dict[str, Any], raw: str, extractor: Extractor
+) -> RawRecord:
     """A response (HTTP message) or resource (bare payload) record holding a web page."""
     is_http = headers.get("Content-Type", "").startswith("application/http")
     if is_http:

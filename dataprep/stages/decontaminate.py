@@ -19,22 +19,13 @@ import pyarrow as pa
 from pydantic import Field, model_validator
 
 from dataprep.benchmarks import BenchmarkSet, GenericSpec, load_benchmarks
+from dataprep.core.contract import InputPath, StageConfig, WorkDir
 from dataprep.decontam.index import load_index
 from dataprep.decontam.match import Hits, ItemMatch, drop_keys, item_matches, merge_ranges
 from dataprep.decontam.prepare import BENCHMARKS, ITEMS, index_benchmarks, read_common, record_common, scan_documents
 from dataprep.decontam.redact import redact
 from dataprep.decontam.report import build_report, match_rows, render_markdown, to_json
-from dataprep.stages.base import (
-    FinalizeContext,
-    InputPath,
-    PrepareContext,
-    ShardContext,
-    ShardResult,
-    Stage,
-    StageConfig,
-    WorkDir,
-    reject,
-)
+from dataprep.stages.base import FinalizeContext, PrepareContext, ShardContext, ShardResult, Stage, reject
 
 BENCHMARKS_COL, ITEMS_COL, OVERLAP_COL = "decontam_benchmarks", "decontam_items", "decontam_overlap"
 FRACTION_COL, REMOVED_COL = "decontam_fraction", "decontam_removed_chars"
@@ -62,7 +53,9 @@ class DecontaminateConfig(StageConfig):
     benchmarks: list[BenchmarkSource | InputPath] = Field(min_length=1)
     ngram: int = Field(13, ge=8, le=50, description="words per n-gram")
     min_item_words: int = Field(8, ge=1, description="fields/items shorter than ngram but this long are matched whole")
-    max_doc_freq: int = Field(10, ge=0, description="n-grams in more corpus documents than this are common text, ignored")
+    max_doc_freq: int = Field(
+        10, ge=0, description="n-grams in more corpus documents than this are common text, ignored"
+    )
     min_overlap: float = Field(0.0, ge=0, le=1, description="share of an item's n-grams a document must hold to count")
     mode: Literal["annotate", "drop", "redact"] = "annotate"
     redact_context: int = Field(200, ge=0, description="characters cut on each side of a match")
@@ -70,7 +63,7 @@ class DecontaminateConfig(StageConfig):
     max_splits: int = Field(10, ge=0, description="documents cut more often than this are dropped")
 
     @model_validator(mode="after")
-    def _short_items_fit(self) -> "DecontaminateConfig":
+    def _short_items_fit(self) -> DecontaminateConfig:
         if self.min_item_words > self.ngram:
             raise ValueError(f"min_item_words ({self.min_item_words}) cannot exceed ngram ({self.ngram})")
         return self
@@ -90,8 +83,10 @@ class DecontaminateStage(Stage):
             spec = src if isinstance(src, BenchmarkSource) else BenchmarkSource(path=src)
             for b in load_benchmarks([self.run.resolve(spec.path)], spec.generic()):
                 if b.key in sets and sets[b.key].files != b.files:
-                    raise ValueError(f"benchmark {b.key} is given twice ({sets[b.key].files[0]} and {b.files[0]}); "
-                                     "give each set once, or name a generic one differently")
+                    raise ValueError(
+                        f"benchmark {b.key} is given twice ({sets[b.key].files[0]} and {b.files[0]}); "
+                        "give each set once, or name a generic one differently"
+                    )
                 sets[b.key] = b
         return [sets[k] for k in sorted(sets)]
 
@@ -110,7 +105,9 @@ class DecontaminateStage(Stage):
 
         done = ctx.executor.map(scan_shard, list(enumerate(ctx.inputs)))
         record_common([(k, d) for k, d, _ in done], cfg.max_doc_freq, sets, index, work)
-        work.write_json("corpus.json", {"documents": sum(s.rows for s in ctx.inputs), "characters": sum(c for _, _, c in done)})
+        work.write_json(
+            "corpus.json", {"documents": sum(s.rows for s in ctx.inputs), "characters": sum(c for _, _, c in done)}
+        )
 
     def process(self, table: pa.Table, ctx: ShardContext) -> ShardResult:
         cfg = self.config
@@ -126,7 +123,9 @@ class DecontaminateStage(Stage):
             by_text[m.text].append(m)
         return self._apply(table, by_text, texts, items)
 
-    def _apply(self, table: pa.Table, by_text: dict[int, list[ItemMatch]], texts: dict[int, str], items: pa.Table) -> ShardResult:
+    def _apply(
+        self, table: pa.Table, by_text: dict[int, list[ItemMatch]], texts: dict[int, str], items: pa.Table
+    ) -> ShardResult:
         """The mode's outcome: annotation columns everywhere, then drop or redact matched rows."""
         cfg, n = self.config, table.num_rows
         names = [f"{b}/{s}" for b, s in zip(items.column("benchmark").to_pylist(), items.column("split").to_pylist())]
@@ -159,11 +158,13 @@ class DecontaminateStage(Stage):
         out = table
         if new_text is not None:
             out = out.set_column(out.schema.get_field_index("text"), "text", pa.array(new_text, pa.string()))
-        out = (out.append_column(BENCHMARKS_COL, pa.array(benches, pa.list_(pa.string())))
-                  .append_column(ITEMS_COL, pa.array(found, pa.list_(pa.string())))
-                  .append_column(OVERLAP_COL, pa.array(overlap, pa.list_(pa.float64())))
-                  .append_column(FRACTION_COL, pa.array(fraction, pa.float64()))
-                  .append_column(REMOVED_COL, pa.array(removed, pa.int64())))
+        out = (
+            out.append_column(BENCHMARKS_COL, pa.array(benches, pa.list_(pa.string())))
+            .append_column(ITEMS_COL, pa.array(found, pa.list_(pa.string())))
+            .append_column(OVERLAP_COL, pa.array(overlap, pa.list_(pa.float64())))
+            .append_column(FRACTION_COL, pa.array(fraction, pa.float64()))
+            .append_column(REMOVED_COL, pa.array(removed, pa.int64()))
+        )
         mask = [r is not None for r in reasons]
         stats["removed_chars"] = int(removed.sum())
         if not any(mask):
@@ -179,8 +180,10 @@ class DecontaminateStage(Stage):
             f.write(to_json(report).encode())
         with ctx.artifacts.open("contamination.md") as f:
             f.write(render_markdown(report).encode())
-        return {"contaminated_items": report["totals"]["contaminated_items"],
-                "common_ngrams_ignored": len(report["common_ngrams"])}
+        return {
+            "contaminated_items": report["totals"]["contaminated_items"],
+            "common_ngrams_ignored": len(report["common_ngrams"]),
+        }
 
     def report(self, work: WorkDir, match_parts: list[str]) -> dict[str, Any]:
         cfg = self.config
@@ -189,11 +192,21 @@ class DecontaminateStage(Stage):
         matches = pa.concat_tables(parts) if parts else match_rows([], [], [], [], [])
         corpus = work.read_json("corpus.json")
         return build_report(
-            config={"ngram": cfg.ngram, "min_item_words": cfg.min_item_words, "max_doc_freq": cfg.max_doc_freq,
-                    "min_overlap": cfg.min_overlap, "mode": cfg.mode},
-            benchmarks=work.read_json(BENCHMARKS), items=items, item_ngrams=items.column("ngrams").to_pylist(),
-            matches=matches, data={"files": [], "unreadable": [], **corpus}, common=read_common(work)[1],
-            created=None)
+            config={
+                "ngram": cfg.ngram,
+                "min_item_words": cfg.min_item_words,
+                "max_doc_freq": cfg.max_doc_freq,
+                "min_overlap": cfg.min_overlap,
+                "mode": cfg.mode,
+            },
+            benchmarks=work.read_json(BENCHMARKS),
+            items=items,
+            item_ngrams=items.column("ngrams").to_pylist(),
+            matches=matches,
+            data={"files": [], "unreadable": [], **corpus},
+            common=read_common(work)[1],
+            created=None,
+        )
 
 
 def _hits_name(index: int) -> str:

@@ -35,22 +35,12 @@ import pyarrow as pa
 import xxhash
 from pydantic import Field, field_validator, model_validator
 
+from dataprep.core.contract import ShardRef, StageConfig, WorkDir
 from dataprep.dedup.components import NODE, connected_components, read_labels, read_part, size_histogram, write_parts
 from dataprep.dedup.lsh import Banding, band_keys, candidate_pairs, derive_banding, estimate_similarity, has_shingles
 from dataprep.dedup.minhash import MinHasher, exact_digests
 from dataprep.dedup.normalize import Normalization, normalize
-from dataprep.stages.base import (
-    FinalizeContext,
-    PrepareContext,
-    ShardContext,
-    ShardRef,
-    ShardResult,
-    Stage,
-    StageConfig,
-    WorkDir,
-    reject,
-    sum_stats,
-)
+from dataprep.stages.base import FinalizeContext, PrepareContext, ShardContext, ShardResult, Stage, reject, sum_stats
 
 EXACT, NEAR = "exact_dup", "near_dup"
 CURRENT = "current.json"  # names the WorkDir sub-folder of the latest prepare pass
@@ -84,7 +74,7 @@ class DedupConfig(StageConfig):
     partitions: int | None = Field(None, ge=1, le=4096)
 
     @model_validator(mode="after")
-    def _banding_fits(self) -> "DedupConfig":
+    def _banding_fits(self) -> DedupConfig:
         if (self.bands is None) != (self.rows is None):
             raise ValueError("give both bands and rows, or neither (then they come from threshold)")
         if self.bands is not None and self.bands * self.rows > self.num_perm:  # type: ignore[operator]
@@ -139,8 +129,14 @@ class DedupStage(Stage):
         cfg = self.config
         total = sum(s.rows for s in ctx.inputs)
         parts = cfg.partitions or max(1, math.ceil(total / ROWS_PER_PARTITION))
-        scope = "pass-" + hashlib.sha256(json.dumps([cfg.model_dump(mode="json"), [
-            (s.path, s.rows, getattr(s, "sha256", "")) for s in ctx.inputs]]).encode()).hexdigest()[:16]
+        scope = (
+            "pass-"
+            + hashlib.sha256(
+                json.dumps(
+                    [cfg.model_dump(mode="json"), [(s.path, s.rows, getattr(s, "sha256", "")) for s in ctx.inputs]]
+                ).encode()
+            ).hexdigest()[:16]
+        )
         work = ctx.work.sub(scope)
         shards = len(ctx.inputs)
         shard_tasks = [_Task(cfg, work, parts, shards, i, s) for i, s in enumerate(ctx.inputs)]
@@ -161,17 +157,20 @@ class DedupStage(Stage):
         sizes = [s for chunk in ctx.executor.map(_decide_task, part_tasks) for s in chunk]
         banding = cfg.banding()
         ctx.work.write_json(CURRENT, {"scope": scope})
-        work.write_json("stats.json", {
-            "bands": banding.bands,
-            "rows": banding.rows,
-            "threshold": cfg.threshold,
-            "candidate_probability_at_threshold": round(banding.probability(cfg.threshold), 4),
-            "partitions": parts,
-            "component_rounds": rounds,
-            "clusters": len(sizes),
-            "cluster_sizes": size_histogram(sizes),
-            **sum_stats(found),
-        })
+        work.write_json(
+            "stats.json",
+            {
+                "bands": banding.bands,
+                "rows": banding.rows,
+                "threshold": cfg.threshold,
+                "candidate_probability_at_threshold": round(banding.probability(cfg.threshold), 4),
+                "partitions": parts,
+                "component_rounds": rounds,
+                "clusters": len(sizes),
+                "cluster_sizes": size_histogram(sizes),
+                **sum_stats(found),
+            },
+        )
 
     def process(self, table: pa.Table, ctx: ShardContext) -> ShardResult:
         decided = read_part(current_pass(ctx.work), "decided", ctx.index)
@@ -193,7 +192,9 @@ class DedupStage(Stage):
         stats = sum_stats(per_shard)
         for key in ("source", "domain"):
             docs, removed = stats.get(f"docs_by_{key}", {}), stats.get(f"removed_by_{key}", {})
-            stats[f"removed_fraction_by_{key}"] = {k: round(removed.get(k, 0) / n, 6) for k, n in sorted(docs.items()) if n}
+            stats[f"removed_fraction_by_{key}"] = {
+                k: round(removed.get(k, 0) / n, 6) for k, n in sorted(docs.items()) if n
+            }
         return stats
 
     def finalize(self, ctx: FinalizeContext) -> dict[str, Any]:
@@ -247,16 +248,23 @@ def _signature_task(task: _Task) -> None:
     except (KeyError, pa.ArrowInvalid) as exc:
         raise ValueError(f"dedup keep rule {task.config.keep}: {shard.path} lacks a column it names ({exc})") from exc
     digests, sigs = sketch(table["text"], cfg)
-    base = pl.DataFrame({
-        "node": pl.Series(node_ids(table["id"]), dtype=NODE),
-        "id": table["id"],
-        "exact": pl.Series(digests, dtype=pl.Binary),
-        LENGTH: table["text"].str.len_chars().cast(pl.Int64),
-    })
-    work.write_table(f"signatures/{task.index:05d}", base.with_columns(
-        pl.Series("signature", sigs, dtype=pl.Array(pl.UInt64, cfg.num_perm))).to_arrow())
-    attrs = base.with_columns(*(table[c] for c in ranks), shard=pl.lit(task.index, pl.Int64),
-                              row=pl.int_range(0, table.height, dtype=pl.Int64))
+    base = pl.DataFrame(
+        {
+            "node": pl.Series(node_ids(table["id"]), dtype=NODE),
+            "id": table["id"],
+            "exact": pl.Series(digests, dtype=pl.Binary),
+            LENGTH: table["text"].str.len_chars().cast(pl.Int64),
+        }
+    )
+    work.write_table(
+        f"signatures/{task.index:05d}",
+        base.with_columns(pl.Series("signature", sigs, dtype=pl.Array(pl.UInt64, cfg.num_perm))).to_arrow(),
+    )
+    attrs = base.with_columns(
+        *(table[c] for c in ranks),
+        shard=pl.lit(task.index, pl.Int64),
+        row=pl.int_range(0, table.height, dtype=pl.Int64),
+    )
     write_parts(work, "attrs", task.index, attrs, "node", parts)
     ekey = np.frombuffer(b"".join(digests), dtype="<u8")[::2] if digests else np.zeros(0, np.uint64)
     keyed = base.select("node", "exact").with_columns(pl.Series("ekey", ekey, dtype=NODE))
@@ -264,20 +272,26 @@ def _signature_task(task: _Task) -> None:
     _write_bands(work, task.index, parts, keyed, sigs, cfg)
 
 
-def _write_bands(work: WorkDir, index: int, parts: int, keyed: pl.DataFrame, sigs: np.ndarray, cfg: DedupConfig) -> None:
+def _write_bands(
+    work: WorkDir, index: int, parts: int, keyed: pl.DataFrame, sigs: np.ndarray, cfg: DedupConfig
+) -> None:
     """Shuffle band buckets by key, and signatures by node for verification."""
     banding = cfg.banding()
     live = has_shingles(sigs) if cfg.near else np.zeros(len(sigs), bool)
     keys = band_keys(sigs[live], banding)
     docs = keyed.filter(pl.Series(live))
-    bands = pl.DataFrame({
-        "band": np.repeat(np.arange(banding.bands, dtype=np.int32)[None, :], len(docs), 0).ravel(),
-        "key": keys.ravel(),
-        "node": np.repeat(docs["node"].to_numpy(), banding.bands),
-        "exact": docs["exact"].gather(np.repeat(np.arange(len(docs)), banding.bands)),
-    })
+    bands = pl.DataFrame(
+        {
+            "band": np.repeat(np.arange(banding.bands, dtype=np.int32)[None, :], len(docs), 0).ravel(),
+            "key": keys.ravel(),
+            "node": np.repeat(docs["node"].to_numpy(), banding.bands),
+            "exact": docs["exact"].gather(np.repeat(np.arange(len(docs)), banding.bands)),
+        }
+    )
     write_parts(work, "bands", index, bands, "key", parts)
-    signed = docs.select("node").with_columns(pl.Series("signature", sigs[live], dtype=pl.Array(pl.UInt64, cfg.num_perm)))
+    signed = docs.select("node").with_columns(
+        pl.Series("signature", sigs[live], dtype=pl.Array(pl.UInt64, cfg.num_perm))
+    )
     write_parts(work, "sigs", index, signed if cfg.verify == "signature" else signed.clear(), "node", parts)
 
 
@@ -292,7 +306,9 @@ def _candidates_task(task: _Task) -> dict[str, int]:
     exact = read_part(work, "exact", p)
     groups = pl.DataFrame(schema={"node": NODE, "rep": NODE})
     if not exact.is_empty():
-        groups = exact.unique().with_columns(rep=pl.col("node").min().over("exact")).filter(pl.col("node") != pl.col("rep"))
+        groups = (
+            exact.unique().with_columns(rep=pl.col("node").min().over("exact")).filter(pl.col("node") != pl.col("rep"))
+        )
     write_parts(work, "edges", 2 * p, _both_ways(groups.select(a="node", b="rep")), "u", parts)
     pairs, large = candidate_pairs(read_part(work, "bands", p), task.config.bucket_anchors, task.config.exact)
     write_parts(work, "cand", p, pairs, "a", parts)  # a pair found in several bands lands once per band
@@ -306,12 +322,23 @@ def _accept_task(task: _Task) -> dict[str, int]:
     return {"candidate_pairs": pairs.height}
 
 
-def _attach(work: WorkDir, pairs: str, table: str, part: int, side: str, columns: dict[str, str],
-            out: str, route: str, route_parts: int) -> int:
+def _attach(
+    work: WorkDir,
+    pairs: str,
+    table: str,
+    part: int,
+    side: str,
+    columns: dict[str, str],
+    out: str,
+    route: str,
+    route_parts: int,
+) -> int:
     """Join one partition of candidate pairs with a node-partitioned table on endpoint
     ``side`` (renaming ``columns``), then shuffle the result by column ``route``. Returns
     the number of distinct pairs."""
-    found = read_part(work, table, part).select(pl.col("node").alias(side), *(pl.col(c).alias(n) for c, n in columns.items()))
+    found = read_part(work, table, part).select(
+        pl.col("node").alias(side), *(pl.col(c).alias(n) for c, n in columns.items())
+    )
     distinct = read_part(work, pairs, part).unique()
     write_parts(work, out, part, distinct.join(found, on=side), route, route_parts)
     return distinct.height
@@ -337,15 +364,25 @@ def _sig_second_task(task: _Task) -> dict[str, int]:
 
 def _locate_first_task(task: _Task) -> dict[str, int]:
     """Phase 3a (``verify: jaccard``): where the first document of each pair lives."""
-    n = _attach(task.work, "cand", "attrs", task.index, "a", {"shard": "shard_a", "row": "row_a"}, "cand2", "b",
-                task.parts)
+    n = _attach(
+        task.work, "cand", "attrs", task.index, "a", {"shard": "shard_a", "row": "row_a"}, "cand2", "b", task.parts
+    )
     return {"candidate_pairs": n}
 
 
 def _locate_second_task(task: _Task) -> None:
     """Phase 3b: where the second lives; pairs go to the first document's shard."""
-    _attach(task.work, "cand2", "attrs", task.index, "b", {"shard": "shard_b", "row": "row_b"}, "jside", "shard_a",
-            task.shards)
+    _attach(
+        task.work,
+        "cand2",
+        "attrs",
+        task.index,
+        "b",
+        {"shard": "shard_b", "row": "row_b"},
+        "jside",
+        "shard_a",
+        task.shards,
+    )
 
 
 def _shingle_sets(task: _Task, rows: pl.Series) -> pl.DataFrame:
@@ -363,8 +400,14 @@ def _jaccard_first_task(task: _Task) -> None:
     """Phase 3c (per shard): the first documents' shingle sets, sent to the second documents' shards."""
     pairs = read_part(task.work, "jside", task.index)
     sets = _shingle_sets(task, pairs["row_a"]).rename({"row": "row_a", "shingles": "set_a"})
-    write_parts(task.work, "jset", task.index, pairs.join(sets, on="row_a").select("a", "b", "shard_b", "row_b", "set_a"),
-                "shard_b", task.shards)
+    write_parts(
+        task.work,
+        "jset",
+        task.index,
+        pairs.join(sets, on="row_a").select("a", "b", "shard_b", "row_b", "set_a"),
+        "shard_b",
+        task.shards,
+    )
 
 
 def _jaccard_second_task(task: _Task) -> dict[str, int]:
@@ -386,8 +429,11 @@ def _members_task(task: _Task) -> None:
     if not dupes.is_empty():
         raise RuntimeError(f"two document ids share a 64-bit node hash: {sorted(dupes['id'].to_list())[:4]}")
     labels = read_labels(task.work, task.index)
-    members = labels.join(attrs, on="node") if not labels.is_empty() else attrs.clear().with_columns(
-        pl.lit(0, NODE).alias("label"))
+    members = (
+        labels.join(attrs, on="node")
+        if not labels.is_empty()
+        else attrs.clear().with_columns(pl.lit(0, NODE).alias("label"))
+    )
     write_parts(task.work, "members", task.index, members, "label", task.parts)
 
 
@@ -405,9 +451,16 @@ def _decide_task(task: _Task) -> list[int]:
     descending = [not t.startswith("-") for t in cfg.keep] + [False]
     ranked = members.sort(["label", *order], descending=[False, *descending], nulls_last=True)
     first = ranked.group_by("label", maintain_order=True).first().select("label", kept="id", kept_exact="exact")
-    decided = (ranked.join(first, on="label").filter(pl.col("id") != pl.col("kept"))
-               .select("shard", "row", dup_of="kept",
-                       reason=pl.when(pl.col("exact") == pl.col("kept_exact")).then(pl.lit(EXACT)).otherwise(pl.lit(NEAR))))
+    decided = (
+        ranked.join(first, on="label")
+        .filter(pl.col("id") != pl.col("kept"))
+        .select(
+            "shard",
+            "row",
+            dup_of="kept",
+            reason=pl.when(pl.col("exact") == pl.col("kept_exact")).then(pl.lit(EXACT)).otherwise(pl.lit(NEAR)),
+        )
+    )
     for shard, chunk in decided.partition_by("shard", as_dict=True, include_key=False).items():
         task.work.write_table(f"decided/{shard[0]:05d}/{task.index:05d}", chunk.sort("row").to_arrow())
     return sorted(ranked.group_by("label").len()["len"].to_list())

@@ -13,17 +13,19 @@ from __future__ import annotations
 
 import functools
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any
 
 import pyarrow as pa
 from pydantic import Field, field_validator
 
-from dataprep.engine.storage import expand_inputs, input_size, open_input
-from dataprep.readers.base import RAW_LIMIT, RawRecord, ReaderSpec, get_reader, reader_for_path, strip_compression
+from dataprep.core.contract import InputPath, StageConfig
+from dataprep.core.schema import CORE_COLUMNS, CORE_SCHEMA, REASON, dump_meta, make_id
+from dataprep.core.storage import expand_inputs, input_size, open_input, strip_compression
+from dataprep.readers.base import RAW_LIMIT, RawRecord, ReaderSpec, get_reader, reader_for_path
+from dataprep.stages.base import Stage
 from dataprep.urls import BLOCKED, blocked_by, load_blocklist, url_keys
-from dataprep.schema import CORE_COLUMNS, CORE_SCHEMA, REASON, dump_meta, make_id
-from dataprep.stages.base import InputPath, Stage, StageConfig
 
 BATCH_ROWS = 8192
 DEFAULT_DOMAIN = "default"
@@ -62,7 +64,9 @@ class IngestConfig(StageConfig):
     shard_rows: int = Field(10_000, gt=0, description="documents per output shard at most")
     shard_bytes: int | None = Field(None, gt=0, description="text bytes per output shard at most")
     unit_bytes: int = Field(64 << 20, gt=0, description="input bytes read by one task (small files are grouped)")
-    url_blocklist: InputPath | None = Field(None, description="file of blocked domains (one per line), e.g. filters/url_blocklist.txt")
+    url_blocklist: InputPath | None = Field(
+        None, description="file of blocked domains (one per line), e.g. filters/url_blocklist.txt"
+    )
     dedup_urls: bool = Field(False, description="keep only the first document of each normalised URL, in run order")
     url_dedup_rows: int = Field(5_000_000, gt=0, description="URL keys held in memory at once by URL dedup")
 
@@ -143,8 +147,18 @@ class IngestStage(Stage):
         url = _str_field(fields, fm.url)
         entry = blocked_by(url, self._blocklist) if url and self._blocklist else None
         if entry:
-            return _bad(src, name, rec.row, domain, text, BLOCKED, f"host is under blocked domain {entry}", doc_id, url)
-        return {"id": doc_id, "text": text, "source": src, "domain": domain, "url": url, "meta": dump_meta(meta), REASON: None}
+            return _bad(
+                src, name, rec.row, domain, text, BLOCKED, f"host is under blocked domain {entry}", doc_id, url
+            )
+        return {
+            "id": doc_id,
+            "text": text,
+            "source": src,
+            "domain": domain,
+            "url": url,
+            "meta": dump_meta(meta),
+            REASON: None,
+        }
 
 
 def _text_problem(text: Any, key: str) -> tuple[str, str] | None:
@@ -157,11 +171,27 @@ def _text_problem(text: Any, key: str) -> tuple[str, str] | None:
     return None
 
 
-def _bad(source: str, name: str, row: int, domain: str | None, raw: str, reason: str, detail: str,
-         doc_id: str | None = None, url: str | None = None) -> dict[str, Any]:
+def _bad(
+    source: str,
+    name: str,
+    row: int,
+    domain: str | None,
+    raw: str,
+    reason: str,
+    detail: str,
+    doc_id: str | None = None,
+    url: str | None = None,
+) -> dict[str, Any]:
     meta = {"error": detail, "file": name, "row": row}
-    return {"id": doc_id or make_id(source, name, row), "text": raw, "source": source,
-            "domain": domain or DEFAULT_DOMAIN, "url": url, "meta": dump_meta(meta), REASON: reason}
+    return {
+        "id": doc_id or make_id(source, name, row),
+        "text": raw,
+        "source": source,
+        "domain": domain or DEFAULT_DOMAIN,
+        "url": url,
+        "meta": dump_meta(meta),
+        REASON: reason,
+    }
 
 
 def _str_field(fields: dict[str, Any], key: str | None) -> str | None:

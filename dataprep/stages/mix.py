@@ -19,20 +19,11 @@ import numpy as np
 import pyarrow as pa
 from pydantic import Field, NonNegativeFloat, PositiveFloat, PositiveInt, model_validator
 
+from dataprep.core.contract import InputPath, RunInfo, ShardRef, StageConfig
 from dataprep.mix.plan import DomainPlan, InfeasibleMix, plan_mixture
 from dataprep.mix.sample import Cutoff, DomainDraw, copies, draw_for, in_sample, sample_keys
 from dataprep.mix.units import Unit, columns_needed, count_units, describe_units
-from dataprep.stages.base import (
-    FinalizeContext,
-    InputPath,
-    PrepareContext,
-    RunInfo,
-    ShardContext,
-    ShardRef,
-    ShardResult,
-    Stage,
-    StageConfig,
-)
+from dataprep.stages.base import FinalizeContext, PrepareContext, ShardContext, ShardResult, Stage
 from dataprep.tokenize.encoder import tokenizer_source
 
 NOT_SAMPLED = "not_sampled"
@@ -170,8 +161,9 @@ class MixStage(Stage):
         return {"mix": ctx.work.read_json(PLAN_FILE)["report"]}
 
 
-def _draw_all(plans: list[DomainPlan], rows: dict[str, np.ndarray], keys: np.ndarray, ids: list[str],
-              units: np.ndarray) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]]:
+def _draw_all(
+    plans: list[DomainPlan], rows: dict[str, np.ndarray], keys: np.ndarray, ids: list[str], units: np.ndarray
+) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]]:
     """Each domain's draw (as stored for ``process``) and report entry, achieved figures included."""
     draws: dict[str, dict[str, Any]] = {}
     report: dict[str, dict[str, Any]] = {}
@@ -182,8 +174,12 @@ def _draw_all(plans: list[DomainPlan], rows: dict[str, np.ndarray], keys: np.nda
         draw = draw_for(plan, keys[r], group_ids, units[r])
         achieved = draw.repeats * plan.available + int(units[r][in_sample(keys[r], group_ids, draw)].sum())
         draws[plan.domain] = {"repeats": draw.repeats, "cutoff": _cutoff_json(draw.cutoff), "extra": list(draw.extra)}
-        report[plan.domain] = {**plan.as_dict(), "target_weight": plan.target / planned if planned else 0.0,
-                               "achieved": achieved, "documents": len(r)}
+        report[plan.domain] = {
+            **plan.as_dict(),
+            "target_weight": plan.target / planned if planned else 0.0,
+            "achieved": achieved,
+            "documents": len(r),
+        }
     total = sum(d["achieved"] for d in report.values())
     for entry in report.values():
         entry["achieved_weight"] = entry["achieved"] / total if total else 0.0
@@ -199,7 +195,9 @@ def _draws(obj: dict[str, dict[str, Any]]) -> dict[str, DomainDraw]:
     """Draws as stored in the work dir (keys as decimal strings: JSON has no uint64)."""
     return {
         g: DomainDraw(
-            d["repeats"], None if d["cutoff"] is None else Cutoff(int(d["cutoff"][0]), d["cutoff"][1]), tuple(d["extra"])
+            d["repeats"],
+            None if d["cutoff"] is None else Cutoff(int(d["cutoff"][0]), d["cutoff"][1]),
+            tuple(d["extra"]),
         )
         for g, d in obj.items()
     }

@@ -18,12 +18,21 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import Field
 
+from dataprep.core.contract import InputPath, RunInfo, StageConfig
+from dataprep.core.schema import REASON, normalize_table
 from dataprep.quality.classifier import POSITIVE
 from dataprep.quality.langid import DEFAULT_MODEL, FastTextModel, fasttext_inputs, identify
-from dataprep.quality.rules import Rule, apply_overrides, evaluate, failure_counts, load_rules, rule_set_path, stop_words
+from dataprep.quality.rules import (
+    Rule,
+    apply_overrides,
+    evaluate,
+    failure_counts,
+    load_rules,
+    rule_set_path,
+    stop_words,
+)
 from dataprep.quality.signals import SIGNALS, compute_signals
-from dataprep.schema import REASON, normalize_table
-from dataprep.stages.base import FinalizeContext, InputPath, RunInfo, ShardContext, ShardResult, Stage, StageConfig
+from dataprep.stages.base import FinalizeContext, ShardContext, ShardResult, Stage
 
 RULES_ARTIFACT = "rules.json"
 CLASSIFIER_SIGNAL = "q_classifier_score"
@@ -102,7 +111,9 @@ class QualityStage(Stage):
 
     def output_columns(self) -> tuple[str, ...]:
         """Language columns only with language ID, the classifier score only with a classifier."""
-        absent = ({"lang", "lang_score"} if self.lid is None else set()) | ({CLASSIFIER_SIGNAL} if self.scorer is None else set())
+        absent = ({"lang", "lang_score"} if self.lid is None else set()) | (
+            {CLASSIFIER_SIGNAL} if self.scorer is None else set()
+        )
         return tuple(c for c in self.writes if c not in absent)
 
     def finalize(self, ctx: FinalizeContext) -> dict[str, Any]:
@@ -111,7 +122,9 @@ class QualityStage(Stage):
             f.write(json.dumps([r.model_dump(exclude_none=True) for r in self.rules], indent=1).encode())
         columns = [c for c in self.output_columns() if c != "lang"]
         tables = [s.read(columns) for s in [*ctx.outputs, *ctx.rejected] if s.rows]
-        return {"signal_quantiles": signal_quantiles(pl.concat([pl.from_arrow(t) for t in tables]) if tables else None)}
+        return {
+            "signal_quantiles": signal_quantiles(pl.concat([pl.from_arrow(t) for t in tables]) if tables else None)
+        }
 
 
 def resolve_rules(config: QualityConfig, run: RunInfo) -> list[Rule]:

@@ -17,16 +17,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import Field
 
-from dataprep.stages.base import (
-    FinalizeContext,
-    InputPath,
-    RunInfo,
-    ShardContext,
-    ShardResult,
-    Stage,
-    StageConfig,
-    reject,
-)
+from dataprep.core.contract import InputPath, RunInfo, StageConfig
+from dataprep.stages.base import FinalizeContext, ShardContext, ShardResult, Stage, reject
 from dataprep.tokenize.encoder import (
     encode_texts,
     load_tokenizer,
@@ -64,7 +56,9 @@ class TokenizeStage(Stage):
             raise ValueError("tokenize stage: no tokenizer; set tokenizer: in the stage or the pipeline")
         tok = load_tokenizer(self.tokenizer_path)
         self.eos_id = special_token_id(tok, config.eos_token, self.tokenizer_path, "eos")
-        self.bos_id = None if config.bos_token is None else special_token_id(tok, config.bos_token, self.tokenizer_path, "bos")
+        self.bos_id = (
+            None if config.bos_token is None else special_token_id(tok, config.bos_token, self.tokenizer_path, "bos")
+        )
         self.dtype = token_dtype(tok)
 
     def process(self, table: pa.Table, ctx: ShardContext) -> ShardResult:
@@ -81,8 +75,12 @@ class TokenizeStage(Stage):
 
     def finalize(self, ctx: FinalizeContext) -> dict[str, Any]:
         """Export the training formats, streaming shard by shard in output order."""
-        figures: dict[str, Any] = {"tokenizer": self.tokenizer_name, "eos_id": self.eos_id, "bos_id": self.bos_id,
-                                   "dtype": np.dtype(self.dtype).name}
+        figures: dict[str, Any] = {
+            "tokenizer": self.tokenizer_name,
+            "eos_id": self.eos_id,
+            "bos_id": self.bos_id,
+            "dtype": np.dtype(self.dtype).name,
+        }
         if self.config.export:
             shards = (ref.read(["id", "input_ids"]) for ref in ctx.outputs)
             figures["export"] = export_tokens(shards, ctx.artifacts, EXPORT_PREFIX, self.dtype)

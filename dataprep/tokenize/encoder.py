@@ -7,15 +7,15 @@ path, so stage objects stay small and picklable.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from functools import lru_cache
 from itertools import chain
-from typing import Sequence
 
 import numpy as np
 import pyarrow as pa
 from tokenizers import Tokenizer
 
-from dataprep.stages.base import RunInfo
+from dataprep.core.contract import RunInfo
 
 # Names of end-of-document tokens in common tokenizers, tried in order when none is given.
 EOS_CANDIDATES = ("<|endoftext|>", "</s>", "<eos>", "<|end_of_text|>", "[SEP]")

@@ -5,14 +5,15 @@ in memory (only 4 bytes of length per document, which the ``.idx`` needs up fron
 from __future__ import annotations
 
 import io
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from dataprep.stages.base import ArtifactWriter
+from dataprep.core.contract import ArtifactWriter
 from dataprep.tokenize.flat import doc_index_schema
 from dataprep.tokenize.megatron import write_index
 
@@ -37,7 +38,9 @@ class _Sink(io.RawIOBase):
         return n
 
 
-def export_tokens(shards: Iterable[pa.Table], artifacts: ArtifactWriter, prefix: str, dtype: np.dtype) -> dict[str, Any]:
+def export_tokens(
+    shards: Iterable[pa.Table], artifacts: ArtifactWriter, prefix: str, dtype: np.dtype
+) -> dict[str, Any]:
     """Write ``<prefix>.bin``, ``<prefix>.idx`` and ``<prefix>.docs.parquet``; return their figures."""
     lengths: list[np.ndarray] = []
     start = 0
@@ -48,7 +51,9 @@ def export_tokens(shards: Iterable[pa.Table], artifacts: ArtifactWriter, prefix:
             bin_f.write(pc.list_flatten(ids).to_numpy().astype(dtype, copy=False).tobytes())
             n = pc.list_value_length(ids).to_numpy(zero_copy_only=False).astype(np.int64)
             starts = start + np.concatenate([[0], np.cumsum(n[:-1])]).astype(np.int64) if len(n) else n
-            writer.write_table(pa.table({"id": table.column("id"), "start": starts, "n_tokens": n}, schema=doc_index_schema(dtype)))
+            writer.write_table(
+                pa.table({"id": table.column("id"), "start": starts, "n_tokens": n}, schema=doc_index_schema(dtype))
+            )
             lengths.append(n)
             start += int(n.sum())
         writer.close()

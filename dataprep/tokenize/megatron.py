@@ -55,7 +55,16 @@ class MegatronIndex:
     doc_idx: np.ndarray
 
 
-_READ_DTYPES = {1: np.uint8, 2: np.int8, 3: np.int16, 4: np.int32, 5: np.int64, 6: np.float64, 7: np.float32, 8: np.uint16}
+_READ_DTYPES = {
+    1: np.uint8,
+    2: np.int8,
+    3: np.int16,
+    4: np.int32,
+    5: np.int64,
+    6: np.float64,
+    7: np.float32,
+    8: np.uint16,
+}
 
 
 def read_index(data: bytes) -> MegatronIndex:
@@ -79,7 +88,8 @@ def read_index(data: bytes) -> MegatronIndex:
 def read_documents(index: MegatronIndex, bin_path: str) -> list[np.ndarray]:
     """Each document's tokens (its sequences joined), read through a memory map of ``.bin``."""
     data = np.memmap(bin_path, dtype=np.uint8, mode="r")
-    seqs = [
-        data[p : p + n * index.dtype.itemsize].view(index.dtype) for p, n in zip(index.pointers, index.sizes)
+    seqs = [data[p : p + n * index.dtype.itemsize].view(index.dtype) for p, n in zip(index.pointers, index.sizes)]
+    return [
+        np.concatenate(seqs[a:b]) if b > a else np.empty(0, index.dtype)
+        for a, b in zip(index.doc_idx[:-1], index.doc_idx[1:])
     ]
-    return [np.concatenate(seqs[a:b]) if b > a else np.empty(0, index.dtype) for a, b in zip(index.doc_idx[:-1], index.doc_idx[1:])]

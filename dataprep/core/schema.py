@@ -15,9 +15,9 @@ in ``meta["orig_id"]``.
 
 from __future__ import annotations
 
-import orjson
 from typing import Any
 
+import orjson
 import pyarrow as pa
 
 CORE_COLUMNS: tuple[str, ...] = ("id", "text", "source", "domain", "url", "meta")

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pyarrow.compute as pc
 
-from dataprep.engine.storage import Storage
+from dataprep.core.storage import Storage
 
 # Columns too large to show in a lineage report.
 BULKY = {"text", "input_ids"}
@@ -91,8 +91,13 @@ def _token_spans(storage: Storage, index_rel: str, doc_id: str) -> dict[str, tup
     index = storage.read_parquet(index_rel, ["id", "start", "n_tokens"])
     ids = index.column("id")
     rows = pc.indices_nonzero(pc.or_(pc.equal(ids, doc_id), pc.starts_with(ids, doc_id + "#"))).to_pylist()
-    return {ids[r].as_py(): (index.column("start")[r].as_py(), index.column("start")[r].as_py() + index.column("n_tokens")[r].as_py())
-            for r in rows}
+    return {
+        ids[r].as_py(): (
+            index.column("start")[r].as_py(),
+            index.column("start")[r].as_py() + index.column("n_tokens")[r].as_py(),
+        )
+        for r in rows
+    }
 
 
 def _find(storage: Storage, stage: str, status: str, rel: str, doc_id: str) -> list[Sighting]:

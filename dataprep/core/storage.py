@@ -17,14 +17,15 @@ import io
 import json
 import os
 import uuid
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Iterator, Sequence
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
-from dataprep.schema import normalize_table
+from dataprep.core.schema import normalize_table
 
 PARQUET_OPTIONS: dict[str, Any] = {
     "compression": "zstd",
@@ -80,7 +81,7 @@ class Storage:
         prefix, path, query = split_uri(self.root)
         return f"{prefix}{path.rstrip('/')}{'/' + rel if rel else ''}{query}"
 
-    def parent(self) -> "Storage":
+    def parent(self) -> Storage:
         if not _is_uri(self.root):
             return Storage(os.path.dirname(self.base))
         prefix, path, query = split_uri(self.root)
@@ -112,9 +113,7 @@ class Storage:
             return []
         sel = pafs.FileSelector(self.full(rel_dir), recursive=recursive)
         prefix = self.base + "/"
-        return sorted(
-            i.path[len(prefix):] for i in self.fs.get_file_info(sel) if i.type == pafs.FileType.File
-        )
+        return sorted(i.path[len(prefix) :] for i in self.fs.get_file_info(sel) if i.type == pafs.FileType.File)
 
     def delete(self, rel: str) -> None:
         info = self.fs.get_file_info(self.full(rel))
@@ -218,7 +217,7 @@ class StageWorkDir:
     def exists(self, name: str) -> bool:
         return self.storage.exists(self._p(name))
 
-    def sub(self, name: str) -> "StageWorkDir":
+    def sub(self, name: str) -> StageWorkDir:
         """This work dir's sub-folder ``name``, e.g. one per attempt of a pass."""
         return StageWorkDir(self.storage, self._p(name))
 
@@ -226,7 +225,7 @@ class StageWorkDir:
         """Names under this work dir starting with ``prefix``; only the prefix's folder is listed."""
         folder = prefix.rsplit("/", 1)[0] if "/" in prefix else ""
         root = f"{self.rel_dir}/{folder}" if folder else self.rel_dir
-        names = [p[len(self.rel_dir) + 1:] for p in self.storage.list(root, recursive=True)]
+        names = [p[len(self.rel_dir) + 1 :] for p in self.storage.list(root, recursive=True)]
         return [n for n in names if n.startswith(prefix) and ".tmp-" not in n]
 
 
@@ -311,10 +310,10 @@ def _expand_uri(pattern: str) -> list[tuple[str, str]]:
         return [(pattern, os.path.basename(root))]
     if info.type != pafs.FileType.Directory:
         return []
-    rel_pattern = path[len(base):].lstrip("/") if magic else None
+    rel_pattern = path[len(base) :].lstrip("/") if magic else None
     out = []
     for i in fs.get_file_info(pafs.FileSelector(root, recursive=True)):
-        rel = i.path[len(root):].lstrip("/")
+        rel = i.path[len(root) :].lstrip("/")
         if i.type == pafs.FileType.File and (rel_pattern is None or fnmatch.fnmatch(rel, rel_pattern)):
             out.append((f"{prefix}{base}/{rel}{query}", rel))
     return sorted(out)
@@ -328,6 +327,21 @@ def _glob_base(pattern: str) -> str:
             break
         keep.append(part)
     return "/".join(keep) or "."
+
+
+COMPRESSIONS = {".gz": "gzip", ".bz2": "bz2", ".zst": "zstd", ".zstd": "zstd"}
+
+
+def path_part(path: str) -> str:
+    """A URI without its options (``?endpoint_override=...``): what extensions are read from."""
+    return path.split("?", 1)[0] if "://" in path else path
+
+
+def strip_compression(path: str) -> str:
+    for ext in COMPRESSIONS:
+        if path.lower().endswith(ext):
+            return path[: -len(ext)]
+    return path
 
 
 def _input_fs(path: str) -> tuple[pafs.FileSystem, str]:
@@ -346,8 +360,6 @@ def input_size(path: str) -> int:
 def open_input(path: str) -> Any:
     """A binary stream over an input file with its compression (by extension) undone."""
     fs, p = _input_fs(path)
-    from dataprep.readers.base import COMPRESSIONS, path_part
-
     codec = next((c for ext, c in COMPRESSIONS.items() if path_part(path).lower().endswith(ext)), None)
     return fs.open_input_stream(p, compression=codec, buffer_size=1 << 20)
 
