@@ -32,11 +32,21 @@ def run(
     resume: bool = False,
     verbose: bool = False,
     base_dir: str | None = None,
+    executor: str = "ray",
 ) -> RunResult:
-    """Run a pipeline (a YAML path or a dict) into ``output`` (default ``runs/<name>``)."""
+    """Run a pipeline (a YAML path or a dict) into ``output`` (default ``runs/<name>``).
+
+    ``executor="local"`` runs every task in this process (no Ray): for debugging and tests.
+    """
     pipe = load_pipeline(pipeline, inputs=inputs, base_dir=base_dir)
     return run_pipeline(
-        pipe, output or f"runs/{pipe.name}", address=address, num_cpus=num_cpus, resume=resume, verbose=verbose
+        pipe,
+        output or f"runs/{pipe.name}",
+        address=address,
+        num_cpus=num_cpus,
+        resume=resume,
+        verbose=verbose,
+        executor=executor,
     )
 
 

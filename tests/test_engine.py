@@ -68,6 +68,16 @@ def test_quickstart_identical_for_one_and_two_workers(tmp_path, ray_session):
     _token_lineage_round_trip(one.output_dir)
 
 
+@pytest.mark.slow
+def test_local_executor_gives_the_bytes_of_ray(tmp_path, ray_session):
+    """The in-process executor runs the same tasks: the same shards, tokens and rejected rows."""
+    on_ray = run(QUICKSTART, output=str(tmp_path / "ray"), num_cpus=2)
+    local = run(QUICKSTART, output=str(tmp_path / "local"), executor="local")
+    assert local.stages[-1].manifest["timing"]["workers"] == 1
+    assert _shard_hashes(local.output_dir) == _shard_hashes(on_ray.output_dir)
+    assert verify_run(local.output_dir) == []
+
+
 def _token_lineage_round_trip(run_dir: str) -> None:
     """Token N -> its document -> that document's span, and the tokens there are its input_ids."""
     import numpy as np

@@ -20,6 +20,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--num-cpus", type=int, help="CPUs to use (default: all)")
     p.add_argument("--resume", action="store_true", help="continue a run: keep verified shards, redo the rest")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
+    p.add_argument(
+        "--executor",
+        choices=["ray", "local"],
+        default="ray",
+        help="ray (default): parallel tasks; local: every task in this process, for debugging",
+    )
     p.set_defaults(func=_run)
 
 
@@ -35,6 +41,7 @@ def _run(args: argparse.Namespace) -> int:
         num_cpus=args.num_cpus,
         resume=args.resume,
         verbose=not args.quiet,
+        executor=args.executor,
     )
     print(summary_table(result))
     return 0

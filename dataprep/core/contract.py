@@ -17,6 +17,7 @@ import pyarrow as pa
 from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationInfo
 
 T = TypeVar("T")
+T_co = TypeVar("T_co", covariant=True)
 R = TypeVar("R")
 
 
@@ -81,12 +82,22 @@ class WorkDir(Protocol):
     def sub(self, name: str) -> WorkDir: ...  # the same, inside a sub-folder
 
 
+class Shared(Protocol[T_co]):
+    """A read-only object put once where every task can reach it (e.g. a benchmark index)."""
+
+    def get(self) -> T_co: ...
+
+
 class Executor(Protocol):
-    """Parallel map on the cluster. Results come back in item order."""
+    """Parallel map on the cluster (or in this process). Results come back in item order."""
 
     workers: int
 
     def map(self, fn: Callable[[T], R], items: Sequence[T], *, num_cpus: float = 1) -> list[R]: ...
+
+    def broadcast(self, obj: T) -> Shared[T]:
+        """``obj`` shared with every task: sent once, not pickled into each task's arguments."""
+        ...
 
 
 class ArtifactWriter(Protocol):

@@ -1,8 +1,11 @@
-"""Runs work on Ray: starting (or joining) a cluster, and an ordered parallel map over tasks.
+"""Runs work: on Ray (starting or joining a cluster), or in this process, as an ordered map.
 
 Plain ``ray.remote`` tasks, not Ray Data: Ray Data reorders shards and renames files
 (see ENVIRONMENT.md), while one task per shard with results gathered by index keeps
 outputs independent of worker count and finishing order, at ~0.3 s overhead a task.
+``LocalExecutor`` runs the same tasks one after another in this process: unit tests of
+stages and libraries need no cluster, and ``--executor local`` gives plain tracebacks and
+breakpoints for debugging. Both give the same bytes, since outputs never depend on order.
 """
 
 from __future__ import annotations
@@ -14,7 +17,8 @@ import shutil
 import signal
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
-from typing import TypeVar
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -34,6 +38,59 @@ class TaskError(RuntimeError):
 
 
 RUN_TAG = "DATAPREP_RUN"  # set in every process of a local Ray we start, to find them after a crash
+
+
+class LocalExecutor:
+    """Ordered map in this process, one item after another (implements ``Executor``)."""
+
+    workers = 1
+    temp_dir: str | None = None
+
+    def map(
+        self,
+        fn: Callable[[T], R],
+        items: Sequence[T],
+        *,
+        num_cpus: float = 1,
+        describe: Callable[[T], str] = repr,
+        on_done: Callable[[int, R], None] | None = None,
+    ) -> list[R]:
+        """``fn(item)`` for every item in order; a failure raises ``TaskError`` naming the item."""
+        results = []
+        for i, item in enumerate(items):
+            try:
+                result = fn(item)
+            except Exception as exc:  # noqa: BLE001 - re-raised with the item named
+                raise TaskError(f"task failed on {describe(item)}: {type(exc).__name__}: {exc}") from exc
+            results.append(result)
+            if on_done is not None:
+                on_done(i, result)
+        return results
+
+    def broadcast(self, obj: T) -> LocalShared[T]:
+        return LocalShared(obj)
+
+
+@dataclass(frozen=True)
+class LocalShared(Generic[T]):
+    """The object itself: tasks run in this process."""
+
+    obj: T
+
+    def get(self) -> T:
+        return self.obj
+
+
+@dataclass(frozen=True)
+class RayShared(Generic[T]):
+    """An object in Ray's object store; ``get`` maps numpy arrays from it without copying."""
+
+    ref: Any
+
+    def get(self) -> T:
+        import ray
+
+        return ray.get(self.ref)
 
 
 class RayExecutor:
@@ -84,6 +141,11 @@ class RayExecutor:
                     on_done(i, results[i])  # type: ignore[arg-type]
         return results  # type: ignore[return-value]
 
+    def broadcast(self, obj: T) -> RayShared[T]:
+        import ray
+
+        return RayShared(ray.put(obj))
+
 
 @contextlib.contextmanager
 def ray_runtime(
@@ -123,6 +185,25 @@ def ray_runtime(
         os.environ.pop(RUN_TAG, None)
         if tmp:
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+AnyExecutor = RayExecutor | LocalExecutor
+
+
+@contextlib.contextmanager
+def open_executor(
+    kind: str = "ray", address: str | None = None, num_cpus: int | None = None, tag: str | None = None
+) -> Iterator[AnyExecutor]:
+    """The executor a run asked for: ``ray`` (default) or ``local`` (this process, for debugging)."""
+    if kind == "local":
+        if address:
+            raise ValueError("--executor local runs in this process; it cannot take --address")
+        yield LocalExecutor()
+        return
+    if kind != "ray":
+        raise ValueError(f"unknown executor {kind!r}; choose ray or local")
+    with ray_runtime(address, num_cpus, tag) as executor:
+        yield executor
 
 
 def stop_tagged(tag: str) -> int:

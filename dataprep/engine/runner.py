@@ -27,7 +27,7 @@ from dataprep.config import Pipeline, StagePlan, sha256_json
 from dataprep.core.schema import REASON, STAGE
 from dataprep.core.storage import FileEntry, Shard, StageArtifacts, StageWorkDir, Storage
 from dataprep.engine import manifest as mf
-from dataprep.engine.executor import RayExecutor, ray_runtime, stop_tagged
+from dataprep.engine.executor import AnyExecutor, open_executor, stop_tagged
 from dataprep.stages.base import FinalizeContext, PrepareContext, ShardContext, ShardResult, Stage
 
 RUN_JSON = "run.json"
@@ -71,7 +71,15 @@ def run_pipeline(
     num_cpus: int | None = None,
     resume: bool = False,
     verbose: bool = True,
+    executor: str = "ray",
+    pool: list[Shard] | None = None,
 ) -> RunResult:
+    """Run every stage of ``pipeline`` into ``output`` under the run lock, resumably.
+
+    ``pool``: the input shards of a pipeline that starts from an earlier run's stage (e.g. a
+    mixture drawn from a finished pool) instead of a source stage. ``executor``: ``ray`` or
+    ``local`` (in this process, for debugging and unit tests).
+    """
     # Build every stage first: a setting only a stage can check (a tokenizer's EOS token, a
     # model file) fails here, before any work, not after the stages before it have run.
     stages = [pipeline.build(plan) for plan in pipeline.stages]
@@ -82,17 +90,17 @@ def run_pipeline(
         run_doc = _run_doc(pipeline, resume)
         storage.write_json(RUN_JSON, run_doc)  # before Ray starts: a kill from here on is resumable
         outcomes: list[StageOutcome] = []
-        with ray_runtime(address, num_cpus, tag=lock.tag) as executor:
-            if executor.temp_dir:
-                lock.record_ray_temp(executor.temp_dir)
-            inputs: list[Shard] = []
+        with open_executor(executor, address, num_cpus, tag=lock.tag) as runner:
+            if runner.temp_dir:
+                lock.record_ray_temp(runner.temp_dir)
+            inputs: list[Shard] = list(pool or [])
             for plan, stage in zip(pipeline.stages, stages):
                 run_doc["stages"][plan.index]["status"] = "running"
                 storage.write_json(RUN_JSON, run_doc)
                 if verbose:
                     print(f"stage {plan.dir}", file=sys.stderr, flush=True)
                 try:
-                    outcome, inputs = run_stage(pipeline, plan, storage, executor, inputs, resume, verbose, stage)
+                    outcome, inputs = run_stage(pipeline, plan, storage, runner, inputs, resume, verbose, stage)
                 except BaseException:
                     run_doc["stages"][plan.index]["status"] = "failed"
                     run_doc["status"] = "failed"
@@ -142,7 +150,7 @@ def run_stage(
     pipeline: Pipeline,
     plan: StagePlan,
     storage: Storage,
-    executor: RayExecutor,
+    executor: AnyExecutor,
     inputs: list[Shard],
     resume: bool,
     verbose: bool = True,
@@ -213,7 +221,7 @@ def _prepare(
     plan: StagePlan,
     inputs: list[Shard],
     storage: Storage,
-    executor: RayExecutor,
+    executor: AnyExecutor,
     work: StageWorkDir,
     resume: bool,
 ) -> None:
@@ -229,7 +237,7 @@ def run_shards(
     stage: Stage,
     plan: StagePlan,
     storage: Storage,
-    executor: RayExecutor,
+    executor: AnyExecutor,
     work: StageWorkDir,
     items: list[tuple[int, Any]],
     resume: bool,

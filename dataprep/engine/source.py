@@ -28,7 +28,7 @@ import pyarrow.parquet as pq
 from dataprep.config import StagePlan, sha256_json
 from dataprep.core.schema import REASON
 from dataprep.core.storage import StageWorkDir, Storage, file_sha256_and_size, public_uri
-from dataprep.engine.executor import RayExecutor
+from dataprep.engine.executor import AnyExecutor
 from dataprep.engine.runner import Progress, run_shards, write_result
 from dataprep.stages.base import ShardResult
 from dataprep.stages.ingest import ROW_SCHEMA, URL_KEY, IngestStage, InputFile
@@ -49,7 +49,7 @@ def run_source(
     stage: IngestStage,
     plan: StagePlan,
     storage: Storage,
-    executor: RayExecutor,
+    executor: AnyExecutor,
     work: StageWorkDir,
     resume: bool,
     verbose: bool,
@@ -93,7 +93,7 @@ def _read_units(
     stage: IngestStage,
     plan: StagePlan,
     storage: Storage,
-    executor: RayExecutor,
+    executor: AnyExecutor,
     work: StageWorkDir,
     units: list[list[InputFile]],
     resume: bool,
