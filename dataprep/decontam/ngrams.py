@@ -1,10 +1,10 @@
 """Text normalization and word n-gram hashing, vectorized over a whole batch of texts.
 
 Normalization: NFKC, lower case, apostrophes removed ("don't" == "dont"), every other
-non-letter/digit character (punctuation, whitespace, underscores) a word separator. Words
-are hashed with xxh3-64 (stable across processes and versions, unlike ``hash()`` or polars'
-``Series.hash``), each distinct word once per batch; n-gram hashes are a polynomial over
-word hashes, so the hashes of every length up to n come out of one rolling pass.
+non-letter/digit character (punctuation, whitespace, underscores) a word separator. NFKC,
+splitting and the xxh3-64 word hashes (seed 0) come from ``dataprep.text``, shared with
+dedup; n-gram hashes are a polynomial over word hashes, so the hashes of every length up to
+n come out of one rolling pass.
 
 polars does the string work (NFKC, case, regex split in Rust, ~2x faster than Python's
 ``re`` per core on our data); the same function tokenizes benchmark items and documents,
@@ -13,13 +13,13 @@ so both sides always split text identically.
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
-import xxhash
+
+from dataprep import text
 
 APOSTROPHES = r"['’‘ʼ`´]"
 WORD = r"[^\W_]+"
@@ -29,22 +29,8 @@ _LENGTH_SALT = 0x632BE59BD9B4E019  # keeps n-grams of different lengths apart
 
 
 def normalize(texts: pl.Series) -> pl.Series:
-    """The normalized form every match is made on (see module docstring).
-
-    NFKC runs only on texts that are not NFKC already (it was a third of tokenizing time on
-    English text): ASCII texts never need it, and most others (curly quotes, dashes) pass
-    Python's quick check, ten times cheaper than normalizing them.
-    """
-    non_ascii = np.flatnonzero((texts.str.len_bytes() != texts.str.len_chars()).fill_null(False).to_numpy())
-    if len(non_ascii):
-        to_fold = [
-            i
-            for i, t in zip(non_ascii.tolist(), texts.gather(non_ascii).to_list())
-            if not unicodedata.is_normalized("NFKC", t)
-        ]
-        if to_fold:
-            texts = texts.scatter(to_fold, texts.gather(to_fold).str.normalize("NFKC"))
-    return texts.str.to_lowercase().str.replace_all(APOSTROPHES, "")
+    """The normalized form every match is made on (see module docstring)."""
+    return text.nfkc(texts).str.to_lowercase().str.replace_all(APOSTROPHES, "")
 
 
 def split_words(texts: pl.Series) -> pl.Series:
@@ -68,21 +54,9 @@ class Tokens:
 def tokenize(texts: Sequence[str | None] | pl.Series) -> Tokens:
     """Normalize, split and hash the words of every text in one vectorized pass."""
     series = texts if isinstance(texts, pl.Series) else pl.Series(texts, dtype=pl.String)
-    words = split_words(series)
-    counts = words.list.len().to_numpy().astype(np.int64)
+    words, counts = text.split_words(normalize(series), WORD)
     ends = np.cumsum(counts)
-    flat = words.explode().drop_nulls()
-    return Tokens(word_hashes(flat), ends - counts, ends)
-
-
-def word_hashes(words: pl.Series) -> np.ndarray:
-    """xxh3-64 of each word's UTF-8 bytes; each distinct word is hashed once."""
-    if len(words) == 0:
-        return np.zeros(0, np.uint64)
-    distinct = words.unique(maintain_order=True)  # measured ~25% faster than unordered unique on our text
-    hashed = np.fromiter((xxhash.xxh3_64_intdigest(w.encode()) for w in distinct.to_list()), np.uint64, len(distinct))
-    # Enum codes index ``distinct`` (faster than replace_strict or a join).
-    return hashed[words.cast(pl.Enum(distinct)).to_physical().to_numpy()]
+    return Tokens(text.word_hashes(words), ends - counts, ends)
 
 
 def _salted(roll: np.ndarray, length: int) -> np.ndarray:

@@ -5,9 +5,10 @@ with sha1, 11 MB/s with ``bulk`` and xxh32, see docs/BENCHMARKS.md); here shingl
 hashing and the permutation minimum run as numpy array operations over the whole batch.
 
 Every hash is stable across processes, platforms and library versions: words are hashed
-with xxh3-64 (the xxhash library), shingles and permutations are fixed 64-bit integer
-arithmetic. No Python ``hash()`` (salted per process), no polars ``Series.hash`` (may change
-between polars versions), so stored signatures stay comparable across runs.
+with xxh3-64 (``dataprep.text.word_hashes``, seeded with ``hash_seed``), shingles and
+permutations are fixed 64-bit integer arithmetic. No Python ``hash()`` (salted per process),
+no polars ``Series.hash`` (may change between polars versions), so stored signatures stay
+comparable across runs.
 """
 
 from __future__ import annotations
@@ -18,9 +19,11 @@ import numpy as np
 import polars as pl
 import xxhash
 
+from dataprep.text import split_words, word_hashes
+
 EMPTY = np.iinfo(np.uint64).max  # signature value of a document without any word
 _PRIME = np.uint64(0x100000001B3)  # FNV-1a 64-bit prime: combines the words of a shingle
-_WORDS = r"\S+"
+_WORDS = r"\S+"  # a word, in texts not normalized to single spaces
 CACHE_SHINGLES = 32_768  # 256 KB of uint64: one permutation pass stays in L2
 
 
@@ -43,17 +46,6 @@ def splitmix64(seed: int, count: int) -> np.ndarray:
     golden = np.uint64(0x9E3779B97F4A7C15)
     steps = np.arange(1, count + 1, dtype=np.uint64) * golden + np.uint64(seed % 2**64)
     return mix64(steps)
-
-
-def word_hashes(words: pl.Series, seed: int) -> np.ndarray:
-    """xxh3-64 of each word's UTF-8 bytes; hashed once per distinct word, then mapped back."""
-    distinct = words.unique()
-    values = pl.Series(
-        [xxhash.xxh3_64_intdigest(w.encode("utf-8"), seed) for w in distinct.to_list()], dtype=pl.UInt64
-    )
-    if words.is_empty():
-        return np.zeros(0, dtype=np.uint64)
-    return words.replace_strict(distinct, values, return_dtype=pl.UInt64).to_numpy()
 
 
 def shingle_hashes(hashes: np.ndarray, counts: np.ndarray, ngram: int) -> tuple[np.ndarray, np.ndarray]:
@@ -101,20 +93,6 @@ def _combine_short(hashes: np.ndarray, starts: np.ndarray, counts: np.ndarray, n
     return acc
 
 
-def split_words(texts: pl.Series, single_spaced: bool) -> tuple[pl.Series, np.ndarray]:
-    """All words back to back, and the number of words of each text.
-
-    ``single_spaced`` texts (normalized with ``whitespace``: one space between words, none
-    at the ends) take a plain split, 3x faster than splitting on a regex.
-    """
-    lists = texts.str.split(" ") if single_spaced else texts.str.extract_all(_WORDS)
-    counts = lists.list.len().fill_null(0).to_numpy()
-    if single_spaced:  # "" splits into [""]: no words
-        counts = np.where(texts.str.len_bytes().to_numpy() == 0, 0, counts)
-    flat = lists.explode().drop_nulls()
-    return (flat.filter(flat.str.len_bytes() > 0) if single_spaced else flat), counts.astype(np.int64)
-
-
 @dataclass(frozen=True)
 class MinHasher:
     """``num_perm`` min-wise hashes of word ``ngram``-gram shingles.
@@ -146,7 +124,7 @@ class MinHasher:
 
     def shingles(self, normalized: pl.Series, single_spaced: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """The shingle hashes of all texts back to back, and how many each text has."""
-        words, counts = split_words(normalized, single_spaced)
+        words, counts = split_words(normalized, None if single_spaced else _WORDS)
         return shingle_hashes(word_hashes(words, self.seed), counts, self.ngram)
 
     def _minima(self, shingles: np.ndarray, per_doc: np.ndarray) -> np.ndarray:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import polars as pl
 
 from dataprep.core.contract import StageConfig
+from dataprep.text import nfkc
 
 # Unicode punctuation and symbols, replaced by a space so "end.Start" stays two words.
 _PUNCT = r"\p{P}\p{S}"
@@ -28,7 +29,7 @@ class Normalization(StageConfig):
 def normalize(texts: pl.Series, opts: Normalization) -> pl.Series:
     """The normalized form of each text, in the same order."""
     if opts.nfkc:
-        texts = _nfkc(texts)
+        texts = nfkc(texts)
     expr = pl.col("t")
     if opts.lowercase:
         expr = expr.str.to_lowercase()
@@ -41,12 +42,3 @@ def normalize(texts: pl.Series, opts: Normalization) -> pl.Series:
     if opts.whitespace:
         expr = expr.str.strip_chars(" ")
     return pl.DataFrame({"t": texts}).select(expr).to_series().alias(texts.name)
-
-
-def _nfkc(texts: pl.Series) -> pl.Series:
-    """NFKC of the texts that need it: pure-ASCII text is already in NFKC, and skipping it
-    halves the cost on mostly-English corpora (0.21 s -> 0.10 s on 11 MB of Python docs)."""
-    non_ascii = texts.str.len_bytes() != texts.str.len_chars()
-    if not non_ascii.any():
-        return texts
-    return texts.clone().scatter(non_ascii.arg_true(), texts.filter(non_ascii).str.normalize("NFKC"))

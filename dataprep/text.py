@@ -1,0 +1,73 @@
+"""Text normalization, word splitting and word hashing: the one place dedup and decontamination share.
+
+Both compare texts after folding away differences that do not count, split them into words
+and hash each word. Keeping those steps here stops the two sides from drifting apart (the NFKC
+quick check and the Enum-coded hashing once existed on the decontamination side only). What
+each side folds beyond NFKC (dedup: configurable case, punctuation, digits and whitespace;
+decontamination: case and apostrophes) and how it combines word hashes into n-grams stay with
+it: those values are stored or matched, so each keeps its own semantics.
+
+Everything runs as polars expressions (Rust) or numpy over a whole batch; Python touches only
+the texts that need NFKC and each *distinct* word once (to hash it).
+"""
+
+from __future__ import annotations
+
+import unicodedata
+
+import numpy as np
+import polars as pl
+import xxhash
+
+
+def nfkc(texts: pl.Series) -> pl.Series:
+    """The NFKC form of each text, computed only where it changes something.
+
+    ASCII text is NFKC already, and most other text (curly quotes, dashes) passes Python's quick
+    check, ten times cheaper than normalizing it: NFKC was a third of decontamination's tokenizing
+    time on English text. The caller's series is never modified.
+    """
+    non_ascii = np.flatnonzero((texts.str.len_bytes() != texts.str.len_chars()).fill_null(False).to_numpy())
+    if not len(non_ascii):
+        return texts
+    to_fold = [
+        i
+        for i, t in zip(non_ascii.tolist(), texts.gather(non_ascii).to_list())
+        if not unicodedata.is_normalized("NFKC", t)
+    ]
+    if not to_fold:
+        return texts
+    return texts.clone().scatter(to_fold, texts.gather(to_fold).str.normalize("NFKC"))
+
+
+def split_words(texts: pl.Series, pattern: str | None = None) -> tuple[pl.Series, np.ndarray]:
+    """All words of the texts back to back, and how many each text has (0 for null or empty text).
+
+    ``pattern`` is a regex matching one word. ``None`` means the texts are single-spaced (one
+    space between words, none at the ends, as dedup's whitespace normalization leaves them):
+    a plain split, 3x faster than a regex.
+    """
+    lists = texts.str.split(" ") if pattern is None else texts.str.extract_all(pattern)
+    counts = lists.list.len().fill_null(0).to_numpy()
+    words = lists.explode().drop_nulls()
+    if pattern is None:  # "" splits into [""]: no words
+        counts = np.where(texts.str.len_bytes().to_numpy() == 0, 0, counts)
+        words = words.filter(words.str.len_bytes() > 0)
+    return words, counts.astype(np.int64)
+
+
+def word_hashes(words: pl.Series, seed: int = 0) -> np.ndarray:
+    """xxh3-64 (with ``seed``) of each word's UTF-8 bytes; each distinct word is hashed once.
+
+    Stable across processes, platforms and library versions (unlike ``hash()`` or polars'
+    ``Series.hash``). Decontamination hashes with seed 0, dedup with its ``hash_seed``: one
+    function, so both always hash a word the same way for the same seed.
+    """
+    if len(words) == 0:
+        return np.zeros(0, np.uint64)
+    distinct = words.unique(maintain_order=True)  # measured ~25% faster than unordered unique on our text
+    hashed = np.fromiter(
+        (xxhash.xxh3_64_intdigest(w.encode("utf-8"), seed) for w in distinct.to_list()), np.uint64, len(distinct)
+    )
+    # Enum codes index ``distinct`` (faster than replace_strict or a join).
+    return hashed[words.cast(pl.Enum(distinct)).to_physical().to_numpy()]
