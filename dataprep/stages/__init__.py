@@ -14,7 +14,10 @@ STAGES: dict[str, str] = {
     "ingest": "dataprep.stages.ingest:IngestStage",
     "quality": "dataprep.stages.quality:QualityStage",
     "dedup": "dataprep.stages.dedup:DedupStage",
+    "substring_dedup": "dataprep.stages.substring_dedup:SubstringDedupStage",
+    "line_dedup": "dataprep.stages.line_dedup:LineDedupStage",
     "decontaminate": "dataprep.stages.decontaminate:DecontaminateStage",
+    "pii": "dataprep.stages.pii:PiiStage",
     "mix": "dataprep.stages.mix:MixStage",
     "tokenize": "dataprep.stages.tokenize:TokenizeStage",
 }

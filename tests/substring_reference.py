@@ -1,0 +1,69 @@
+"""A plain single-process ExactSubstr reference: one suffix array over the whole corpus.
+
+Independent of ``dataprep.dedup``: words come from a regular expression and are numbered by a
+dictionary (no hashing), and repeated windows come from ``pydivsufsort`` (suffix array + LCP)
+over every document's token ids back to back, each document ended by a separator of its own.
+Adjacent suffixes with LCP >= k start equal k-token windows; a maximal run of such
+neighbours is one window's every occurrence. Used by the tests and ``bench/substring_dedup.py``.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+from pydivsufsort import divsufsort, kasai
+
+WORD = re.compile(rb"[^ \t\n\r\x0b\x0c]+")
+
+
+def word_tokens(text: str) -> tuple[list[bytes], list[tuple[int, int]]]:
+    """Words (runs of non-ASCII-whitespace bytes) and their character spans."""
+    raw = text.encode()
+    char_at = np.zeros(len(raw) + 1, dtype=np.int64)
+    np.cumsum((np.frombuffer(raw, np.uint8) & 0xC0) != 0x80, out=char_at[1:])
+    found = [(m.group(), m.start(), m.end()) for m in WORD.finditer(raw)]
+    return [w for w, _, _ in found], [(int(char_at[s]), int(char_at[e])) for _, s, e in found]
+
+
+def removed_spans(
+    docs: list[tuple[str, list, list[tuple[int, int]]]], k: int, keep: str
+) -> dict[str, list[tuple[int, int]]]:
+    """``doc id -> removed character spans`` for ``docs`` = [(id, tokens, token char spans)]."""
+    vocab: dict = {}
+    ids = [[vocab.setdefault(t, len(vocab)) for t in toks] for _, toks, _ in docs]
+    seq, owner, pos = [], [], []
+    for d, doc in enumerate(ids):
+        seq += [len(docs) + v for v in doc] + [d]  # separators 0..D-1 are unique and never match
+        owner += [d] * (len(doc) + 1)
+        pos += list(range(len(doc) + 1))
+    arr = np.array(seq, dtype=np.int64)
+    sa = divsufsort(arr)
+    lcp = kasai(arr, sa)  # lcp[i] = common prefix of suffixes sa[i] and sa[i + 1]
+    linked = lcp[:-1] >= k
+    order = {d: r for r, d in enumerate(sorted(range(len(docs)), key=lambda d: docs[d][0]))}
+    removed_starts = []
+    i = 0
+    while i < len(linked):
+        if not linked[i]:
+            i += 1
+            continue
+        j = i
+        while j < len(linked) and linked[j]:
+            j += 1
+        group = sorted(sa[i : j + 1].tolist(), key=lambda p: (order[owner[p]], pos[p]))
+        removed_starts += group if keep == "none" else group[1:]
+        i = j + 1
+    covered = np.zeros(len(arr) + k, dtype=bool)
+    for p in removed_starts:
+        covered[p : p + k] = True
+    out: dict[str, list[tuple[int, int]]] = {}
+    for p in np.flatnonzero(covered[: len(arr)]).tolist():
+        d, t = owner[p], pos[p]
+        s, e = docs[d][2][t]
+        spans = out.setdefault(docs[d][0], [])
+        if spans and spans[-1][2] == t - 1:
+            spans[-1] = (spans[-1][0], e, t)
+        else:
+            spans.append((s, e, t))
+    return {d: [(s, e) for s, e, _ in spans] for d, spans in out.items()}
