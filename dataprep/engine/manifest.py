@@ -13,7 +13,7 @@ import functools
 import json
 import platform
 import subprocess
-from importlib import metadata
+from importlib import metadata, resources
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,8 @@ import jsonschema
 
 from dataprep import __version__
 
-SCHEMA_DIR = Path(__file__).resolve().parents[2] / "manifests"
+# Shipped inside the package (``dataprep/manifests`` links to the top-level ``manifests/``).
+SCHEMA_DIR = Path(str(resources.files("dataprep").joinpath("manifests")))
 STAGE_SCHEMA = "dataprep/stage-manifest"
 RUN_SCHEMA = "dataprep/run-manifest"
 SCHEMA_VERSION = 1

@@ -9,6 +9,7 @@ reference implementation would have reported first.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,9 @@ import polars as pl
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
-FILTERS_DIR = Path(__file__).resolve().parents[2] / "filters"
+# Shipped inside the package (``dataprep/filters`` links to the top-level ``filters/``), so a wheel
+# install finds them; dataprep is installed as files, so the resource is a real Path.
+FILTERS_DIR = Path(str(resources.files("dataprep").joinpath("filters")))
 BOUNDS = ("min", "max", "allowed")
 
 
