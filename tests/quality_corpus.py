@@ -16,6 +16,8 @@ import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
+import polars as pl
+
 CHUNK_CHARS = 4000  # long files (books, web text) are cut at blank lines into ~4 KB documents
 
 _JSONL_TEXT = (
@@ -84,3 +86,20 @@ def load_corpus(shared_data: Path) -> list[tuple[str, str]]:
     """Every (id, text) of the corpus, non-empty texts only, in a fixed order."""
     root = Path(shared_data) / "corpus"
     return [(f"{key}:{i}", text) for key, docs in _texts(root) for i, text in enumerate(docs, 1) if text.strip()]
+
+
+DATATROVE_FIXTURE = Path(__file__).parent / "fixtures" / "quality_datatrove.jsonl"
+
+
+def datatrove_sample(shared_data: Path) -> pl.DataFrame:
+    """The agreement sample: datatrove's recorded decisions (``<rule set>_keep`` per id) beside
+    our signals of the same documents (``python bench/quality.py record-fixture`` wrote them)."""
+    from dataprep.quality.rules import stop_words
+    from dataprep.quality.signals import compute_signals
+
+    expected = pl.read_ndjson(DATATROVE_FIXTURE)
+    texts = dict(load_corpus(shared_data))
+    missing = [i for i in expected.get_column("id").to_list() if i not in texts]
+    assert not missing, f"fixture ids no longer in the corpus (corpus changed?): {missing[:3]}"
+    signals = compute_signals([texts[i] for i in expected.get_column("id").to_list()], stop_words())
+    return pl.concat([expected, signals], how="horizontal")

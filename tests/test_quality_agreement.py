@@ -11,24 +11,17 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from quality_corpus import load_corpus
+from quality_corpus import datatrove_sample
 
-from dataprep.quality.rules import evaluate, load_rules, rule_set_path, stop_words
-from dataprep.quality.signals import compute_signals
+from dataprep.quality.rules import evaluate, load_rules, rule_set_path
 
-FIXTURE = Path(__file__).parent / "fixtures" / "quality_datatrove.jsonl"
 RULE_SETS = ("gopher_quality", "gopher_repetition", "c4")
 MIN_AGREEMENT = 0.98  # the acceptance bar; measured 99.4-99.8% on this sample
 
 
 @pytest.fixture(scope="module")
 def sample(shared_data: Path) -> pl.DataFrame:
-    expected = pl.read_ndjson(FIXTURE)
-    texts = dict(load_corpus(shared_data))
-    missing = [i for i in expected.get_column("id").to_list() if i not in texts]
-    assert not missing, f"fixture ids no longer in the corpus (corpus changed?): {missing[:3]}"
-    signals = compute_signals([texts[i] for i in expected.get_column("id").to_list()], stop_words())
-    return pl.concat([expected, signals], how="horizontal")
+    return datatrove_sample(shared_data)
 
 
 @pytest.mark.parametrize("rule_set", RULE_SETS)
