@@ -9,7 +9,9 @@ neighbours is one window's every occurrence. Used by the tests and ``bench/subst
 
 from __future__ import annotations
 
+import random
 import re
+from dataclasses import dataclass
 
 import numpy as np
 from pydivsufsort import divsufsort, kasai
@@ -67,3 +69,60 @@ def removed_spans(
         else:
             spans.append((s, e, t))
     return {d: [(s, e) for s, e, _ in spans] for d, spans in out.items()}
+
+
+@dataclass
+class Planted:
+    """Documents with planted copies of spans; ``copies[s]`` = (doc, start, end) of span s's copies."""
+
+    texts: list[str]
+    copies: list[list[tuple[int, int, int]]]
+
+
+def plant(
+    base: list[str], donors: list[str], rng: random.Random, spans: int, lengths: list[int], copies: list[int]
+) -> Planted:
+    """Insert ``spans`` spans of real donor text (word counts from ``lengths``, copy counts from
+    ``copies``, cycled) before random words of random base documents, one space after each copy.
+
+    Copies in one document sit before distinct words, so unique text separates them, and no two
+    copies of a span have the same word before them or the same word after them, so a repeat
+    never extends past a copy into the base text by coincidence."""
+    inserts: dict[int, list[tuple[int, int]]] = {}  # doc -> [(char position, span)]
+    words = [word_tokens(t) for t in base]
+    span_texts = []
+    for s, donor in enumerate(rng.sample(donors, spans)):  # one donor each: spans never overlap
+        _, offs = word_tokens(donor)
+        n = lengths[s % len(lengths)]
+        i = rng.randrange(len(offs) - n)
+        span_texts.append(donor[offs[i][0] : offs[i + n - 1][1]])
+        before: set = set()
+        after: set = set()
+        for _ in range(copies[s % len(copies)]):
+            while True:
+                d = rng.randrange(len(base))
+                toks, offs = words[d]
+                j = rng.randrange(len(toks))
+                prev = toks[j - 1] if j else None
+                if (
+                    offs[j][0] not in {p for p, _ in inserts.get(d, [])}
+                    and prev not in before
+                    and toks[j] not in after
+                ):
+                    break
+            before.add(prev)
+            after.add(toks[j])
+            inserts.setdefault(d, []).append((offs[j][0], s))
+    texts, placed = list(base), [[] for _ in range(spans)]
+    for d, items in inserts.items():
+        pieces, pos, length = [], 0, 0
+        for p, s in sorted(items):
+            pieces.append(base[d][pos:p])
+            length += p - pos
+            placed[s].append((d, length, length + len(span_texts[s])))
+            pieces.append(span_texts[s] + " ")
+            length += len(span_texts[s]) + 1
+            pos = p
+        pieces.append(base[d][pos:])
+        texts[d] = "".join(pieces)
+    return Planted(texts, placed)

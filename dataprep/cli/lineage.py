@@ -8,6 +8,9 @@ from __future__ import annotations
 import argparse
 import json
 
+SPANS_SUFFIX = "_spans"  # list<struct{start, end, also_in}> columns of span-removing stages
+SPANS_SHOWN = 10
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("lineage", help="follow one document through a run", description=__doc__)
@@ -42,10 +45,28 @@ def _lineage(args: argparse.Namespace) -> int:
                 k: v for k, v in s.detail.items() if k not in ("reason", "stage", "meta", "source", "domain", "url")
             }
             print(f"{s.stage:<18} REJECTED  {s.doc_id}  reason={reason}  ({where})")
+            extra = {k: v for k, v in extra.items() if not k.endswith(SPANS_SUFFIX)}
             if extra:
                 print(f"{'':<18}           {json.dumps(extra, ensure_ascii=False, default=str)[:400]}")
         else:
             span = s.detail.get("tokens")
             tokens = f"  tokens [{span['span'][0]}, {span['span'][1]}) of {span['index']}" if span else ""
             print(f"{s.stage:<18} kept      {s.doc_id}  ({where}){tokens}")
+        for line in _removed_spans(s.detail):
+            print(f"{'':<18}           {line}")
     return 0
+
+
+def _removed_spans(detail: dict) -> list[str]:
+    """Spans a stage cut out of the document (``*_spans`` columns) and where else each occurred."""
+    out = []
+    for key, spans in detail.items():
+        if not key.endswith(SPANS_SUFFIX) or not spans:
+            continue
+        out.append(f"{key}: {len(spans)} removed span(s), character offsets into the stage's input text")
+        for span in spans[:SPANS_SHOWN]:
+            others = ", ".join(span.get("also_in") or []) or "-"
+            out.append(f"  [{span['start']}, {span['end']})  also in: {others}")
+        if len(spans) > SPANS_SHOWN:
+            out.append(f"  ... {len(spans) - SPANS_SHOWN} more")
+    return out
