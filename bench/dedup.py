@@ -275,7 +275,8 @@ def our_signature_rate(texts: list[str]) -> dict:
     """Text -> exact digest + MinHash signature in this process (1 core), default config."""
     import polars as pl
 
-    from dataprep.stages.dedup import DedupConfig, sketch
+    from dataprep.dedup.settings import DedupConfig
+    from dataprep.dedup.signatures import sketch
 
     series = pl.Series(texts)
     t0 = time.process_time()

@@ -8,11 +8,12 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components as scipy_components
 
 from dataprep.core.storage import StageWorkDir, Storage
-from dataprep.dedup.components import connected_components, read_labels, size_histogram, write_parts
-from dataprep.engine.executor import RayExecutor
+from dataprep.dedup.components import connected_components, read_labels, size_histogram
+from dataprep.dedup.scratch import write_parts
+from dataprep.engine.executor import LocalExecutor
 
 
-def test_labels_equal_the_smallest_node_of_each_scipy_component(ray_session, tmp_path) -> None:
+def test_labels_equal_the_smallest_node_of_each_scipy_component(tmp_path) -> None:
     rng = np.random.default_rng(5)
     nodes = np.unique(rng.integers(0, 2**63, 400, dtype=np.uint64))
     # clusters of 2..6 nodes joined by chains (diameter > 1), plus a 6-node chain
@@ -33,7 +34,7 @@ def test_labels_equal_the_smallest_node_of_each_scipy_component(ray_session, tmp
     for source, chunk in enumerate(directed.iter_slices(150)):  # several writers, as in the stage
         write_parts(work, "edges", source, chunk, "u", parts)
 
-    rounds = connected_components(work, RayExecutor(2), "edges", parts)
+    rounds = connected_components(work, LocalExecutor(), "edges", parts)
 
     labels = pl.concat([read_labels(work, p) for p in range(parts)])
     _, comp = scipy_components(coo_matrix((np.ones(len(u)), (u, v)), shape=(len(nodes), len(nodes))), directed=False)

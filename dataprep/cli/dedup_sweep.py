@@ -42,6 +42,7 @@ def _banding(text: str):
 def _sweep(args: argparse.Namespace) -> int:
     from dataprep.dedup.lsh import derive_banding
     from dataprep.dedup.sweep import Setting, evaluate, load_signatures
+    from dataprep.engine.executor import LocalExecutor
 
     config, sigs = load_signatures(args.stage_dir)
     thresholds = args.threshold or ([] if args.bands_rows else [0.5, 0.6, 0.7, 0.8, 0.9])
@@ -56,7 +57,7 @@ def _sweep(args: argparse.Namespace) -> int:
                 f"{s.banding.bands}x{s.banding.rows} at {s.threshold} does not fit num_perm={config.num_perm}"
                 " and 0 < threshold < 1"
             )
-    rows = [evaluate(config, sigs, s) for s in settings]
+    rows = [evaluate(config, sigs, s, LocalExecutor()) for s in settings]
     if args.json:
         print(json.dumps({"stage_dir": args.stage_dir, "documents": sigs.height, "settings": rows}, indent=1))
         return 0

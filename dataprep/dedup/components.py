@@ -7,9 +7,7 @@ partition task takes the messages sent to its nodes, lowers their labels, and se
 *changed* node's new label to its neighbours. The fixpoint labels every node with the
 smallest node of its component; rounds = the longest shortest path, a handful for
 duplicate clusters. A task holds one partition's edges and labels, never the whole graph.
-
-The partitioned-table helpers (``write_parts`` / ``read_part``) are the shuffle used by
-every phase of the dedup stage.
+The one implementation: the stage runs it on the cluster, ``dataprep dedup-sweep`` in process.
 """
 
 from __future__ import annotations
@@ -19,31 +17,13 @@ from dataclasses import dataclass
 import polars as pl
 
 from dataprep.core.contract import Executor, WorkDir
-
-NODE = pl.UInt64
-
-
-def part_of(column: str, parts: int) -> pl.Expr:
-    """The partition of a uint64 hash column (node ids and keys are already uniform hashes)."""
-    return (pl.col(column) % parts).cast(pl.Int64)
+from dataprep.dedup.scratch import NODE, read_part, write_parts
 
 
-def write_parts(work: WorkDir, prefix: str, source: int, df: pl.DataFrame, key: str, parts: int) -> None:
-    """Shuffle write: rows of ``df`` go to ``<prefix>/<part>/<source>`` by ``key``'s partition.
-
-    Every partition gets a file, empty or not, so readers see a fixed set of files.
-    """
-    routed = df.with_columns(part_of(key, parts).alias("_part"))
-    for part in range(parts):
-        chunk = routed.filter(pl.col("_part") == part).drop("_part")
-        work.write_table(f"{prefix}/{part:05d}/{source:05d}", chunk.to_arrow())
-
-
-def read_part(work: WorkDir, prefix: str, part: int) -> pl.DataFrame:
-    """Shuffle read: every source's rows for ``part``, concatenated in source order."""
-    names = sorted(work.list(f"{prefix}/{part:05d}/"))
-    frames = [pl.from_arrow(work.read_table(n)) for n in names]
-    return pl.concat(frames, how="vertical_relaxed") if frames else pl.DataFrame()
+def write_edges(work: WorkDir, prefix: str, source: int, pairs: pl.DataFrame, parts: int) -> None:
+    """Shuffle undirected edges ``(a, b)`` into the edge files, as directed rows both ways."""
+    directed = pl.concat([pairs.select(u="a", v="b"), pairs.select(u="b", v="a")])
+    write_parts(work, prefix, source, directed, "u", parts)
 
 
 @dataclass(frozen=True)

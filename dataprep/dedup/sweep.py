@@ -4,22 +4,25 @@ For researchers choosing a threshold or (b, r): for each setting, how many docum
 would go and how many clusters form. Runs in one process over all signatures
 (``num_perm * 8`` bytes per document, 1 KB at the default 128): a research tool for
 corpora that fit one machine; the stage itself is the partitioned, distributed path.
-It reuses the stage's banding, candidate and verification functions, so a setting equal
-to the stage's own reproduces the stage's removal count.
+It reuses the stage's banding, candidate and verification functions and its connected
+components (run by the given executor, in process for the CLI), so a setting equal to the
+stage's own reproduces the stage's removal count.
 """
 
 from __future__ import annotations
 
+import tempfile
 from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
 
-from dataprep.core.storage import Storage
+from dataprep.core.contract import Executor
+from dataprep.core.storage import StageWorkDir, Storage
+from dataprep.dedup.components import connected_components, read_labels, write_edges
 from dataprep.dedup.lsh import Banding, band_keys, candidate_pairs, estimate_similarity, has_shingles
-from dataprep.stages.dedup import CURRENT, DedupConfig
+from dataprep.dedup.scratch import CURRENT
+from dataprep.dedup.settings import DedupConfig
 
 
 @dataclass(frozen=True)
@@ -44,8 +47,9 @@ def load_signatures(stage_dir: str) -> tuple[DedupConfig, pl.DataFrame]:
     return DedupConfig(**manifest["config"]), pl.concat(frames).sort("id")
 
 
-def evaluate(config: DedupConfig, sigs: pl.DataFrame, setting: Setting) -> dict:
-    """Removal figures of one setting (same exact grouping, candidates and verification as the stage)."""
+def evaluate(config: DedupConfig, sigs: pl.DataFrame, setting: Setting, executor: Executor) -> dict:
+    """Removal figures of one setting (same exact grouping, candidates, verification and
+    components as the stage; the components' scratch files live in a temporary folder)."""
     n = sigs.height
     index = pl.DataFrame({"node": sigs["node"], "i": np.arange(n)})
     edges = []
@@ -75,24 +79,19 @@ def evaluate(config: DedupConfig, sigs: pl.DataFrame, setting: Setting) -> dict:
         )
         located = located.filter(pl.Series(similar))
     edges.append(located.select("a", "b"))
-    graph = (
-        pl.concat(edges)
-        .join(index.rename({"node": "a", "i": "ia"}), on="a")
-        .join(index.rename({"node": "b", "i": "ib"}), on="b")
-    )
-    _, labels = connected_components(
-        coo_matrix((np.ones(graph.height), (graph["ia"].to_numpy(), graph["ib"].to_numpy())), shape=(n, n)),
-        directed=False,
-    )
-    sizes = np.bincount(labels)
-    clustered = sizes[sizes > 1]
+    with tempfile.TemporaryDirectory(prefix="dedup-sweep-") as tmp:
+        work = StageWorkDir(Storage(tmp), "components")
+        write_edges(work, "edges", 0, pl.concat(edges), 1)
+        connected_components(work, executor, "edges", 1)
+        sizes = read_labels(work, 0).group_by("label").len()["len"]
+    clustered = int(sizes.sum())
     return {
         "bands": setting.banding.bands,
         "rows": setting.banding.rows,
         "threshold": setting.threshold,
         "candidate_probability_at_threshold": round(setting.banding.probability(setting.threshold), 4),
         "candidate_pairs": pairs.height,
-        "clusters": int(len(clustered)),
-        "removed": int(clustered.sum() - len(clustered)),
-        "removed_fraction": round(float(clustered.sum() - len(clustered)) / max(1, n), 6),
+        "clusters": len(sizes),
+        "removed": clustered - len(sizes),
+        "removed_fraction": round((clustered - len(sizes)) / max(1, n), 6),
     }

@@ -1,0 +1,69 @@
+"""Where a dedup pass keeps its intermediate files, and the shuffle every phase uses.
+
+Each ``prepare`` pass works in its own sub-folder of the stage's WorkDir, named after a hash
+of the config and the inputs, so a rerun with other settings never reads stale files;
+``current.json`` names the latest completed pass (read by ``process``, ``finalize`` and
+``dataprep dedup-sweep``). Between phases, rows travel as partitioned tables
+``<prefix>/<part>/<source>``: no task ever holds the whole corpus's rows.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import polars as pl
+
+from dataprep.core.contract import ShardRef, WorkDir
+from dataprep.dedup.settings import DedupConfig
+
+NODE = pl.UInt64  # a document's graph node: a 64-bit hash of its id
+CURRENT = "current.json"  # names the WorkDir sub-folder of the latest completed pass
+
+
+@dataclass(frozen=True)
+class Task:
+    """One parallel unit of a pass: a phase function runs on one (picklable, sent to a worker)."""
+
+    config: DedupConfig
+    work: WorkDir  # the pass's folder
+    parts: int  # hash partitions of the shuffles
+    shards: int  # input shards
+    index: int  # the partition or shard this task works on
+    shard: ShardRef | None = None
+
+
+def pass_name(config: DedupConfig, inputs: Sequence[ShardRef]) -> str:
+    """The sub-folder of one pass: the same config and inputs always get the same folder."""
+    key = [config.model_dump(mode="json"), [(s.path, s.rows, getattr(s, "sha256", "")) for s in inputs]]
+    return "pass-" + hashlib.sha256(json.dumps(key).encode()).hexdigest()[:16]
+
+
+def current_pass(work: WorkDir) -> WorkDir:
+    """The scratch folder of the latest completed ``prepare`` (signatures, decisions, stats)."""
+    return work.sub(work.read_json(CURRENT)["scope"])
+
+
+def part_of(column: str, parts: int) -> pl.Expr:
+    """The partition of a uint64 hash column (node ids and keys are already uniform hashes)."""
+    return (pl.col(column) % parts).cast(pl.Int64)
+
+
+def write_parts(work: WorkDir, prefix: str, source: int, df: pl.DataFrame, key: str, parts: int) -> None:
+    """Shuffle write: rows of ``df`` go to ``<prefix>/<part>/<source>`` by ``key``'s partition.
+
+    Every partition gets a file, empty or not, so readers see a fixed set of files.
+    """
+    routed = df.with_columns(part_of(key, parts).alias("_part"))
+    for part in range(parts):
+        chunk = routed.filter(pl.col("_part") == part).drop("_part")
+        work.write_table(f"{prefix}/{part:05d}/{source:05d}", chunk.to_arrow())
+
+
+def read_part(work: WorkDir, prefix: str, part: int) -> pl.DataFrame:
+    """Shuffle read: every source's rows for ``part``, concatenated in source order."""
+    names = sorted(work.list(f"{prefix}/{part:05d}/"))
+    frames = [pl.from_arrow(work.read_table(n)) for n in names]
+    return pl.concat(frames, how="vertical_relaxed") if frames else pl.DataFrame()

@@ -1,0 +1,73 @@
+"""The dedup settings: what counts as a duplicate and which copy stays.
+
+Its own module, below the stage, so that the stage, its phases and ``dataprep dedup-sweep``
+all read one model without a library importing the stage.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from dataprep.core.contract import StageConfig
+from dataprep.dedup.lsh import Banding, derive_banding
+from dataprep.dedup.minhash import MinHasher
+from dataprep.dedup.normalize import Normalization
+
+LENGTH = "length"  # the keep-rule term computed from the text, not read from a column
+
+
+class DedupConfig(StageConfig):
+    """What counts as a duplicate and which copy stays."""
+
+    normalize: Normalization = Normalization()
+    exact: bool = True  # remove documents whose normalized text is identical
+    near: bool = True  # remove MinHash-LSH near duplicates
+    ngram: int = Field(5, ge=1, le=64, description="words per shingle")
+    num_perm: int = Field(128, ge=8, le=1024, description="MinHash permutations (64-bit values)")
+    threshold: float = Field(0.8, gt=0, lt=1, description="Jaccard similarity that makes a near duplicate")
+    bands: int | None = Field(None, ge=1)
+    rows: int | None = Field(None, ge=1)
+    # (b, r) from the threshold when not given. Candidates are verified, so false positives
+    # cost only verification time while false negatives are lost duplicates: weigh the latter.
+    false_positive_weight: float = Field(0.1, ge=0, le=1)
+    false_negative_weight: float = Field(0.9, ge=0, le=1)
+    # Candidates become edges if their signatures agree on >= threshold of values
+    # ("signature"), if the exact Jaccard of their shingle sets reaches it ("jaccard": reads
+    # the candidates' text again), or unverified ("none").
+    verify: Literal["signature", "jaccard", "none"] = "signature"
+    keep: list[str] = Field(default_factory=lambda: [LENGTH])
+    bucket_anchors: int = Field(100, ge=1, description="a bucket's members are paired with its first N members")
+    hash_seed: int = Field(1, ge=0)
+    partitions: int | None = Field(None, ge=1, le=4096)
+
+    @model_validator(mode="after")
+    def _banding_fits(self) -> DedupConfig:
+        if (self.bands is None) != (self.rows is None):
+            raise ValueError("give both bands and rows, or neither (then they come from threshold)")
+        if self.bands is not None and self.bands * self.rows > self.num_perm:  # type: ignore[operator]
+            raise ValueError(f"bands x rows = {self.bands * self.rows} exceeds num_perm = {self.num_perm}")  # type: ignore[operator]
+        if not (self.exact or self.near):
+            raise ValueError("exact and near are both off: the stage would do nothing")
+        return self
+
+    @field_validator("keep")
+    @classmethod
+    def _keep_terms(cls, terms: list[str]) -> list[str]:
+        for term in terms:
+            if not term.lstrip("-"):
+                raise ValueError("keep terms are 'length' or a numeric column name, '-' first to prefer low values")
+        return terms
+
+    def banding(self) -> Banding:
+        if self.bands is not None and self.rows is not None:
+            return Banding(self.bands, self.rows)
+        return derive_banding(self.threshold, self.num_perm, self.false_positive_weight, self.false_negative_weight)
+
+    def hasher(self) -> MinHasher:
+        return MinHasher(num_perm=self.num_perm, ngram=self.ngram, seed=self.hash_seed)
+
+    def rank_columns(self) -> list[str]:
+        """Input columns the keep rule reads (``length`` is computed from the text)."""
+        return [t.lstrip("-") for t in self.keep if t.lstrip("-") != LENGTH]

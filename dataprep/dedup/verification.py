@@ -1,0 +1,125 @@
+"""Phase 3 of a dedup pass: which candidate pairs become edges of the duplicate graph.
+
+``verify: signature`` joins both signatures of each candidate (two partitioned joins) and
+keeps pairs whose MinHash estimate reaches the threshold; ``verify: jaccard`` locates both
+documents, then per shard recomputes their shingle sets from the text and keeps pairs whose
+exact Jaccard reaches it; ``verify: none`` keeps every distinct candidate.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+
+from dataprep.core.contract import WorkDir
+from dataprep.dedup.components import write_edges
+from dataprep.dedup.lsh import estimate_similarity
+from dataprep.dedup.normalize import normalize
+from dataprep.dedup.scratch import NODE, Task, read_part, write_parts
+
+
+def accept_task(task: Task) -> dict[str, int]:
+    """Phase 3 (``verify: none``): every distinct candidate pair is an edge."""
+    pairs = read_part(task.work, "cand", task.index).unique()
+    write_edges(task.work, "edges", 2 * task.index + 1, pairs, task.parts)
+    return {"candidate_pairs": pairs.height}
+
+
+def _attach(
+    work: WorkDir,
+    pairs: str,
+    table: str,
+    part: int,
+    side: str,
+    columns: dict[str, str],
+    out: str,
+    route: str,
+    route_parts: int,
+) -> int:
+    """Join one partition of candidate pairs with a node-partitioned table on endpoint
+    ``side`` (renaming ``columns``), then shuffle the result by column ``route``. Returns
+    the number of distinct pairs."""
+    found = read_part(work, table, part).select(
+        pl.col("node").alias(side), *(pl.col(c).alias(n) for c, n in columns.items())
+    )
+    distinct = read_part(work, pairs, part).unique()
+    write_parts(work, out, part, distinct.join(found, on=side), route, route_parts)
+    return distinct.height
+
+
+def signature_first_task(task: Task) -> dict[str, int]:
+    """Phase 3a (``verify: signature``): the first document's signature, sent to the second's partition."""
+    n = _attach(task.work, "cand", "sigs", task.index, "a", {"signature": "sig_a"}, "cand2", "b", task.parts)
+    return {"candidate_pairs": n}
+
+
+def signature_second_task(task: Task) -> dict[str, int]:
+    """Phase 3b: the second signature; pairs whose similarity estimate reaches the threshold are edges."""
+    pairs = read_part(task.work, "cand2", task.index)
+    joined = pairs.join(read_part(task.work, "sigs", task.index).rename({"node": "b", "signature": "sig_b"}), on="b")
+    edges = joined.select("a", "b")
+    if not joined.is_empty():
+        similar = estimate_similarity(joined["sig_a"].to_numpy(), joined["sig_b"].to_numpy()) >= task.config.threshold
+        edges = edges.filter(pl.Series(similar))
+    write_edges(task.work, "edges", 2 * task.index + 1, edges, task.parts)
+    return {"verified_pairs": edges.height}
+
+
+def locate_first_task(task: Task) -> dict[str, int]:
+    """Phase 3a (``verify: jaccard``): where the first document of each pair lives."""
+    n = _attach(
+        task.work, "cand", "attrs", task.index, "a", {"shard": "shard_a", "row": "row_a"}, "cand2", "b", task.parts
+    )
+    return {"candidate_pairs": n}
+
+
+def locate_second_task(task: Task) -> None:
+    """Phase 3b: where the second lives; pairs go to the first document's shard."""
+    _attach(
+        task.work,
+        "cand2",
+        "attrs",
+        task.index,
+        "b",
+        {"shard": "shard_b", "row": "row_b"},
+        "jside",
+        "shard_a",
+        task.shards,
+    )
+
+
+def _shingle_sets(task: Task, rows: pl.Series) -> pl.DataFrame:
+    """``row -> shingles`` (distinct shingle hashes) of some rows of the task's shard."""
+    assert task.shard is not None
+    rows = rows.unique().sort()
+    texts = pl.from_arrow(task.shard.read(["text"]))["text"].gather(rows)
+    norm = normalize(texts, task.config.normalize)
+    shingles, per_doc = task.config.hasher().shingles(norm, single_spaced=task.config.normalize.whitespace)
+    flat = pl.DataFrame({"row": np.repeat(rows.to_numpy(), per_doc), "h": pl.Series(shingles, dtype=NODE)})
+    return flat.group_by("row").agg(pl.col("h").unique(maintain_order=False).alias("shingles"))
+
+
+def jaccard_first_task(task: Task) -> None:
+    """Phase 3c (per shard): the first documents' shingle sets, sent to the second documents' shards."""
+    pairs = read_part(task.work, "jside", task.index)
+    sets = _shingle_sets(task, pairs["row_a"]).rename({"row": "row_a", "shingles": "set_a"})
+    write_parts(
+        task.work,
+        "jset",
+        task.index,
+        pairs.join(sets, on="row_a").select("a", "b", "shard_b", "row_b", "set_a"),
+        "shard_b",
+        task.shards,
+    )
+
+
+def jaccard_second_task(task: Task) -> dict[str, int]:
+    """Phase 3d (per shard): exact Jaccard of the two shingle sets; pairs reaching the threshold are edges."""
+    pairs = read_part(task.work, "jset", task.index)
+    sets = _shingle_sets(task, pairs["row_b"]).rename({"row": "row_b", "shingles": "set_b"})
+    both = pairs.join(sets, on="row_b")
+    common = pl.col("set_a").list.set_intersection("set_b").list.len()
+    union = pl.col("set_a").list.len() + pl.col("set_b").list.len() - common
+    edges = both.filter(common >= task.config.threshold * union).select("a", "b")
+    write_edges(task.work, "edges", 2 * task.parts + task.index, edges, task.parts)
+    return {"verified_pairs": edges.height}
