@@ -1,5 +1,6 @@
 """Audit benchmark: every benchmark under ../shared/data/benchmarks at once vs a real corpus
-with planted items; ours (``dataprep audit`` on Ray) vs datatrove 0.10.1's n-gram decontamination.
+with planted items; ours (``dataprep audit``: a pipeline run, ingest then the decontaminate
+stage, on Ray) vs datatrove 0.10.1's n-gram decontamination.
 
 Corpus: Python docs, Gutenberg books cut in 40,000-character pieces and TheAlgorithms code
 (../shared/data/corpus), plus copies of some of those documents with benchmark items planted
@@ -7,14 +8,17 @@ Corpus: Python docs, Gutenberg books cut in 40,000-character pieces and TheAlgor
 written as 8 Parquet files. Both tools check the same texts against the same items (each
 item's fields joined, as its "label") with 13-grams.
 
-Rates are MB of UTF-8 corpus text per CPU second of the processes doing the matching (Ray
-workers for us, datatrove's single process), so they hold on a shared machine; wall time
-is reported too but is noisy. Index building is timed separately (it is paid once per
-benchmark set, not per corpus MB).
+Rates are MB of UTF-8 corpus text per CPU second of the tasks doing the matching (the
+decontaminate stage's scan and per-shard tasks, from its manifest's stats; datatrove's
+single process), so they hold on a shared machine; wall time is reported too but is noisy.
+Index building is timed separately (it is paid once per benchmark set, not per corpus MB).
+The whole run's CPU (ingest, writing shards, every process of its local Ray) is sampled
+from /proc for the processes carrying the run's tag.
 
     python bench/audit.py            # prints JSON; figures go to docs/BENCHMARKS.md by hand
     python bench/audit.py --copies 9 # the real documents 9 times (219 MB, 1% of documents
                                      # planted): fixed per-worker costs weigh less; no peer run
+    python bench/audit.py --no-peer  # ours only
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ import os  # noqa: E402
 import resource  # noqa: E402
 import subprocess  # noqa: E402
 import tempfile  # noqa: E402
+import threading  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
@@ -79,12 +84,72 @@ def build_corpus(folder: Path, copies: int = 1) -> tuple[list[str], list[dict], 
 
 
 def ours(folder: Path, work: Path) -> dict:
-    from dataprep.decontam.audit import AuditConfig, run_audit
+    """``dataprep audit`` in this process (the driver) on a local Ray of 2 CPUs; its figures."""
+    from dataprep.api import audit
 
-    result = run_audit(
-        [str(folder)], [str(SHARED / "benchmarks")], str(work / "ours"), AuditConfig(ngram=NGRAM), num_cpus=2
-    )
-    return {"result": result}
+    out = work / "ours"
+    sampler = TaggedCPU(out / ".lock")
+    t0, cpu0 = time.monotonic(), time.process_time()
+    result = audit([str(folder)], [str(SHARED / "benchmarks")], str(out), ngram=NGRAM, num_cpus=2)
+    driver_cpu, wall = time.process_time() - cpu0, time.monotonic() - t0
+    sampler.stop()
+    ingest, stage = (o.manifest for o in result.stages)
+    stats = stage["stats"]
+    return {
+        "report": json.loads(Path(result.stages[1].dir, "contamination.json").read_text()),
+        "worker_cpu_s": stats["scan_cpu_seconds"] + stats["process_cpu_seconds"],
+        "scan_cpu_s": stats["scan_cpu_seconds"],
+        "index_get_cpu_s": stats["index_get_cpu_seconds"],
+        "process_cpu_s": stats["process_cpu_seconds"],
+        "driver_cpu_s": driver_cpu,
+        "ray_processes_cpu_s": sampler.cpu,
+        "wall_s": wall,
+        "ingest_wall_s": ingest["timing"]["wall_seconds"],
+        "decontaminate_wall_s": stage["timing"]["wall_seconds"],
+        "shards": len(stage["outputs"]),
+        "worker_peak_rss": sampler.peak_rss,
+        "driver_peak_rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+    }
+
+
+class TaggedCPU:
+    """CPU seconds and peak RSS of the processes carrying a run's tag (its local Ray's), sampled
+    from /proc every 0.2 s: getrusage misses Ray's re-parented processes. The tag is read from
+    the run's lock file once it exists; the driver itself is counted apart (process_time)."""
+
+    def __init__(self, lock: Path) -> None:
+        self.lock, self.cpu, self.peak_rss = lock, 0.0, 0
+        self._seen: dict[int, float] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        from dataprep.engine.executor import RUN_TAG
+
+        tick = os.sysconf("SC_CLK_TCK")
+        needle = None
+        while not self._stop.wait(0.2):
+            if needle is None:
+                try:
+                    needle = f"{RUN_TAG}={json.loads(self.lock.read_text())['tag']}".encode()
+                except (OSError, ValueError, KeyError):
+                    continue
+            for proc in Path("/proc").iterdir():
+                try:
+                    if not proc.name.isdigit() or needle not in (proc / "environ").read_bytes().split(b"\0"):
+                        continue
+                    fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
+                    self._seen[int(proc.name)] = (int(fields[11]) + int(fields[12])) / tick
+                    hwm = next(line for line in (proc / "status").read_text().splitlines() if line.startswith("VmHWM"))
+                    self.peak_rss = max(self.peak_rss, int(hwm.split()[1]) * 1024)
+                except (OSError, StopIteration, IndexError):
+                    continue
+            self.cpu = sum(self._seen.values())
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
 
 
 def peer(corpus: Path, items: Path, out: Path) -> dict:
@@ -171,8 +236,8 @@ def main(copies: int) -> None:
                 for it in b.items:
                     f.write(json.dumps({"task": f"{b.name}__{b.split}", "text": "\n".join(it.fields)}) + "\n")
         mb = sum(len(t.encode()) for t in texts) / 1e6
-        r = ours(corpus, work)["result"]
-        report = r.report
+        r = ours(corpus, work)
+        report = r["report"]
         found = {(m["doc_id"], m["benchmark"], m["split"], m["item_id"]) for m in report["matches"]}
         names = [(b.name, b.split, it.item_id) for b in sets for it in b.items]
         recall = {}
@@ -184,8 +249,8 @@ def main(copies: int) -> None:
         real_overlap = sum(
             _words(m["text"]) in _words(" ".join(fields[m["benchmark"], m["split"], m["item_id"]])) for m in clean
         )
-        ours_rate = mb / r.worker_cpu_seconds
-        steady_rate = mb / (r.worker_cpu_seconds - r.worker_index_cpu_seconds)
+        ours_rate = mb / r["worker_cpu_s"]
+        steady_rate = mb / (r["worker_cpu_s"] - r["index_get_cpu_s"])
         out = {
             "machine": f"{os.cpu_count()} cores, {os.uname().sysname} {os.uname().release}",
             "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
@@ -199,12 +264,18 @@ def main(copies: int) -> None:
             "ours": {
                 "mb_per_cpu_s": round(ours_rate, 1),
                 "mb_per_cpu_s_without_index_load": round(steady_rate, 1),
-                "worker_cpu_s": round(r.worker_cpu_seconds, 1),
-                "worker_index_load_cpu_s": round(r.worker_index_cpu_seconds, 1),
-                "driver_cpu_s_incl_index": round(r.driver_cpu_seconds, 1),
-                "wall_s": round(r.wall_seconds, 1),
-                "worker_peak_rss_mb": round(r.worker_peak_rss / 1e6),
-                "driver_peak_rss_mb": round(r.driver_peak_rss / 1e6),
+                "worker_cpu_s": round(r["worker_cpu_s"], 1),
+                "worker_scan_cpu_s": round(r["scan_cpu_s"], 1),
+                "worker_index_get_cpu_s": round(r["index_get_cpu_s"], 2),
+                "worker_per_shard_cpu_s": round(r["process_cpu_s"], 1),
+                "driver_cpu_s_incl_index": round(r["driver_cpu_s"], 1),
+                "ray_processes_cpu_s_incl_ingest": round(r["ray_processes_cpu_s"], 1),
+                "wall_s": round(r["wall_s"], 1),
+                "ingest_wall_s": round(r["ingest_wall_s"], 1),
+                "decontaminate_wall_s": round(r["decontaminate_wall_s"], 1),
+                "shards": r["shards"],
+                "ray_process_peak_rss_mb": round(r["worker_peak_rss"] / 1e6),
+                "driver_peak_rss_mb": round(r["driver_peak_rss"] / 1e6),
                 "recall": recall,
                 "clean_documents_flagged": len({m["doc_id"] for m in clean}),
                 "clean_matches": len(clean),
@@ -213,7 +284,7 @@ def main(copies: int) -> None:
                 "common_ngrams": len(report["common_ngrams"]),
             },
         }
-        if copies == 1:
+        if copies == 1 and "--no-peer" not in sys.argv:
             out.update(_peer_figures(peer(corpus, items, work / "dt-index"), plants, ours_rate, steady_rate))
         print(json.dumps(out, indent=1))
 

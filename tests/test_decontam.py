@@ -252,9 +252,8 @@ def test_report_is_schema_valid_and_names_the_match(sets, indexed) -> None:
         items=items,
         item_ngrams=index.item_keys.tolist(),
         matches=rows,
-        data={"files": [], "documents": 1, "characters": len(doc), "unreadable": []},
+        data={"files": [], "documents": 1, "characters": len(doc)},
         common=[],
-        created=None,
     )
     assert validate(report, "audit") == []
     first = report["matches"][0]
@@ -280,3 +279,25 @@ def test_config_errors_are_caught_up_front(tmp_path: Path) -> None:
     ]:
         with pytest.raises(ValidationError, match=message):
             DecontaminateConfig.model_validate(bad, context=ctx)
+
+
+def test_audit_flags_are_the_stage_config_with_the_errors_of_a_pipeline_file(tmp_path: Path, capsys) -> None:
+    """``dataprep audit --ngram 7`` fails before any work, with the words a YAML ``ngram: 7`` gets."""
+    from dataprep.cli import main
+    from dataprep.config import PipelineError, load_pipeline
+
+    (tmp_path / "evals").mkdir()
+    (tmp_path / "docs.jsonl").write_text('{"text": "a"}\n')
+    args = ["--data", str(tmp_path / "docs.jsonl"), "--benchmarks", str(tmp_path / "evals")]
+    assert main(["audit", *args, "--ngram", "7", "--out", str(tmp_path / "out")]) == 2
+    cli_error = capsys.readouterr().err
+    yaml_file = tmp_path / "p.yaml"
+    yaml_file.write_text(
+        "name: audit\nstages:\n  - {stage: ingest, inputs: [docs.jsonl]}\n"
+        "  - {stage: decontaminate, benchmarks: [evals], ngram: 7}\n"
+    )
+    with pytest.raises(PipelineError) as yaml_error:
+        load_pipeline(yaml_file)
+    message = "stage 2 (decontaminate): ngram: Input should be greater than or equal to 8 (got 7)"
+    assert message in cli_error and message in str(yaml_error.value)
+    assert not (tmp_path / "out").exists()

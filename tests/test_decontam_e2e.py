@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pyarrow as pa
@@ -10,10 +15,12 @@ import pyarrow.parquet as pq
 import pytest
 from decontam_plants import real_documents
 
-from dataprep.api import read_stage, run
+from dataprep.api import audit, read_stage, run
 from dataprep.benchmarks import load_benchmarks
 from dataprep.cli import main
+from dataprep.engine.executor import RUN_TAG
 from dataprep.engine.manifest import validate
+from dataprep.engine.verify import verify_run
 
 pytestmark = pytest.mark.slow
 
@@ -126,13 +133,74 @@ def test_audit_cli_on_jsonl_and_parquet(ray_session, corpus, shared_data: Path, 
         ]
     )
     assert code == 0
-    report = json.loads((out / "report.json").read_text())
+    report = json.loads((out / "01-decontaminate/contamination.json").read_text())
     assert validate(report, "audit") == []
     found = {(m["file"], m["row"]) for m in report["matches"]}
     expected = {("docs.jsonl", i + 1) for i in PLANTED} | {("part.parquet", i + 1) for i in PLANTED if i < 20}
     assert found == expected
     first = next(m for m in report["matches"] if m["file"] == "part.parquet")
-    assert first["doc_id"] == f"part.parquet:{first['row']}"
+    assert first["doc_id"] == f"part/part.parquet:{first['row']}"  # the id rule: <source>/<file>:<row>
     assert docs[first["row"] - 1][first["start"] : first["end"]] == first["text"]
-    assert [(u["file"], u["row"]) for u in report["data"]["unreadable"]] == [("bad.jsonl", 2), ("bad.jsonl", 3)]
-    assert {f["sha256"] for b in report["benchmarks"] for f in b["files"]} and "report.md" in capsys.readouterr().out
+    assert [(f["path"], f["documents"]) for f in report["data"]["files"]] == [
+        ("docs.jsonl", len(docs)),
+        ("part.parquet", 20),
+        ("bad.jsonl", 1),
+    ]
+    unreadable = read_stage(str(out / "00-ingest"), rejected=True)
+    assert [(json.loads(m)["file"], json.loads(m)["row"]) for m in unreadable.column("meta").to_pylist()] == [
+        ("bad.jsonl", 2),
+        ("bad.jsonl", 3),
+    ]
+    printed = capsys.readouterr().out
+    assert "2 rows not checked (malformed_json 1, missing_text 1)" in printed and "contamination.md" in printed
+    assert {f["sha256"] for b in report["benchmarks"] for f in b["files"]}
+    assert verify_run(str(out)) == []  # an audit is a run: its report is hashed into the stage manifest
+
+
+def _tagged(tag: str) -> list[int]:
+    """Processes of this host whose environment carries the run tag ``tag``."""
+    needle = f"{RUN_TAG}={tag}".encode()
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            if proc.name.isdigit() and needle in (proc / "environ").read_bytes().split(b"\0"):
+                found.append(int(proc.name))
+        except OSError:
+            continue
+    return found
+
+
+def test_audit_killed_and_resumed_gives_the_same_report(ray_session, shared_data: Path, tmp_path: Path) -> None:
+    """kill -9 of the audit's driver alone (its Ray is left running) mid-stage, then --resume."""
+    bench = shared_data / "benchmarks"
+    items = [i for b in load_benchmarks([str(bench / "gsm8k/test.jsonl")]) for i in b.items[:3]]
+    docs = [d[:3000] for d in real_documents(shared_data, 400)]
+    for k, item in zip((5, 150, 390), items):
+        docs[k] += "\n" + "\n".join(item.fields)
+    data = tmp_path / "docs.jsonl"
+    data.write_text("".join(json.dumps({"text": t}) + "\n" for t in docs))
+    args = [str(data), "--benchmarks", str(bench / "gsm8k"), str(bench / "humaneval"), "--shard-rows", "10"]
+    reference = audit(
+        [str(data)], [str(bench / "gsm8k"), str(bench / "humaneval")], str(tmp_path / "ref"), shard_rows=10
+    )
+    out = tmp_path / "killed"
+    env = dict(os.environ, RAY_AUTH_MODE="disabled")
+    cmd = [sys.executable, "-m", "dataprep", "audit", "--data", *args, "--out", str(out), "--quiet", "--num-cpus", "1"]
+    proc = subprocess.Popen(cmd, env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    progress = out / "01-decontaminate" / "_progress"
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and proc.poll() is None and len(list(progress.glob("*.json"))) < 3:
+        time.sleep(0.02)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert not (out / "01-decontaminate" / "manifest.json").exists(), "the kill must land mid-stage"
+    tag = json.loads((out / ".lock").read_text())["tag"]
+    subprocess.run(
+        cmd + ["--resume"], env=env, check=True, timeout=600, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    assert _tagged(tag) == [], "the resumed run stops what is left of the killed one"
+    for name in ("contamination.json", "contamination.md"):
+        assert (out / "01-decontaminate" / name).read_bytes() == Path(reference.stages[1].dir, name).read_bytes()
+    report = json.loads((out / "01-decontaminate/contamination.json").read_text())
+    assert {m["row"] for m in report["matches"]} >= {6, 151, 391}
+    assert verify_run(str(out)) == []

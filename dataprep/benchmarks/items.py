@@ -7,7 +7,6 @@ part of the benchmark and would make ordinary quiz pages look contaminated.
 
 from __future__ import annotations
 
-import hashlib
 import re
 from dataclasses import dataclass, field
 
@@ -57,12 +56,3 @@ def strip_scaffold(text: str) -> list[str]:
         else:
             parts[-1].append(line)
     return [p for p in ("\n".join(lines).strip() for lines in parts) if p]
-
-
-def sha256_file(path: str) -> str:
-    """Hex sha256 of a file, read in chunks (benchmark files are hashed into every report)."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            h.update(chunk)
-    return h.hexdigest()

@@ -42,6 +42,17 @@ def make_id(source: str, file: str, row: int) -> str:
     return f"{source}/{file}:{row}"
 
 
+def id_origin(doc_id: str) -> tuple[str, int] | None:
+    """``(file, row)`` of an id made by ``make_id`` (a repeat suffix such as ``#r2`` ignored).
+
+    None for an id of another form. A source name holding ``/`` cannot be told apart from
+    the file's folders: the file is what follows the first ``/``.
+    """
+    head, colon, row = doc_id.split("#", 1)[0].rpartition(":")
+    _, slash, file = head.partition("/")
+    return (file, int(row)) if colon and slash and file and row.isdigit() else None
+
+
 def dump_meta(meta: dict[str, Any]) -> str:
     """Meta as canonical JSON (sorted keys, compact, UTF-8) so identical meta gives identical bytes.
 

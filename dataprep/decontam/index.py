@@ -10,7 +10,6 @@ document n-grams before that binary search.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -19,7 +18,6 @@ import polars as pl
 import pyarrow as pa
 
 from dataprep.benchmarks.items import BenchmarkSet
-from dataprep.core.contract import WorkDir
 from dataprep.decontam.ngrams import Tokens, rolling_ngrams, split_words, tokenize
 
 BITS_PER_KEY = 32  # bitmap size: ~3% of non-matching n-grams pass to the binary search
@@ -46,17 +44,6 @@ class NgramIndex:
         self._bitmaps = {
             int(length): _bitmap(self.keys[self.key_lengths == length]) for length in np.unique(self.key_lengths)
         }
-
-    def bitmaps_table(self) -> pa.Table:
-        """The prefilter bitmaps, saved so that workers need not rebuild them (~1 s each)."""
-        lengths = sorted(self._bitmaps)
-        return pa.table(
-            {
-                "length": lengths,
-                "shift": [int(self._bitmaps[n][0]) for n in lengths],
-                "bitmap": pa.array([self._bitmaps[n][1].tobytes() for n in lengths], pa.binary()),
-            }
-        )
 
     @property
     def lengths(self) -> tuple[int, ...]:
@@ -89,38 +76,6 @@ class NgramIndex:
     def nbytes(self) -> int:
         maps = sum(b.nbytes for _, b in self._bitmaps.values())
         return self.keys.nbytes + self.items.nbytes + self.key_lengths.nbytes + self.item_keys.nbytes + maps
-
-    def to_table(self) -> pa.Table:
-        """Keys, items and lengths for a work dir: one row of raw array bytes (``meta`` holds the rest).
-
-        Workers read this back with ``np.frombuffer``: 0.2 s for all benchmarks, against 1.8 s
-        for the same arrays as 7 M Parquet values each.
-        """
-        return pa.table(
-            {
-                name: pa.array([arr.tobytes()], pa.binary())
-                for name, arr in (("key", self.keys), ("item", self.items), ("length", self.key_lengths))
-            }
-        )
-
-    @property
-    def meta(self) -> dict[str, int]:
-        return {"n": self.n, "min_words": self.min_words, "items": len(self.item_keys), "keys": len(self.keys)}
-
-    @classmethod
-    def from_tables(cls, table: pa.Table, bitmaps: pa.Table, meta: dict[str, int]) -> NgramIndex:
-        def column(name: str, dtype: type) -> np.ndarray:
-            return np.frombuffer(table.column(name)[0].as_buffer(), dtype)
-
-        items = column("item", np.uint32)
-        item_keys = np.bincount(items, minlength=meta["items"]).astype(np.uint32)
-        maps = {
-            int(n): (np.uint64(shift), np.frombuffer(bits, np.uint8))
-            for n, shift, bits in zip(*(bitmaps.column(c).to_pylist() for c in ("length", "shift", "bitmap")))
-        }
-        return cls(
-            meta["n"], meta["min_words"], column("key", np.uint64), items, column("length", np.uint8), item_keys, maps
-        )
 
 
 def _bitmap(keys: np.ndarray) -> tuple[np.uint64, np.ndarray]:
@@ -200,28 +155,6 @@ def build_index(sets: list[BenchmarkSet], n: int, min_words: int) -> tuple[Ngram
     keys, items, lengths = item_keys(tokenize(texts), np.asarray(field_item, np.int64), n_items, n, min_words)
     counts = np.bincount(items, minlength=n_items).astype(np.uint32)
     return NgramIndex(n, min_words, keys, items, lengths, counts), pa.table(names)
-
-
-INDEX_TABLE, BITMAPS_TABLE, INDEX_JSON = "index.parquet", "bitmaps.parquet", "index.json"
-_LOADED: dict[str, NgramIndex] = {}  # per worker process: tasks of one run share one index
-
-
-def save_index(work: WorkDir, index: NgramIndex) -> None:
-    """Write the index to a work dir, with a content digest that names it for ``load_index``."""
-    digest = hashlib.sha256(index.keys.tobytes() + index.items.tobytes()).hexdigest()
-    work.write_table(INDEX_TABLE, index.to_table())
-    work.write_table(BITMAPS_TABLE, index.bitmaps_table())
-    work.write_json(INDEX_JSON, {"sha256": digest, **index.meta})
-
-
-def load_index(work: WorkDir) -> NgramIndex:
-    """The index saved in ``work``, read once per worker process (keyed by its digest)."""
-    meta = work.read_json(INDEX_JSON)
-    digest = meta.pop("sha256")
-    if digest not in _LOADED:
-        _LOADED.clear()
-        _LOADED[digest] = NgramIndex.from_tables(work.read_table(INDEX_TABLE), work.read_table(BITMAPS_TABLE), meta)
-    return _LOADED[digest]
 
 
 def ngram_texts(keys: np.ndarray, index: NgramIndex, item_fields: Callable[[int], Sequence[str]]) -> list[str]:

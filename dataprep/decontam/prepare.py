@@ -1,7 +1,7 @@
-"""Steps shared by the decontaminate stage and ``dataprep audit``, around a work dir.
+"""The decontaminate stage's whole-corpus steps, around its work dir.
 
-1. ``index_benchmarks``: build the n-gram index of the benchmark sets and leave it, the
-   item names and the benchmark files' sha256 in the work dir (workers read it from there);
+1. ``index_benchmarks``: build the n-gram index of the benchmark sets (the caller shares it
+   with every task) and leave the item names and the benchmark files' sha256 in the work dir;
 2. ``scan_documents``: per batch of documents, the index hits and each key's document count;
 3. ``record_common``: keys seen in more than ``max_doc_freq`` documents (GPT-3's rule),
    saved with their text for the report, and ignored from then on.
@@ -17,7 +17,7 @@ import pyarrow as pa
 
 from dataprep.benchmarks import BenchmarkSet
 from dataprep.core.contract import WorkDir
-from dataprep.decontam.index import NgramIndex, build_index, ngram_texts, save_index
+from dataprep.decontam.index import NgramIndex, build_index, ngram_texts
 from dataprep.decontam.match import Hits, common_keys, doc_frequency, scan
 from dataprep.decontam.report import benchmark_entries
 
@@ -27,14 +27,13 @@ ITEMS, BENCHMARKS, COMMON = "items.parquet", "benchmarks.json", "common.json"
 def index_benchmarks(
     sets: Sequence[BenchmarkSet], n: int, min_words: int, work: WorkDir, base: str | None = None
 ) -> NgramIndex:
-    """Index every item of ``sets`` and save index, items and benchmark file hashes in ``work``.
+    """Index every item of ``sets``; save the items and the benchmark file hashes in ``work``.
 
     Benchmark file paths are recorded relative to ``base`` when given (a pipeline's folder).
     """
     if not sets or not any(b.items for b in sets):
         raise ValueError("the benchmark paths hold no items to check against")
     index, items = build_index(list(sets), n, min_words)
-    save_index(work, index)
     work.write_table(ITEMS, items.append_column("ngrams", pa.array(index.item_keys, pa.int64())))
     indexed: dict[str, int] = {}
     for (bench, split), keys in zip(
@@ -46,11 +45,7 @@ def index_benchmarks(
 
 
 def scan_documents(texts: Sequence[str | None], index: NgramIndex) -> tuple[Hits, tuple[np.ndarray, np.ndarray]]:
-    """Hits of ``index`` in ``texts``, and (key, documents holding it) counts.
-
-    The caller says where the index comes from: a work dir (``load_index``) or, in the audit,
-    Ray's object store, whose numpy arrays workers map without copying.
-    """
+    """Hits of ``index`` in ``texts``, and (key, documents holding it) counts."""
     hits = scan(texts, index)
     return hits, doc_frequency(hits)
 

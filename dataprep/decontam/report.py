@@ -1,12 +1,12 @@
 """The contamination report: one JSON document (schema ``manifests/audit.schema.json``) and
-its Markdown rendering, built from match rows the same way by ``dataprep audit`` and by
-the decontaminate stage.
+its Markdown rendering, written by the decontaminate stage (``dataprep audit`` is a
+pipeline ending in that stage, so both are this one report).
 
 A match row is one span of one document matching one benchmark item. The report says,
 per benchmark split, how many items were found (count and %) and how many documents and
 characters are involved; per item, the fraction of its n-grams found and the documents;
-per match, where it is (document id, file, row, character span), what it says and which
-item it matches. The config and the sha256 of every benchmark file make two reports
+per match, where it is (document id, the input file and row its id names, character span),
+what it says and which item it matches. The config and the sha256 of every benchmark file make two reports
 comparable.
 """
 
@@ -19,9 +19,12 @@ from collections.abc import Sequence
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from dataprep import __version__
-from dataprep.benchmarks.items import BenchmarkSet, sha256_file
+from dataprep.benchmarks.items import BenchmarkSet
+from dataprep.core.schema import id_origin
+from dataprep.core.storage import file_sha256_and_size
 from dataprep.decontam.match import ItemMatch, merge_ranges
 
 SCHEMA = "dataprep.audit"
@@ -53,18 +56,6 @@ def match_rows(
     rows: Sequence[int],
 ) -> pa.Table:
     """One row per (document, item, span); ``texts[m.text]`` etc. describe match ``m``'s document."""
-    return pa.table(match_columns(matches, texts, doc_ids, files, rows), schema=MATCH_SCHEMA)
-
-
-def match_columns(
-    matches: Sequence[ItemMatch],
-    texts: Sequence[str],
-    doc_ids: Sequence[str],
-    files: Sequence[str],
-    rows: Sequence[int],
-) -> dict[str, list[Any]]:
-    """``match_rows`` as Python lists, for Ray workers to return: pyarrow imports pandas to
-    build any array from Python values (~0.35 CPU s per worker process)."""
     cols: dict[str, list[Any]] = {f.name: [] for f in MATCH_SCHEMA}
     for m in matches:
         for start, end in m.spans:
@@ -77,7 +68,30 @@ def match_columns(
             cols["item"].append(m.item)
             cols["overlap"].append(m.overlap)
             cols["matched_ngrams"].append(m.matched_keys)
-    return cols
+    return pa.table(cols, schema=MATCH_SCHEMA)
+
+
+def origins(doc_ids: Sequence[str], shard: str) -> tuple[list[str], list[int]]:
+    """The input file and row each document id names (id rule); for an id of another form,
+    the ``shard`` holding it and its 1-based row there."""
+    found = [id_origin(d) for d in doc_ids]
+    return (
+        [o[0] if o else shard for o in found],
+        [o[1] if o else i for i, o in enumerate(found, start=1)],
+    )
+
+
+def file_totals(files: Sequence[str], text: pa.ChunkedArray | pa.Array) -> dict[str, list[int]]:
+    """Documents, characters and UTF-8 bytes per file, in order of first appearance."""
+    out: dict[str, list[int]] = {}
+    chars = pc.utf8_length(text).to_numpy(zero_copy_only=False).tolist()
+    nbytes = pc.binary_length(text).to_numpy(zero_copy_only=False).tolist()
+    for f, c, b in zip(files, chars, nbytes):
+        t = out.setdefault(f, [0, 0, 0])
+        t[0] += 1
+        t[1] += c
+        t[2] += b
+    return out
 
 
 def benchmark_entries(
@@ -86,10 +100,12 @@ def benchmark_entries(
     """Each set with its files' sha256, so two audits can be compared; paths relative to ``base``."""
     out = []
     for b in sets:
-        files = [
-            {"path": os.path.relpath(p, base) if base else p, "sha256": sha256_file(p), "bytes": os.path.getsize(p)}
-            for p in b.files
-        ]
+        files = []
+        for p in b.files:
+            sha, size = file_sha256_and_size(p)
+            files.append(
+                {"path": os.path.relpath(p, base) if base and "://" not in p else p, "sha256": sha, "bytes": size}
+            )
         out.append(
             {
                 "name": b.name,
@@ -112,11 +128,11 @@ def build_report(
     matches: pa.Table,
     data: dict[str, Any],
     common: list[dict[str, Any]],
-    created: str | None,
 ) -> dict[str, Any]:
     """The report document. ``items`` names item i in row i (benchmark, split, item_id).
 
-    ``created`` is None for a pipeline stage's report, whose bytes must not depend on the clock.
+    No creation time: the report's bytes must not depend on the clock (the run's
+    ``run.json`` says when it ran).
     """
     bench = items.column("benchmark").to_pylist()
     split = items.column("split").to_pylist()
@@ -184,7 +200,6 @@ def build_report(
         "schema": SCHEMA,
         "schema_version": SCHEMA_VERSION,
         "dataprep_version": __version__,
-        "created": created,
         "config": config,
         "benchmarks": benchmarks,
         "data": data,
@@ -214,8 +229,7 @@ def render_markdown(report: dict[str, Any]) -> str:
     out = [
         "# Benchmark contamination audit",
         "",
-        (f"Created {report['created']} " if report["created"] else "Made ")
-        + f"by dataprep {report['dataprep_version']}. "
+        f"Made by dataprep {report['dataprep_version']}. "
         f"Word {cfg['ngram']}-grams after normalization (NFKC, lower case, punctuation and whitespace folded); "
         f"benchmark fields shorter than {cfg['ngram']} words but at least {cfg['min_item_words']} are matched whole; "
         f"n-grams found in more than {cfg['max_doc_freq']} corpus documents are treated as common text and ignored.",
@@ -281,10 +295,6 @@ def render_markdown(report: dict[str, Any]) -> str:
     if report["common_ngrams"]:
         out += ["## Common n-grams ignored", "", "| n-gram | documents |", "|---|---:|"]
         out += [f"| {c['text']} | {c['documents']:,} |" for c in report["common_ngrams"]]
-        out.append("")
-    if data.get("unreadable"):
-        out += ["## Unreadable rows (not checked)", "", "| file | row | reason |", "|---|---:|---|"]
-        out += [f"| {u['file']} | {u['row']} | {u['reason']} |" for u in data["unreadable"]]
         out.append("")
     out += ["## Benchmark files", "", "| benchmark | split | file | sha256 |", "|---|---|---|---|"]
     out += [

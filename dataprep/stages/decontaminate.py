@@ -2,15 +2,19 @@
 
 A global stage, because GPT-3's rule ignores n-grams common in ordinary text (seen in more
 than ``max_doc_freq`` corpus documents), which only a whole-corpus pass can count.
-``prepare`` builds the index, scans every shard once in parallel (hits go to the work dir,
-document counts come back) and records the common n-grams; ``process`` then needs no
-second scan: it reads its shard's hits, drops common keys, locates spans in the few
-flagged documents and applies the mode. ``finalize`` writes the same report as
-``dataprep audit`` (``contamination.json`` / ``contamination.md``) into the stage dir.
+``prepare`` builds the index, shares it with every task (``Executor.broadcast``: one copy
+in the object store, not a load from the work dir per task), scans every shard once in
+parallel (hits go to the work dir, document counts come back) and records the common
+n-grams; ``process`` then needs no second scan: it reads its shard's hits, drops common
+keys, locates spans in the few flagged documents and applies the mode. ``finalize`` writes
+the contamination report (``contamination.json`` / ``.md``) into the stage dir:
+``dataprep audit`` is an ingest of the given files followed by this stage, so its report
+is this one.
 """
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict
 from typing import Any, Literal
 
@@ -19,17 +23,19 @@ import pyarrow as pa
 from pydantic import Field, model_validator
 
 from dataprep.benchmarks import BenchmarkSet, GenericSpec, load_benchmarks
-from dataprep.core.contract import InputPath, StageConfig, WorkDir
-from dataprep.decontam.index import load_index
+from dataprep.core.contract import InputPath, ShardRef, Shared, StageConfig, WorkDir
+from dataprep.decontam.index import NgramIndex
 from dataprep.decontam.match import Hits, ItemMatch, drop_keys, item_matches, merge_ranges
 from dataprep.decontam.prepare import BENCHMARKS, ITEMS, index_benchmarks, read_common, record_common, scan_documents
 from dataprep.decontam.redact import redact
-from dataprep.decontam.report import build_report, match_rows, render_markdown, to_json
+from dataprep.decontam.report import build_report, file_totals, match_rows, origins, render_markdown, to_json
 from dataprep.stages.base import FinalizeContext, PrepareContext, ShardContext, ShardResult, Stage, reject
 
 BENCHMARKS_COL, ITEMS_COL, OVERLAP_COL = "decontam_benchmarks", "decontam_items", "decontam_overlap"
 FRACTION_COL, REMOVED_COL = "decontam_fraction", "decontam_removed_chars"
 CONTAMINATED = "contaminated"
+CORPUS, SCAN_CPU = "corpus.json", "scan_cpu.json"
+REPORT = "contamination"  # the report's name in the stage dir: .json (manifests/audit.schema.json) and .md
 
 
 class BenchmarkSource(StageConfig):
@@ -95,33 +101,52 @@ class DecontaminateStage(Stage):
         cfg, work = self.config, ctx.work
         sets = self._sets()
         index = index_benchmarks(sets, cfg.ngram, cfg.min_item_words, work, self.run.base_dir)
+        shared = ctx.executor.broadcast(index)
 
-        def scan_shard(item: tuple[int, Any]) -> tuple[np.ndarray, np.ndarray, int]:
-            i, shard = item
-            texts = shard.read(["text"]).column("text").to_pylist()
-            hits, counts = scan_documents(texts, load_index(work))
+        def scan_shard(item: tuple[int, ShardRef, Shared[NgramIndex]]) -> dict[str, Any]:
+            start = time.process_time()
+            i, shard, index = item
+            got = index.get()  # on Ray, the arrays are mapped from the object store, not copied
+            index_cpu = time.process_time() - start
+            table = shard.read(["id", "text"])
+            hits, counts = scan_documents(table.column("text").to_pylist(), got)
             work.write_table(_hits_name(i), hits.to_table())
-            return counts[0], counts[1], sum(map(len, texts))
+            files = file_totals(origins(table.column("id").to_pylist(), shard.path)[0], table.column("text"))
+            return {"counts": counts, "files": files, "cpu": time.process_time() - start, "index_cpu": index_cpu}
 
-        done = ctx.executor.map(scan_shard, list(enumerate(ctx.inputs)))
-        record_common([(k, d) for k, d, _ in done], cfg.max_doc_freq, sets, index, work)
+        done = ctx.executor.map(scan_shard, [(i, s, shared) for i, s in enumerate(ctx.inputs)])
+        record_common([d["counts"] for d in done], cfg.max_doc_freq, sets, index, work)
+        files: dict[str, list[int]] = {}
+        for d in done:
+            for name, totals in d["files"].items():
+                files[name] = [a + b for a, b in zip(files.get(name, [0, 0, 0]), totals)]
         work.write_json(
-            "corpus.json", {"documents": sum(s.rows for s in ctx.inputs), "characters": sum(c for _, _, c in done)}
+            CORPUS,
+            {
+                "files": [{"path": n, "documents": d, "characters": c, "bytes": b} for n, (d, c, b) in files.items()],
+                "documents": sum(t[0] for t in files.values()),
+                "characters": sum(t[1] for t in files.values()),
+            },
+        )
+        work.write_json(
+            SCAN_CPU, {"scan": sum(d["cpu"] for d in done), "index_get": sum(d["index_cpu"] for d in done)}
         )
 
     def process(self, table: pa.Table, ctx: ShardContext) -> ShardResult:
+        start = time.process_time()
         cfg = self.config
         items = ctx.work.read_table(ITEMS)
         hits = drop_keys(Hits.from_table(ctx.work.read_table(_hits_name(ctx.index))), read_common(ctx.work)[0])
         texts = {i: table.column("text")[i].as_py() for i in np.unique(hits.text).tolist()}
         matches = item_matches(hits, texts, items.column("ngrams").to_numpy(), cfg.min_overlap)
         ids = table.column("id").to_pylist() if matches else []
-        rows = match_rows(matches, texts, ids, [ctx.input.path] * table.num_rows, np.arange(1, table.num_rows + 1))
-        ctx.work.write_table(_matches_name(ctx.index), rows)
+        ctx.work.write_table(_matches_name(ctx.index), match_rows(matches, texts, ids, *origins(ids, ctx.input.path)))
         by_text: dict[int, list[ItemMatch]] = defaultdict(list)
         for m in matches:
             by_text[m.text].append(m)
-        return self._apply(table, by_text, texts, items)
+        result = self._apply(table, by_text, texts, items)
+        result.stats["process_cpu_seconds"] = time.process_time() - start  # per-task CPU, for bench/audit.py
+        return result
 
     def _apply(
         self, table: pa.Table, by_text: dict[int, list[ItemMatch]], texts: dict[int, str], items: pa.Table
@@ -176,13 +201,16 @@ class DecontaminateStage(Stage):
     def finalize(self, ctx: FinalizeContext) -> dict[str, Any]:
         """Write the contamination report; add its totals to the manifest's stats."""
         report = self.report(ctx.work, [n for n in ctx.work.list("matches/")])
-        with ctx.artifacts.open("contamination.json") as f:
+        with ctx.artifacts.open(f"{REPORT}.json") as f:
             f.write(to_json(report).encode())
-        with ctx.artifacts.open("contamination.md") as f:
+        with ctx.artifacts.open(f"{REPORT}.md") as f:
             f.write(render_markdown(report).encode())
+        cpu = ctx.work.read_json(SCAN_CPU)
         return {
             "contaminated_items": report["totals"]["contaminated_items"],
             "common_ngrams_ignored": len(report["common_ngrams"]),
+            "scan_cpu_seconds": cpu["scan"],
+            "index_get_cpu_seconds": cpu["index_get"],
         }
 
     def report(self, work: WorkDir, match_parts: list[str]) -> dict[str, Any]:
@@ -190,7 +218,7 @@ class DecontaminateStage(Stage):
         items = work.read_table(ITEMS)
         parts = [work.read_table(p) for p in sorted(match_parts)]
         matches = pa.concat_tables(parts) if parts else match_rows([], [], [], [], [])
-        corpus = work.read_json("corpus.json")
+        corpus = work.read_json(CORPUS)
         return build_report(
             config={
                 "ngram": cfg.ngram,
@@ -203,9 +231,8 @@ class DecontaminateStage(Stage):
             items=items,
             item_ngrams=items.column("ngrams").to_pylist(),
             matches=matches,
-            data={"files": [], "unreadable": [], **corpus},
+            data=corpus,
             common=read_common(work)[1],
-            created=None,
         )
 
 
