@@ -301,3 +301,42 @@ def test_audit_flags_are_the_stage_config_with_the_errors_of_a_pipeline_file(tmp
     message = "stage 2 (decontaminate): ngram: Input should be greater than or equal to 8 (got 7)"
     assert message in cli_error and message in str(yaml_error.value)
     assert not (tmp_path / "out").exists()
+
+
+def _zstd(source: Path, target: Path) -> Path:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with pa.CompressedOutputStream(str(target), "zstd") as out:
+        out.write(source.read_bytes())
+    return target
+
+
+def test_zstd_compressed_benchmark_reads_like_the_plain_file(tmp_path: Path, shared_data: Path) -> None:
+    plain = shared_data / "benchmarks/gsm8k/test.jsonl"
+    packed = _zstd(plain, tmp_path / "gsm8k/test.jsonl.zst")
+    [want] = load_benchmarks([str(plain)])
+    [got] = load_benchmarks([str(packed)])
+    assert got.key == want.key and len(got.items) == 1319
+    assert [i.fields for i in got.items] == [i.fields for i in want.items]
+
+
+def test_a_malformed_benchmark_file_is_one_line_naming_it(tmp_path: Path, shared_data: Path, capsys) -> None:
+    good = (shared_data / "benchmarks/gsm8k/test.jsonl").read_bytes()
+    broken = {
+        "json.jsonl": good[:2000] + b"\n{not json\n",
+        "truncated.jsonl.zst": _zstd(shared_data / "benchmarks/gsm8k/test.jsonl", tmp_path / "z").read_bytes()[:5000],
+        "latin1.jsonl": '{"question": "caf\u00e9", "answer": "x"}\n'.encode("latin-1"),
+    }
+    for name, data in broken.items():
+        path = tmp_path / "gsm8k" / name
+        path.parent.mkdir(exist_ok=True)
+        path.write_bytes(data)
+        with pytest.raises(ValueError) as err:
+            load_benchmarks([str(path)])
+        assert str(path) in str(err.value) and "\n" not in str(err.value), name
+    from dataprep.cli import main
+
+    (tmp_path / "docs.jsonl").write_text('{"text": "a document"}\n')
+    args = ["--data", str(tmp_path / "docs.jsonl"), "--benchmarks", str(path), "--out", str(tmp_path / "out")]
+    assert main(["audit", *args, "--executor", "local", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("error: ") and str(path) in err

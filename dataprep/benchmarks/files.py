@@ -1,26 +1,40 @@
-"""Reading benchmark files: JSONL / JSON / CSV / Parquet, compressed or not, with clear errors."""
+"""Reading benchmark files: JSONL / JSON / CSV / Parquet, compressed or not, with clear errors.
+
+Bytes come through ``core.storage`` (local paths or object-store URIs; ``.gz``, ``.bz2``,
+``.zst`` undone by extension, as for corpus inputs). Benchmark files are small, so each is
+read whole: a file that cannot be read or decoded is one ``ValueError`` naming it.
+"""
 
 from __future__ import annotations
 
-import bz2
 import csv
-import gzip
 import io
 import json
 import os
 from collections.abc import Iterator
-from typing import Any, TextIO
+from typing import Any
 
-from dataprep.core.storage import strip_compression
+import pyarrow as pa
+
+from dataprep.core.storage import open_input, strip_compression
 
 
-def open_text(path: str) -> TextIO:
-    """A text stream over ``path``, undoing ``.gz`` / ``.bz2`` compression."""
-    if path.endswith(".gz"):
-        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8")
-    if path.endswith(".bz2"):
-        return io.TextIOWrapper(bz2.open(path, "rb"), encoding="utf-8")
-    return open(path, encoding="utf-8")
+def read_bytes(path: str) -> bytes:
+    """The file's bytes with its compression undone; an error naming the file if it cannot be read."""
+    try:
+        with open_input(path) as f:
+            return f.read()
+    except (OSError, pa.ArrowException) as exc:  # missing, corrupt compressed data, unreachable store
+        raise ValueError(f"{path}: cannot read ({exc})") from None
+
+
+def open_text(path: str) -> io.StringIO:
+    """The file's text (UTF-8) as a stream, with universal newlines (``\\r\\n`` read as ``\\n``)."""
+    data = read_bytes(path)
+    try:
+        return io.StringIO(data.decode("utf-8"), newline=None)
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{path}: not UTF-8 text (byte {exc.start} of the uncompressed file)") from None
 
 
 def data_format(path: str) -> str | None:
@@ -39,14 +53,20 @@ def read_records(path: str) -> Iterator[tuple[int, dict[str, Any]]]:
     if fmt == "parquet":
         import pyarrow.parquet as pq
 
-        for row, rec in enumerate(pq.read_table(path).to_pylist(), start=1):
+        try:
+            table = pq.read_table(pa.BufferReader(read_bytes(path)))
+        except pa.ArrowException as exc:
+            raise ValueError(f"{path}: not a readable Parquet file ({exc})") from None
+        for row, rec in enumerate(table.to_pylist(), start=1):
             yield row, rec
     elif fmt == "csv":
         with open_text(path) as f:
             # Row numbers count the header as row 1, so row N is line N of the file
             # (for records without embedded newlines).
-            for row, rec in enumerate(csv.DictReader(f), start=2):
-                yield row, rec
+            try:
+                yield from enumerate(csv.DictReader(f), start=2)
+            except csv.Error as exc:
+                raise ValueError(f"{path}: not valid CSV ({exc})") from None
     elif fmt in ("jsonl", "json"):
         with open_text(path) as f:
             for row, line in enumerate(f, start=1):

@@ -18,17 +18,17 @@ from dataprep.benchmarks.families import FAMILIES, ICL_KEYS, Family, load_icl
 from dataprep.benchmarks.files import data_format, open_text
 from dataprep.benchmarks.generic import GenericSpec, load_generic
 from dataprep.benchmarks.items import BenchmarkSet
-from dataprep.core.storage import strip_compression
+from dataprep.core.storage import expand_inputs, strip_compression
 
 
 def load_benchmarks(paths: list[str], generic: GenericSpec | None = None) -> list[BenchmarkSet]:
     """Every benchmark set found under ``paths``, merged by (name, split), sorted by key."""
     sets: dict[str, BenchmarkSet] = {}
     for path in paths:
-        if not os.path.exists(path):
-            raise FileNotFoundError(f"benchmark path {path!r} does not exist")
         files = _data_files(path)
         if not files:
+            if "://" not in path and not os.path.exists(path):
+                raise FileNotFoundError(f"benchmark path {path!r} does not exist")
             raise ValueError(f"no benchmark data files under {path!r}")
         for file in files:
             loaded = _load_file(file, generic)
@@ -44,14 +44,19 @@ def load_benchmarks(paths: list[str], generic: GenericSpec | None = None) -> lis
 
 
 def _data_files(path: str) -> list[str]:
-    """Data files at or under ``path``, sorted, skipping licences and docs."""
-    if os.path.isfile(path):
-        return [path]
-    out = []
-    for root, dirs, names in os.walk(path):
-        dirs.sort()
-        out += [os.path.join(root, n) for n in sorted(names) if _is_data(n)]
-    return out
+    """The file ``path``, or the data files under it (local or object store), skipping licences
+    and docs, in ``os.walk`` order (a folder's files, then its sub-folders): the order a set's
+    files are merged in."""
+    found = expand_inputs(path)
+    if len(found) == 1 and found[0][0] == (path if "://" in path else os.path.abspath(path)):
+        return [found[0][0]]
+    return [full for full, rel in sorted(found, key=lambda f: _walk_order(f[1])) if _is_data(os.path.basename(rel))]
+
+
+def _walk_order(rel: str) -> list[tuple[bool, str]]:
+    """Sort key putting a folder's files before its sub-folders."""
+    parts = rel.split("/")
+    return [(i < len(parts) - 1, part) for i, part in enumerate(parts)]
 
 
 def _is_data(name: str) -> bool:

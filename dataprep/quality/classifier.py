@@ -7,44 +7,35 @@ probability of the positive label and thresholds it like any other signal.
 
 from __future__ import annotations
 
-import gzip
-import json
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import pyarrow.parquet as pq
 
+from dataprep.core.storage import open_input
 from dataprep.quality.langid import LABEL_PREFIX, fasttext_inputs
+from dataprep.readers.base import reader_for_path
 
 POSITIVE, NEGATIVE = "hq", "lq"
 
 
 def read_texts(path: str | Path, text_field: str = "text") -> list[str]:
-    """The ``text_field`` of every record of a Parquet or JSONL(.gz) file; errors name the file and line."""
-    path = Path(path)
-    if path.suffix == ".parquet":
-        schema = pq.read_schema(path)
-        if text_field not in schema.names:
-            raise ValueError(f"{path}: no column {text_field!r} (columns: {', '.join(schema.names)})")
-        return [t for t in pq.read_table(path, columns=[text_field]).column(text_field).to_pylist() if t]
-    return list(_jsonl_texts(path, text_field))
-
-
-def _jsonl_texts(path: Path, text_field: str) -> Iterator[str]:
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rt", encoding="utf-8") as f:
-        for line_no, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                text = json.loads(line)[text_field]
-            except (json.JSONDecodeError, KeyError, TypeError) as exc:
-                raise ValueError(f"{path}:{line_no}: no {text_field!r} in a JSON object ({exc})") from None
-            if text:
-                yield text
+    """The non-empty ``text_field`` of every record of a file in a format ingest reads (JSONL,
+    Parquet, ...; compressed or not; local or object store). Errors name the file and record."""
+    path = str(path)
+    texts = []
+    with open_input(path) as stream:
+        for rec in reader_for_path(path).fn(stream, path, {}):
+            if rec.fields is None:
+                raise ValueError(f"{path}:{rec.row}: {rec.error} ({rec.detail})")
+            if text_field not in rec.fields:
+                raise ValueError(f"{path}:{rec.row}: no field {text_field!r} (fields: {', '.join(rec.fields)})")
+            text = rec.fields[text_field]
+            if isinstance(text, str) and text:
+                texts.append(text)
+    return texts
 
 
 @dataclass(frozen=True)
