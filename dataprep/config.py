@@ -21,6 +21,7 @@ import copy
 import hashlib
 import json
 import os
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -147,6 +148,23 @@ def load_pipeline(
     if errors:
         raise PipelineError("\n".join(errors))
     return Pipeline(model.name, model.seed, base, plans, model.tokenizer, path, sha, raw)
+
+
+def check_columns(plans: Sequence[StagePlan], stages: Sequence[Stage], given: Iterable[str] = ()) -> None:
+    """Every column a stage reads is produced before it: by an earlier stage or, for a pipeline
+    starting from a pool, by the pool's shards (``given``). Checked on the built stages, since
+    some columns depend on config (a classifier score, dedup's ``keep: [q_score]``)."""
+    made: dict[str, list[str]] = {"pool": list(given)} if given else {}
+    for plan, stage in zip(plans, stages):
+        have = {c for cols in made.values() for c in cols}
+        missing = [c for c in stage.input_columns() if c not in have]
+        if missing:
+            upstream = "; ".join(f"{who} produces {', '.join(cols)}" for who, cols in made.items()) or "nothing"
+            raise PipelineError(
+                f"stage {plan.index + 1} ({plan.name}) reads column {missing[0]!r}, which no stage before it "
+                f"produces ({upstream})"
+            )
+        made[plan.dir] = [c for c in stage.output_columns() if c not in have]
 
 
 def _check_order(where: str, plans: list[StagePlan]) -> list[str]:

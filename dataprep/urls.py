@@ -5,17 +5,20 @@ The ingest stage calls them (``url_blocklist:`` and ``dedup_urls:`` in its confi
 * ``blocked_by(url, blocklist)`` names the block-list entry a URL falls under (the host or
   any parent domain), e.g. ``filters/url_blocklist.txt``; such rows get ``blocked_url``;
 * ``url_key`` / ``url_keys``: xxh64 of the normalised URL, stable across processes and
-  versions (8 bytes per URL), from which the engine keeps the first copy in run order
-  (inputs as listed, files sorted, rows in file order) and marks the rest ``duplicate_url``.
+  versions (8 bytes per URL);
+* ``later_copies``: from those keys, in run order (inputs as listed, files sorted, rows in
+  file order), every row but the first of each key; ingest rejects them as ``duplicate_url``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import xxhash
 
 BLOCKED, DUPLICATE = "blocked_url", "duplicate_url"
@@ -83,3 +86,37 @@ def url_key(url: str) -> int:
 def url_keys(urls: Iterable[str | None]) -> pa.Array:
     """``url_key`` of each URL as a uint64 column; null where a row has no URL."""
     return pa.array([url_key(u) if u else None for u in urls], pa.uint64())
+
+
+def later_copies(
+    scan: Callable[[], Iterable[tuple[int, pa.Array | pa.ChunkedArray]]], total: int, max_keys: int
+) -> dict[int, np.ndarray]:
+    """Per part, the sorted row numbers whose key appeared earlier in run order (first copy kept).
+
+    ``scan()`` yields ``(part, keys)`` in run order (``part`` increasing): a uint64 key per row,
+    null for a row that takes no part (no URL, or already rejected). Keys are split into
+    ``ceil(total / max_keys)`` hash partitions handled one at a time, ``scan()`` streaming the
+    parts again for each, so memory is bounded by ``max_keys`` however large the corpus.
+    """
+    parts = max(1, -(-total // max_keys))
+    found: dict[int, list[np.ndarray]] = {}
+    for p in range(parts):
+        keys, part_ids, rows = [], [], []
+        for part, column in scan():
+            has = pc.is_valid(column).to_numpy(zero_copy_only=False)
+            k = pc.fill_null(column, 0).to_numpy()
+            idx = np.nonzero(has & (k % np.uint64(parts) == p))[0]
+            keys.append(k[idx])
+            part_ids.append(np.full(len(idx), part, np.int64))
+            rows.append(idx.astype(np.int64))
+        if not keys:
+            continue
+        k, pt, rw = np.concatenate(keys), np.concatenate(part_ids), np.concatenate(rows)
+        order = np.lexsort((rw, pt, k))  # by key, then run order
+        ks = k[order]
+        later = np.zeros(len(order), bool)
+        later[1:] = ks[1:] == ks[:-1]
+        for part in np.unique(pt[order[later]]):
+            sel = order[later][pt[order[later]] == part]
+            found.setdefault(int(part), []).append(rw[sel])
+    return {part: np.sort(np.concatenate(v)) for part, v in found.items()}

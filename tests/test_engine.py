@@ -94,8 +94,8 @@ def _token_lineage_round_trip(run_dir: str) -> None:
     assert tokens[owner.start : owner.start + owner.n_tokens].tolist() == row["input_ids"]
 
 
-def test_verify_names_a_changed_shard(tmp_path, ray_session):
-    res = run(INGEST_ONLY, output=str(tmp_path / "r"))
+def test_verify_names_a_changed_shard(tmp_path):
+    res = run(INGEST_ONLY, output=str(tmp_path / "r"), executor="local")
     assert verify_run(res.output_dir) == []
     shard = Path(res.output_dir, res.stages[0].manifest["outputs"][1]["path"])
     data = bytearray(shard.read_bytes())
@@ -107,22 +107,22 @@ def test_verify_names_a_changed_shard(tmp_path, ray_session):
     assert out.returncode == 1 and "part-00001.parquet" in out.stderr
 
 
-def test_existing_output_and_concurrent_runs_are_refused(tmp_path, ray_session):
+def test_existing_output_and_concurrent_runs_are_refused(tmp_path):
     out = tmp_path / "r"
-    run(INGEST_ONLY, output=str(out))
+    run(INGEST_ONLY, output=str(out), executor="local")
     with pytest.raises(FileExistsError, match="already holds a run; pass --resume"):
-        run(INGEST_ONLY, output=str(out))
+        run(INGEST_ONLY, output=str(out), executor="local")
     # A live process holds the lock: a second run must refuse, even with --resume.
     holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:
         (out / ".lock").write_text(json.dumps({"host": socket.gethostname(), "pid": holder.pid, "tag": "t"}))
         with pytest.raises(FileExistsError, match="another run .* is writing into"):
-            run(INGEST_ONLY, output=str(out), resume=True)
+            run(INGEST_ONLY, output=str(out), resume=True, executor="local")
     finally:
         holder.kill()
         holder.wait()
     # The holder is gone: its stale lock is taken over and the finished run is reused whole.
-    res = run(INGEST_ONLY, output=str(out), resume=True)
+    res = run(INGEST_ONLY, output=str(out), resume=True, executor="local")
     assert all(s.reused for s in res.stages)
 
 

@@ -6,12 +6,14 @@ import gzip
 import json
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
 from dataprep.api import read_stage, run
 from dataprep.config import PipelineError, load_pipeline
+from dataprep.urls import later_copies
 
 
 def _real_docs(shared_data: Path, n: int) -> list[dict]:
@@ -23,7 +25,7 @@ def _ingest(path: str, **extra) -> dict:
     return {"name": "t", "stages": [{"stage": "ingest", "inputs": [{"path": path, **extra}], "shard_rows": 4}]}
 
 
-def test_bad_lines_are_rejected_with_line_and_reason(tmp_path, shared_data, ray_session):
+def test_bad_lines_are_rejected_with_line_and_reason(tmp_path, shared_data):
     docs = _real_docs(shared_data, 6)
     lines = [json.dumps(d).encode() for d in docs[:3]]
     lines += [
@@ -38,7 +40,7 @@ def test_bad_lines_are_rejected_with_line_and_reason(tmp_path, shared_data, ray_
     lines += [json.dumps(d).encode() for d in docs[3:]]  # lines 11-13: good again
     src = tmp_path / "mixed.jsonl"
     src.write_bytes(b"\n".join(lines) + b"\n")
-    res = run(_ingest(str(src), source="t"), output=str(tmp_path / "out"))
+    res = run(_ingest(str(src), source="t"), output=str(tmp_path / "out"), executor="local")
     m = res.stages[0].manifest
     assert m["counts"] == {
         "in": 13,
@@ -71,17 +73,17 @@ def test_bad_lines_are_rejected_with_line_and_reason(tmp_path, shared_data, ray_
     assert json.loads(kept.column("meta")[0].as_py())["orig_id"] == docs[0]["id"]
 
 
-def test_resharding_by_rows_and_bytes(tmp_path, shared_data, ray_session):
+def test_resharding_by_rows_and_bytes(tmp_path, shared_data):
     docs = _real_docs(shared_data, 10)
     src = tmp_path / "docs.jsonl.gz"
     with gzip.open(src, "wt") as f:
         f.writelines(json.dumps(d) + "\n" for d in docs)
-    res = run(_ingest(str(src)), output=str(tmp_path / "rows"))
+    res = run(_ingest(str(src)), output=str(tmp_path / "rows"), executor="local")
     assert [o["rows"] for o in res.stages[0].manifest["outputs"]] == [4, 4, 2]
     limit = 3 * max(len(d["text"].encode()) for d in docs)
     cfg = _ingest(str(src))
     cfg["stages"][0].update(shard_rows=1000, shard_bytes=limit)
-    res = run(cfg, output=str(tmp_path / "bytes"))
+    res = run(cfg, output=str(tmp_path / "bytes"), executor="local")
     for o in res.stages[0].manifest["outputs"]:
         t = read_stage(res.stages[0].dir).slice(0, 0)  # schema only
         assert o["rows"] >= 1 and "text" in t.column_names
@@ -92,7 +94,7 @@ def test_resharding_by_rows_and_bytes(tmp_path, shared_data, ray_session):
     assert all(s <= limit for s in sizes) and sum(o["rows"] for o in res.stages[0].manifest["outputs"]) == 10
 
 
-def test_parquet_text_folder_and_field_mapping(tmp_path, shared_data, ray_session):
+def test_parquet_text_folder_and_field_mapping(tmp_path, shared_data):
     docs = _real_docs(shared_data, 3)
     pq.write_table(
         pa.table({"body": [d["text"] for d in docs], "link": [d["id"] for d in docs], "kind": ["a", "b", "a"]}),
@@ -119,7 +121,7 @@ def test_parquet_text_folder_and_field_mapping(tmp_path, shared_data, ray_sessio
             }
         ],
     }
-    res = run(cfg, output=str(tmp_path / "out"))
+    res = run(cfg, output=str(tmp_path / "out"), executor="local")
     kept = read_stage(res.stages[0].dir).to_pylist()
     assert [k["domain"] for k in kept] == ["a", "b", "a", "notes", "notes", "notes"]
     assert kept[0]["url"] == docs[0]["id"] and kept[0]["id"] == "pq/in.parquet:1"
@@ -147,7 +149,7 @@ def test_config_errors_are_reported_up_front(tmp_path):
         )
 
 
-def test_url_blocklist_and_run_wide_url_dedup(tmp_path, shared_data, ray_session):
+def test_url_blocklist_and_run_wide_url_dedup(tmp_path, shared_data):
     docs = _real_docs(shared_data, 8)
     urls = [d["id"] for d in docs]  # CCNet ids are the page URLs
     a = [{"text": d["text"], "url": u} for d, u in zip(docs[:5], urls[:5])]
@@ -174,7 +176,7 @@ def test_url_blocklist_and_run_wide_url_dedup(tmp_path, shared_data, ray_session
             }
         ],
     }
-    res = run(cfg, output=str(tmp_path / "out"))
+    res = run(cfg, output=str(tmp_path / "out"), executor="local")
     rej = {r["id"]: r["reason"] for r in read_stage(res.stages[0].dir, rejected=True).to_pylist()}
     assert rej == {"s/b.jsonl:1": "duplicate_url", "s/b.jsonl:3": "duplicate_url", "s/b.jsonl:4": "blocked_url"}
     kept = read_stage(res.stages[0].dir).column("id").to_pylist()
@@ -182,8 +184,8 @@ def test_url_blocklist_and_run_wide_url_dedup(tmp_path, shared_data, ray_session
     assert [o["rows"] for o in res.stages[0].manifest["outputs"]] == [3, 3]
 
 
-def test_read_grouping_never_changes_output_bytes(tmp_path, ray_session):
-    """One read task per file or all files in one task: the same shards, byte for byte."""
+def test_read_grouping_never_changes_output_bytes(tmp_path):
+    """One read task per file, or files grouped into fewer tasks: the same shards, byte for byte."""
     base = {
         "name": "t",
         "stages": [
@@ -197,7 +199,28 @@ def test_read_grouping_never_changes_output_bytes(tmp_path, ray_session):
     many, one = dict(base), dict(base)
     many["stages"] = [dict(base["stages"][0], unit_bytes=1)]
     one["stages"] = [dict(base["stages"][0], unit_bytes=1 << 30)]
-    a = run(many, output=str(tmp_path / "many")).stages[0].manifest
-    b = run(one, output=str(tmp_path / "one")).stages[0].manifest
+    a = run(many, output=str(tmp_path / "many"), executor="local").stages[0].manifest
+    b = run(one, output=str(tmp_path / "one"), executor="local").stages[0].manifest
     assert len(a["outputs"]) > 1
+
+    def units(name: str) -> int:
+        return len(list((tmp_path / name / "00-ingest/_work/units").glob("*.json")))
+
+    assert units("many") == 6 > units("one"), "the two runs must group the files differently"
     assert [o["sha256"] for o in a["outputs"] + a["rejected"]] == [o["sha256"] for o in b["outputs"] + b["rejected"]]
+
+
+@pytest.mark.parametrize("max_keys", [1, 7, 10_000])
+def test_later_copies_keep_the_first_copy_in_run_order(max_keys):
+    """Hash-partitioned passes (``max_keys`` bounds memory) find exactly the repeats a single pass does."""
+    rng = np.random.default_rng(5)
+    parts = {0: rng.integers(0, 40, 30), 2: rng.integers(0, 40, 25), 3: rng.integers(0, 40, 5)}
+    columns = {p: pa.array(k.astype(np.uint64), mask=rng.random(len(k)) < 0.2) for p, k in parts.items()}
+    seen, expected = set(), {}
+    for p, column in columns.items():  # the plain definition: one pass in run order
+        for row, key in enumerate(column.to_pylist()):
+            if key is not None and key in seen:
+                expected.setdefault(p, []).append(row)
+            seen.add(key)
+    found = later_copies(lambda: iter(columns.items()), sum(len(k) for k in parts.values()), max_keys)
+    assert {p: rows.tolist() for p, rows in found.items()} == expected and expected

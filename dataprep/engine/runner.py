@@ -1,10 +1,10 @@
 """Runs a pipeline: each stage over its shards in parallel, with resume and a run lock.
 
-Crash safety rests on three rules: (1) every file lands atomically; (2) after shard ``i``'s
-files land, a progress record ``_progress/part-i.json`` (their sha256, the input's sha256 and
-the config hash) lands; (3) ``manifest.json`` lands last. ``--resume`` keeps a shard only if
-its record matches the current config and input and its files still hash to the record,
-so a run killed at any point and resumed gives the same bytes as one never interrupted.
+Crash safety: every file lands atomically, each shard's progress record after its files
+(``engine/shards.py``), and ``manifest.json`` last. ``--resume`` keeps a stage whose
+manifest still matches its config, inputs and files, and within a stage every shard whose
+record does, so a run killed at any point and resumed gives the same bytes as one never
+interrupted. Column checks, run.json and the lock are here too: before any work starts.
 """
 
 from __future__ import annotations
@@ -17,18 +17,19 @@ import sys
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import pyarrow as pa
+import pyarrow.parquet as pq
 
-from dataprep.config import Pipeline, StagePlan, sha256_json
-from dataprep.core.schema import REASON, STAGE
-from dataprep.core.storage import FileEntry, Shard, StageArtifacts, StageWorkDir, Storage
+from dataprep.config import Pipeline, StagePlan, check_columns, sha256_json
+from dataprep.core.schema import CORE_COLUMNS
+from dataprep.core.storage import Shard, StageArtifacts, StageWorkDir, Storage
 from dataprep.engine import manifest as mf
 from dataprep.engine.executor import AnyExecutor, open_executor, stop_tagged
-from dataprep.stages.base import FinalizeContext, PrepareContext, ShardContext, ShardResult, Stage
+from dataprep.engine.shards import intact, run_shards
+from dataprep.engine.source import inputs_unchanged, run_source
+from dataprep.stages.base import FinalizeContext, PrepareContext, SourceStage, Stage
 
 RUN_JSON = "run.json"
 LOCK = ".lock"
@@ -48,21 +49,6 @@ class RunResult:
     stages: list[StageOutcome]
 
 
-class Progress:
-    """Shard progress on stderr, at most every two seconds per stage."""
-
-    def __init__(self, stage: str, total: int, enabled: bool) -> None:
-        self.stage, self.total, self.enabled = stage, total, enabled
-        self.done, self.last = 0, 0.0
-
-    def step(self, *_: Any) -> None:
-        self.done += 1
-        now = time.monotonic()
-        if self.enabled and (now - self.last > 2 or self.done == self.total):
-            self.last = now
-            print(f"  [{self.stage}] {self.done}/{self.total} shards", file=sys.stderr, flush=True)
-
-
 def run_pipeline(
     pipeline: Pipeline,
     output: str,
@@ -73,22 +59,27 @@ def run_pipeline(
     verbose: bool = True,
     executor: str = "ray",
     pool: list[Shard] | None = None,
+    notes: dict[str, Any] | None = None,
 ) -> RunResult:
     """Run every stage of ``pipeline`` into ``output`` under the run lock, resumably.
 
     ``pool``: the input shards of a pipeline that starts from an earlier run's stage (e.g. a
     mixture drawn from a finished pool) instead of a source stage. ``executor``: ``ray`` or
-    ``local`` (in this process, for debugging and unit tests).
+    ``local`` (in this process, for debugging and unit tests). ``notes``: JSON files written
+    beside run.json under the lock (a mixture's ``pool.json``), so a killed run still has them.
     """
     # Build every stage first: a setting only a stage can check (a tokenizer's EOS token, a
-    # model file) fails here, before any work, not after the stages before it have run.
+    # model file) or a column no stage before produces fails here, before any work.
     stages = [pipeline.build(plan) for plan in pipeline.stages]
+    check_columns(pipeline.stages, stages, _columns(pool) if pool is not None else ())
     storage = Storage(output)
     _check_output(storage, storage.display, resume)
     storage.makedirs("")
     with RunLock(storage, storage.display) as lock:
         run_doc = _run_doc(pipeline, resume)
         storage.write_json(RUN_JSON, run_doc)  # before Ray starts: a kill from here on is resumable
+        for name, note in (notes or {}).items():
+            storage.write_json(name, note)
         outcomes: list[StageOutcome] = []
         with open_executor(executor, address, num_cpus, tag=lock.tag) as runner:
             if runner.temp_dir:
@@ -112,6 +103,15 @@ def run_pipeline(
         _check(mf.validate(run_doc, "run"), RUN_JSON)
         storage.write_json(RUN_JSON, run_doc)
     return RunResult(storage.uri(), outcomes)
+
+
+def _columns(pool: list[Shard]) -> tuple[str, ...]:
+    """The columns a pipeline starting from ``pool`` can read: its shards' (one footer read)."""
+    if not pool:
+        return CORE_COLUMNS
+    first = pool[0]
+    with first.storage.fs.open_input_file(first.storage.full(first.path)) as f:
+        return tuple(pq.read_schema(f).names)
 
 
 def _check_output(storage: Storage, output: str, resume: bool) -> None:
@@ -166,9 +166,7 @@ def run_stage(
     storage.delete(mpath)
     start, t0 = mf.now(), time.monotonic()
     work = StageWorkDir(storage, f"{plan.dir}/_work")
-    if stage.kind == "source":
-        from dataprep.engine.source import run_source
-
+    if isinstance(stage, SourceStage):
         records, input_entries = run_source(stage, plan, storage, executor, work, resume, verbose)
     else:
         input_entries = [{"path": s.path, "sha256": s.sha256, "rows": s.rows} for s in inputs]
@@ -233,113 +231,6 @@ def _prepare(
     work.write_json("_prepared.json", key)
 
 
-def run_shards(
-    stage: Stage,
-    plan: StagePlan,
-    storage: Storage,
-    executor: AnyExecutor,
-    work: StageWorkDir,
-    items: list[tuple[int, Any]],
-    resume: bool,
-    verbose: bool,
-    task: Callable[[tuple[Any, ...]], dict[str, Any]] | None = None,
-) -> list[dict[str, Any]]:
-    """Process every ``(index, input)`` pair, reusing valid progress records under --resume."""
-    cfg = plan.config_sha256
-    records: dict[int, dict[str, Any]] = {}
-    todo = []
-    for index, item in items:
-        rec = _progress(storage, plan.dir, index) if resume else None
-        if (
-            rec
-            and rec["config_sha256"] == cfg
-            and rec["input_sha256"] == _input_sha(item)
-            and _intact(storage, [rec["output"]] + ([rec["rejected"]] if rec["rejected"] else []))
-        ):
-            records[index] = rec
-        else:
-            todo.append((stage, plan.dir, plan.name, cfg, index, item, storage, work))
-    prog = Progress(plan.name, len(todo), verbose)
-    done = executor.map(
-        task or _process_shard,
-        todo,
-        num_cpus=stage.num_cpus,
-        describe=lambda t: f"{plan.dir} shard {t[4]}",
-        on_done=prog.step,
-    )
-    records.update({r["index"]: r for r in done})
-    return [records[i] for i, _ in items]
-
-
-def _input_sha(item: Any) -> str:
-    return item.sha256 if isinstance(item, Shard) else sha256_json(item)
-
-
-def _process_shard(args: tuple[Any, ...]) -> dict[str, Any]:
-    """Ray task: read input shard ``index``, run the stage on it, write its files and record."""
-    stage, stage_dir, name, cfg, index, shard, storage, work = args
-    table = shard.read()
-    result = stage.process(table, ShardContext(index, shard, stage.run, work))
-    return write_result(storage, stage_dir, name, cfg, index, shard.sha256, table.num_rows, result)
-
-
-def write_result(
-    storage: Storage,
-    stage_dir: str,
-    name: str,
-    cfg: str,
-    index: int,
-    input_sha: str,
-    rows_in: int,
-    result: ShardResult,
-) -> dict[str, Any]:
-    """Land shard ``index``'s kept and rejected files, then its progress record."""
-    if "id" not in result.kept.column_names:
-        raise RuntimeError(f"stage {name!r} dropped the id column")
-    rej = result.rejected
-    n_rej = rej.num_rows if rej is not None else 0
-    if rows_in + result.added != result.kept.num_rows + n_rej:
-        raise RuntimeError(
-            f"stage {name!r}, shard {index}: {rows_in} in + {result.added} added != "
-            f"{result.kept.num_rows} kept + {n_rej} rejected"
-        )
-    out = storage.write_parquet(f"{stage_dir}/part-{index:05d}.parquet", result.kept)
-    rej_rel = f"{stage_dir}/rejected/part-{index:05d}.parquet"
-    rej_entry: FileEntry | None = None
-    by_reason: dict[str, int] = {}
-    if rej is not None and n_rej:
-        if REASON not in rej.column_names:
-            raise RuntimeError(f"stage {name!r} rejected rows without a {REASON!r} column")
-        rej = rej.append_column(STAGE, pa.array([name] * n_rej, pa.string()))
-        rej_entry = storage.write_parquet(rej_rel, rej)
-        by_reason = {str(k): int(v) for k, v in Counter(rej.column(REASON).to_pylist()).items()}
-    else:
-        storage.delete(rej_rel)
-    record = {
-        "index": index,
-        "config_sha256": cfg,
-        "input_sha256": input_sha,
-        "in": rows_in,
-        "added": result.added,
-        "output": out.as_dict(),
-        "rejected": rej_entry.as_dict() if rej_entry else None,
-        "by_reason": by_reason,
-        "stats": result.stats,
-    }
-    storage.write_json(f"{stage_dir}/_progress/part-{index:05d}.json", record)
-    return record
-
-
-def _progress(storage: Storage, stage_dir: str, index: int) -> dict[str, Any] | None:
-    rel = f"{stage_dir}/_progress/part-{index:05d}.json"
-    return storage.read_json(rel) if storage.exists(rel) else None
-
-
-def _intact(storage: Storage, entries: list[dict[str, Any]]) -> bool:
-    """Every recorded file still exists and still hashes to its record."""
-    return all(storage.exists(e["path"]) and storage.sha256(e["path"]) == e["sha256"] for e in entries)
-
-
 def _still_valid(old: dict[str, Any], stage: Stage, plan: StagePlan, inputs: list[Shard], storage: Storage) -> bool:
     """A finished stage is kept by --resume if config, inputs and every file still match."""
     if old.get("config_sha256") != plan.config_sha256:
@@ -348,12 +239,9 @@ def _still_valid(old: dict[str, Any], stage: Stage, plan: StagePlan, inputs: lis
         (s.path, s.sha256) for s in inputs
     ]:
         return False
-    if plan.cls.kind == "source":
-        from dataprep.engine.source import inputs_unchanged
-
-        if not inputs_unchanged(stage, old["inputs"], storage):  # type: ignore[arg-type]
-            return False
-    return _intact(storage, old["outputs"] + old["rejected"] + old["artifacts"])
+    if isinstance(stage, SourceStage) and not inputs_unchanged(stage, old["inputs"], storage):
+        return False
+    return intact(storage, old["outputs"] + old["rejected"] + old["artifacts"])
 
 
 def _prune(storage: Storage, stage_dir: str, records: list[dict[str, Any]]) -> None:

@@ -1,12 +1,11 @@
-"""Runs a source stage (ingest): read files in parallel, then re-shard deterministically.
+"""Runs a source stage (``SourceStage``, e.g. ingest): read files in parallel, then re-shard.
 
 1. *Read*: input files are grouped into units of about ``unit_bytes`` (so a folder of many
    small text files is not a task per file); one task per unit parses its files, in order,
    into ``_work/units/unit-NNNNN.parquet`` (good and bad rows, with ``reason``).
-2. *Plan*: with ``dedup_urls``, documents whose normalised URL was seen earlier in run
-   order are marked ``duplicate_url`` (hash-partitioned passes, so at most
-   ``url_dedup_rows`` keys are in memory at once). Then the units' ``reason`` and
-   text-size columns are streamed, in order, to cut the
+2. *Plan*: the stage's run-wide rule (``reject_run_wide``, e.g. URL dedup) sees every unit
+   in run order and names rows to reject, kept per unit in ``unit-NNNNN.rejects.parquet``.
+   Then the units' ``reason`` and text-size columns are streamed, in order, to cut the
    sequence of documents into shards of at most ``shard_rows`` documents (and
    ``shard_bytes`` text bytes). A rejected row goes with the shard of the documents
    around it. The plan depends only on the files' contents and order: never on workers.
@@ -17,6 +16,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,12 +29,10 @@ from dataprep.config import StagePlan, sha256_json
 from dataprep.core.schema import REASON
 from dataprep.core.storage import StageWorkDir, Storage, file_sha256_and_size, public_uri
 from dataprep.engine.executor import AnyExecutor
-from dataprep.engine.runner import Progress, run_shards, write_result
-from dataprep.stages.base import ShardResult
-from dataprep.stages.ingest import ROW_SCHEMA, URL_KEY, IngestStage, InputFile
-from dataprep.urls import DUPLICATE
+from dataprep.engine.shards import Progress, run_shards, write_result
+from dataprep.stages.base import SOURCE_SCHEMA, ShardResult, SourceFile, SourceStage
 
-NBYTES = "_nbytes"
+NBYTES = "_nbytes"  # text bytes of each row, for ``shard_bytes`` (a working column)
 UNIT_ROW_GROUP = 8192
 
 
@@ -46,7 +44,7 @@ class Slice:
 
 
 def run_source(
-    stage: IngestStage,
+    stage: SourceStage[Any],
     plan: StagePlan,
     storage: Storage,
     executor: AnyExecutor,
@@ -54,14 +52,15 @@ def run_source(
     resume: bool,
     verbose: bool,
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    files = stage.files()
-    units = group_units(files, stage.config.unit_bytes, 4 * executor.workers)
+    sharding = stage.sharding()
+    units = group_units(stage.files(), sharding.unit_bytes, 4 * executor.workers)
     unit_recs = _read_units(stage, plan, storage, executor, work, units, resume, verbose)
-    if stage.config.dedup_urls:
-        dups = find_url_duplicates(work, unit_recs, stage.config.url_dedup_rows)
-        for u in unit_recs:
-            work.write_table(_dups_name(u["unit"]), pa.table({"row": dups.get(u["unit"], np.zeros(0, np.int64))}))
-    shards = plan_shards(work, unit_recs, stage.config.shard_rows, stage.config.shard_bytes, stage.config.dedup_urls)
+    late = stage.reject_run_wide(_Units(work, unit_recs))
+    for u in unit_recs:  # rewritten every time: an earlier attempt's rejects never linger
+        rows = late.rows.get(u["unit"], np.zeros(0, np.int64)) if late else np.zeros(0, np.int64)
+        reasons = pa.array([late.reason] * len(rows) if late else [], pa.string())
+        work.write_table(_rejects_name(u["unit"]), pa.table({"row": pa.array(rows, pa.int64()), REASON: reasons}))
+    shards = plan_shards(work, unit_recs, sharding.shard_rows, sharding.shard_bytes)
     items = [(i, [s.__dict__ for s in sl]) for i, sl in enumerate(shards)]
     records = run_shards(stage, plan, storage, executor, work, items, resume, verbose, task=_write_shard)
     inputs = [f for u in unit_recs for f in u["files"]]
@@ -70,7 +69,7 @@ def run_source(
     return records, [{"path": _rel_to(storage, f["path"]), "sha256": f["sha256"], "rows": f["rows"]} for f in inputs]
 
 
-def group_units(files: list[InputFile], unit_bytes: int, min_units: int) -> list[list[InputFile]]:
+def group_units(files: Sequence[SourceFile], unit_bytes: int, min_units: int) -> list[list[SourceFile]]:
     """Consecutive files grouped into read tasks of at most ``unit_bytes``, and into at least
     ``min_units`` tasks where there are enough files, so every worker has work.
 
@@ -78,7 +77,7 @@ def group_units(files: list[InputFile], unit_bytes: int, min_units: int) -> list
     from the sequence of rows, which is the same however the files were grouped.
     """
     limit = min(unit_bytes, max(1, -(-sum(f.size for f in files) // min_units)))
-    units: list[list[InputFile]] = []
+    units: list[list[SourceFile]] = []
     size = 0
     for f in files:
         if not units or size + f.size > limit:
@@ -90,12 +89,12 @@ def group_units(files: list[InputFile], unit_bytes: int, min_units: int) -> list
 
 
 def _read_units(
-    stage: IngestStage,
+    stage: SourceStage[Any],
     plan: StagePlan,
     storage: Storage,
     executor: AnyExecutor,
     work: StageWorkDir,
-    units: list[list[InputFile]],
+    units: list[list[SourceFile]],
     resume: bool,
     verbose: bool,
 ) -> list[dict[str, Any]]:
@@ -120,7 +119,7 @@ def _read_units(
 
 
 def _read_unit(args: tuple[Any, ...]) -> dict[str, Any]:
-    """Ray task: parse a unit's files into one work table; record each file's hash and rows."""
+    """Task: parse a unit's files into one work table; record each file's hash and rows."""
     stage, k, unit, key, work = args
     files = []
     writer = None
@@ -138,48 +137,32 @@ def _read_unit(args: tuple[Any, ...]) -> dict[str, Any]:
             files.append({"path": f.path, "sha256": sha, "bytes": size, "rows": rows})
             total += rows
         if writer is None:  # no records at all: still a valid, empty unit
-            writer = pq.ParquetWriter(stream, ROW_SCHEMA.append(pa.field(NBYTES, pa.int64())))
+            writer = pq.ParquetWriter(stream, SOURCE_SCHEMA.append(pa.field(NBYTES, pa.int64())))
         writer.close()
     rec = {"unit": k, "key": key, "files": files, "rows": total}
     work.write_json(_unit_name(k, "json"), rec)
     return rec
 
 
-def find_url_duplicates(work: StageWorkDir, units: list[dict[str, Any]], max_rows: int) -> dict[int, np.ndarray]:
-    """Rows of each unit whose URL key appeared earlier in run order (first copy kept).
+@dataclass(frozen=True)
+class _Units:
+    """The units read so far, as the stage's run-wide rule sees them (implements ``ReadRows``)."""
 
-    Keys are split into ``ceil(rows / max_rows)`` hash partitions handled one at a time, so
-    memory is bounded by ``max_rows`` however large the corpus; each pass streams the units.
-    """
-    parts = max(1, -(-sum(u["rows"] for u in units) // max_rows))
-    found: dict[int, list[np.ndarray]] = {}
-    for p in range(parts):
-        keys, unit_ids, rows = [], [], []
-        for u in units:
-            if not u["rows"]:
-                continue
-            t = work.read_table(_unit_name(u["unit"]), columns=[REASON, URL_KEY])
-            has = pc.and_(pc.is_null(t.column(REASON)), pc.is_valid(t.column(URL_KEY))).to_numpy(zero_copy_only=False)
-            k = pc.fill_null(t.column(URL_KEY), 0).to_numpy()
-            idx = np.nonzero(has & (k % np.uint64(parts) == p))[0]
-            keys.append(k[idx])
-            unit_ids.append(np.full(len(idx), u["unit"], np.int64))
-            rows.append(idx.astype(np.int64))
-        if not keys:
-            continue
-        k, un, rw = np.concatenate(keys), np.concatenate(unit_ids), np.concatenate(rows)
-        order = np.lexsort((rw, un, k))  # by key, then run order
-        ks = k[order]
-        later = np.zeros(len(order), bool)
-        later[1:] = ks[1:] == ks[:-1]
-        for unit in np.unique(un[order[later]]):
-            sel = order[later][un[order[later]] == unit]
-            found.setdefault(int(unit), []).append(rw[sel])
-    return {u: np.sort(np.concatenate(v)) for u, v in found.items()}
+    work: StageWorkDir
+    units: list[dict[str, Any]]
+
+    @property
+    def rows(self) -> int:
+        return sum(u["rows"] for u in self.units)
+
+    def scan(self, columns: Sequence[str]) -> Iterator[tuple[int, pa.Table]]:
+        for u in self.units:
+            if u["rows"]:
+                yield u["unit"], self.work.read_table(_unit_name(u["unit"]), columns=list(columns))
 
 
 def plan_shards(
-    work: StageWorkDir, units: list[dict[str, Any]], shard_rows: int, shard_bytes: int | None, url_dups: bool
+    work: StageWorkDir, units: list[dict[str, Any]], shard_rows: int, shard_bytes: int | None
 ) -> list[list[Slice]]:
     """Cut the documents of all units, in order, into shards; memory O(one unit's columns)."""
     shards: list[list[Slice]] = [[]]
@@ -189,8 +172,7 @@ def plan_shards(
             continue
         t = work.read_table(_unit_name(u["unit"]), columns=[REASON, NBYTES])
         good = pc.is_null(t.column(REASON)).to_numpy(zero_copy_only=False).copy()
-        if url_dups:
-            good[work.read_table(_dups_name(u["unit"])).column("row").to_numpy()] = False
+        good[work.read_table(_rejects_name(u["unit"]), columns=["row"]).column("row").to_numpy()] = False
         nbytes = t.column(NBYTES).to_numpy()
         start = 0
         for row in range(t.num_rows):
@@ -209,10 +191,10 @@ def plan_shards(
 
 
 def _write_shard(args: tuple[Any, ...]) -> dict[str, Any]:
-    """Ray task: gather a shard's slices from the unit tables and land it."""
-    stage, stage_dir, name, cfg, index, slices, storage, work = args
-    parts = [_read_slice(work, Slice(**s), stage.config.dedup_urls) for s in slices]
-    table = pa.concat_tables(parts) if parts else ROW_SCHEMA.empty_table()
+    """Task: gather a shard's slices from the unit tables and land it."""
+    _, stage_dir, name, cfg, index, slices, storage, work = args
+    parts = [_read_slice(work, Slice(**s)) for s in slices]
+    table = pa.concat_tables(parts) if parts else SOURCE_SCHEMA.empty_table()
     good = pc.is_null(table.column(REASON))
     kept = table.filter(good).drop_columns([REASON])
     rejected = table.filter(pc.invert(good))
@@ -220,8 +202,9 @@ def _write_shard(args: tuple[Any, ...]) -> dict[str, Any]:
     return write_result(storage, stage_dir, name, cfg, index, sha256_json(slices), table.num_rows, result)
 
 
-def _read_slice(work: StageWorkDir, s: Slice, url_dups: bool) -> pa.Table:
-    """Rows ``[start, stop)`` of a unit, reading only the row groups that hold them."""
+def _read_slice(work: StageWorkDir, s: Slice) -> pa.Table:
+    """Rows ``[start, stop)`` of a unit, reading only the row groups that hold them, with the
+    run-wide rejects applied and the working columns dropped."""
     storage = work.storage
     with storage.fs.open_input_file(storage.full(f"{work.rel_dir}/{_unit_name(s.unit)}")) as f:
         pf = pq.ParquetFile(f)
@@ -234,25 +217,27 @@ def _read_slice(work: StageWorkDir, s: Slice, url_dups: bool) -> pa.Table:
             offset += n
         t = pf.read_row_groups(groups) if groups else pf.schema_arrow.empty_table()
     t = t.slice(s.start - (first or 0), s.stop - s.start)
-    if url_dups:
-        rows = work.read_table(_dups_name(s.unit)).column("row").to_numpy()
-        mark = np.zeros(t.num_rows, bool)
-        mark[rows[(rows >= s.start) & (rows < s.stop)] - s.start] = True
-        reason = pc.if_else(pa.array(mark), pa.scalar(DUPLICATE, pa.string()), t.column(REASON))
-        t = t.set_column(t.schema.get_field_index(REASON), REASON, reason)
-    return t.drop_columns([c for c in (NBYTES, URL_KEY) if c in t.column_names])
+    rejects = work.read_table(_rejects_name(s.unit))
+    rows = rejects.column("row").to_numpy()
+    sel = np.nonzero((rows >= s.start) & (rows < s.stop))[0]
+    if len(sel):
+        pos = np.full(t.num_rows, -1, np.int64)  # row of the slice -> its entry in rejects, if any
+        pos[rows[sel] - s.start] = sel
+        late = rejects.column(REASON).take(pa.array(pos, mask=pos < 0))
+        t = t.set_column(t.schema.get_field_index(REASON), REASON, pc.coalesce(late, t.column(REASON)))
+    return t.drop_columns([c for c in t.column_names if c.startswith("_")])
 
 
 def _unit_name(k: int, ext: str = "parquet") -> str:
     return f"units/unit-{k:05d}.{ext}"
 
 
-def _dups_name(k: int) -> str:
-    return _unit_name(k, "urldups.parquet")
+def _rejects_name(k: int) -> str:
+    return _unit_name(k, "rejects.parquet")
 
 
-def inputs_unchanged(stage: IngestStage, old_inputs: list[dict[str, Any]], storage: Storage) -> bool:
-    """Whether the files an ingest stage names are still the ones (and bytes) it read."""
+def inputs_unchanged(stage: SourceStage[Any], old_inputs: list[dict[str, Any]], storage: Storage) -> bool:
+    """Whether the files a source stage names are still the ones (and bytes) it read."""
     files = stage.files()
     if [_rel_to(storage, f.path) for f in files] != [i["path"] for i in old_inputs]:
         return False

@@ -12,19 +12,23 @@ decisions in the stage's ``WorkDir`` for ``process`` to read. ``finalize`` may w
 artifacts (e.g. Megatron ``.bin``/``.idx``) and add figures to the manifest's ``stats``.
 
 Output shard ``i`` is always made from input shard ``i``, so output bytes never depend on
-how many workers ran or in what order they finished.
+how many workers ran or in what order they finished. A source stage (ingest) instead names
+files and turns one file into rows (``SourceStage``); the engine reads them in parallel and
+cuts the rows into shards.
 """
 
 from __future__ import annotations
 
-from abc import ABC
-from collections.abc import Sequence
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Generic, Literal, Protocol, TypeVar
 
+import numpy as np
 import pyarrow as pa
 
 from dataprep.core.contract import ArtifactWriter, Executor, RunInfo, ShardRef, StageConfig, WorkDir
+from dataprep.core.schema import CORE_SCHEMA, REASON
 
 
 @dataclass
@@ -95,6 +99,12 @@ class Stage(ABC):
         and checked by ``dataprep verify``."""
         return self.writes
 
+    def input_columns(self) -> tuple[str, ...]:
+        """The columns this configured stage reads: ``reads`` unless config adds some (e.g.
+        dedup's ``keep: [q_score]``). The engine checks, before any work, that a stage
+        upstream produces each of them."""
+        return self.reads
+
     def prepare(self, ctx: PrepareContext) -> None:
         """Whole-corpus pass of a global stage; map stages have none."""
 
@@ -108,6 +118,75 @@ class Stage(ABC):
     def merge_stats(self, per_shard: list[dict[str, Any]]) -> dict[str, Any]:
         """Combine per-shard stats: numbers and nested dicts of numbers are summed."""
         return sum_stats(per_shard)
+
+
+SOURCE_SCHEMA = CORE_SCHEMA.append(pa.field(REASON, pa.string()))
+"""The rows a source yields: the core columns and ``reason`` (null for a good document).
+Columns named ``_...`` are the source's working columns (e.g. a URL key), never written out."""
+
+
+class SourceFile(Protocol):
+    """One input file of a source stage, as the engine sees it."""
+
+    path: str  # absolute path or URI: the engine hashes it into the manifest
+    size: int  # bytes: the engine groups small files into one read task
+
+
+F = TypeVar("F", bound=SourceFile)
+
+
+@dataclass(frozen=True)
+class Sharding:
+    """How the engine groups a source's files into read tasks and cuts its rows into shards."""
+
+    unit_bytes: int  # input bytes read by one task (small files are grouped)
+    shard_rows: int  # documents per output shard at most
+    shard_bytes: int | None = None  # text bytes per output shard at most
+
+
+class ReadRows(Protocol):
+    """Every row a source read, in run order, kept by the engine between reading and sharding."""
+
+    rows: int  # rows of every part, good and bad
+
+    def scan(self, columns: Sequence[str]) -> Iterator[tuple[int, pa.Table]]:
+        """``(part, those columns)`` for every non-empty part, in run order (``part`` increasing),
+        one part in memory at a time."""
+        ...
+
+
+@dataclass(frozen=True)
+class RunWideRejects:
+    """Rows rejected by a rule that must see every file first (e.g. URL dedup): for each part,
+    the numbers of its rows (within the part) to reject with ``reason``."""
+
+    reason: str
+    rows: dict[int, np.ndarray]
+
+
+class SourceStage(Stage, Generic[F]):
+    """A stage that reads files rather than shards: it says which files and how one file
+    becomes rows (``SOURCE_SCHEMA``); the engine reads files in parallel and cuts shards
+    from the rows in run order (inputs as listed, files sorted, rows in file order)."""
+
+    kind = "source"
+    reads = ()
+
+    @abstractmethod
+    def files(self) -> list[F]:
+        """Every input file, in run order; fails before any work if one is missing or unknown."""
+
+    @abstractmethod
+    def read_file(self, f: F) -> Iterator[pa.Table]:
+        """The file's records as rows of ``SOURCE_SCHEMA`` (plus ``_`` columns), a batch at a time."""
+
+    @abstractmethod
+    def sharding(self) -> Sharding:
+        """Read-task and shard sizes."""
+
+    def reject_run_wide(self, rows: ReadRows) -> RunWideRejects | None:
+        """Rows to reject once every file is read, by a rule across files; none by default."""
+        return None
 
 
 def sum_stats(items: list[dict[str, Any]]) -> dict[str, Any]:

@@ -1,8 +1,9 @@
 """Ingest: raw files (JSONL, Parquet, text folders, and every registered reader) to documents.
 
-This module is the pure part: which files an input names, and how one file's records
-become rows of the document schema (field mapping, constants, text checks). Reading in
-parallel, re-sharding and writing are the engine's (``dataprep/engine/source.py``).
+This module is the pure part: which files an input names, how one file's records become
+rows of the document schema (field mapping, constants, text checks), and which rows the
+run-wide URL dedup rejects once every file is read. Reading in parallel, re-sharding and
+writing are the engine's (``dataprep/engine/source.py``).
 
 Each row carries ``reason``: null for a good document, else why it is rejected
 (``malformed_json``, ``invalid_utf8``, ``missing_text``, ``non_string_text``,
@@ -18,14 +19,15 @@ from dataclasses import dataclass
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 from pydantic import Field, field_validator
 
 from dataprep.core.contract import InputPath, StageConfig
-from dataprep.core.schema import CORE_COLUMNS, CORE_SCHEMA, REASON, dump_meta, make_id
+from dataprep.core.schema import CORE_COLUMNS, REASON, dump_meta, make_id
 from dataprep.core.storage import expand_inputs, input_size, open_input, strip_compression
 from dataprep.readers.base import RAW_LIMIT, RawRecord, ReaderSpec, get_reader, reader_for_path
-from dataprep.stages.base import Stage
-from dataprep.urls import BLOCKED, blocked_by, load_blocklist, url_keys
+from dataprep.stages.base import SOURCE_SCHEMA, ReadRows, RunWideRejects, Sharding, SourceStage
+from dataprep.urls import BLOCKED, DUPLICATE, blocked_by, later_copies, load_blocklist, url_keys
 
 BATCH_ROWS = 8192
 DEFAULT_DOMAIN = "default"
@@ -79,13 +81,14 @@ class InputFile:
     size: int
 
 
-class IngestStage(Stage):
+class IngestStage(SourceStage[InputFile]):
     name = "ingest"
-    kind = "source"
     config_model = IngestConfig
-    reads = ()
     writes = CORE_COLUMNS
     config: IngestConfig
+
+    def sharding(self) -> Sharding:
+        return Sharding(self.config.unit_bytes, self.config.shard_rows, self.config.shard_bytes)
 
     def files(self) -> list[InputFile]:
         """Every input file, in a fixed order (inputs as listed, files sorted by name)."""
@@ -115,8 +118,20 @@ class IngestStage(Stage):
         if rows:
             yield self._table(rows)
 
+    def reject_run_wide(self, rows: ReadRows) -> RunWideRejects | None:
+        """``dedup_urls``: every good document whose normalised URL came earlier in run order."""
+        if not self.config.dedup_urls:
+            return None
+        no_key = pa.scalar(None, pa.uint64())
+
+        def keys() -> Iterator[tuple[int, pa.ChunkedArray]]:
+            for part, t in rows.scan([REASON, URL_KEY]):
+                yield part, pc.if_else(pc.is_null(t.column(REASON)), t.column(URL_KEY), no_key)
+
+        return RunWideRejects(DUPLICATE, later_copies(keys, rows.rows, self.config.url_dedup_rows))
+
     def _table(self, rows: list[dict[str, Any]]) -> pa.Table:
-        table = pa.Table.from_pylist(rows, schema=ROW_SCHEMA)
+        table = pa.Table.from_pylist(rows, schema=SOURCE_SCHEMA)
         if self.config.dedup_urls:
             table = table.append_column(URL_KEY, url_keys(table.column("url").to_pylist()))
         return table
@@ -199,8 +214,7 @@ def _str_field(fields: dict[str, Any], key: str | None) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
-ROW_SCHEMA = CORE_SCHEMA.append(pa.field(REASON, pa.string()))
-URL_KEY = "_urlkey"  # xxh64 of the normalised URL, for the engine's run-wide URL dedup
+URL_KEY = "_urlkey"  # xxh64 of the normalised URL, for the run-wide URL dedup (a working column)
 
 
 def _default_source(pattern: str) -> str:
