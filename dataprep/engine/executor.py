@@ -45,6 +45,7 @@ class LocalExecutor:
 
     workers = 1
     temp_dir: str | None = None
+    retries = 0  # nothing to retry: a failure here is the task's own
 
     def map(
         self,
@@ -94,11 +95,20 @@ class RayShared(Generic[T]):
 
 
 class RayExecutor:
-    """Ordered parallel map over Ray tasks, with bounded tasks in flight (implements ``Executor``)."""
+    """Ordered parallel map over Ray tasks, with bounded tasks in flight (implements ``Executor``).
 
-    def __init__(self, workers: int, temp_dir: str | None = None) -> None:
+    A task lost to the system (its worker crashed or was killed, its node died, its result was
+    lost) is submitted again, up to ``max_retries`` times: shard tasks are idempotent (atomic
+    writes, outputs named by shard index), so a retry gives the same bytes. Retries are counted
+    in ``retries`` for the manifest. An error raised by the task's own code is deterministic (the
+    same data fails the same way) and stops the map at once, naming the item.
+    """
+
+    def __init__(self, workers: int, temp_dir: str | None = None, max_retries: int = 3) -> None:
         self.workers = max(1, workers)
         self.temp_dir = temp_dir  # the local Ray's own temp dir, when we started it
+        self.max_retries = max_retries
+        self.retries = 0  # tasks resubmitted after a system failure, over this executor's life
 
     def map(
         self,
@@ -113,33 +123,50 @@ class RayExecutor:
 
         At most ``workers`` tasks are in flight, so memory stays bounded however many items
         there are, and ``--num-cpus`` limits parallelism even on a larger cluster.
-        ``on_done(index, result)`` is called as each finishes (progress,
-        bookkeeping). A failure stops the map and raises ``TaskError`` naming the item.
+        ``on_done(index, result)`` is called as each finishes (progress, bookkeeping).
         """
         import ray
 
+        # Ray's own retry (max_retries) would hide how often it happened; we resubmit ourselves.
         remote = ray.remote(num_cpus=num_cpus, max_retries=0)(fn)
         results: list[R | None] = [None] * len(items)
+        attempts = [0] * len(items)
         pending: dict[object, int] = {}
-        next_i = 0
-        limit = self.workers
-        while next_i < len(items) or pending:
-            while next_i < len(items) and len(pending) < limit:
-                pending[remote.remote(items[next_i])] = next_i
-                next_i += 1
+        queue = list(range(len(items)))[::-1]  # popped from the end: item order
+        while queue or pending:
+            while queue and len(pending) < self.workers:
+                i = queue.pop()
+                pending[remote.remote(items[i])] = i
             done, _ = ray.wait(list(pending), num_returns=1)
             for ref in done:
                 i = pending.pop(ref)
                 try:
                     results[i] = ray.get(ref)
+                except _system_failures() as exc:
+                    if attempts[i] >= self.max_retries:
+                        self._cancel(pending)
+                        raise TaskError(
+                            f"task on {describe(items[i])} was lost {attempts[i] + 1} times "
+                            f"(last: {type(exc).__name__}); is a node or the machine out of memory?"
+                        ) from exc
+                    attempts[i] += 1
+                    self.retries += 1
+                    queue.append(i)
+                    continue
                 except Exception as exc:  # noqa: BLE001 - re-raised with the item named
-                    for other in pending:
-                        ray.cancel(other, force=True)
+                    self._cancel(pending)
                     cause = getattr(exc, "cause", None) or exc
                     raise TaskError(f"task failed on {describe(items[i])}: {type(cause).__name__}: {cause}") from exc
                 if on_done is not None:
                     on_done(i, results[i])  # type: ignore[arg-type]
         return results  # type: ignore[return-value]
+
+    @staticmethod
+    def _cancel(pending: dict[object, int]) -> None:
+        import ray
+
+        for other in pending:
+            ray.cancel(other, force=True)
 
     def broadcast(self, obj: T) -> RayShared[T]:
         import ray
@@ -185,6 +212,14 @@ def ray_runtime(
         os.environ.pop(RUN_TAG, None)
         if tmp:
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _system_failures() -> tuple[type[BaseException], ...]:
+    """Ray's errors for work lost to the system, not raised by the task's code."""
+    from ray import exceptions as rx
+
+    names = ("WorkerCrashedError", "NodeDiedError", "ObjectLostError", "OwnerDiedError", "OutOfMemoryError")
+    return tuple(getattr(rx, n) for n in names if hasattr(rx, n))
 
 
 AnyExecutor = RayExecutor | LocalExecutor
