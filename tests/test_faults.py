@@ -40,3 +40,78 @@ def test_a_worker_killed_mid_task_is_retried_and_the_map_finishes(tmp_path, ray_
     assert results == [0, 1, 4, 9]
     assert executor.retries == 1
     assert len(list(marks.iterdir())) == 5  # four tasks, one of them twice
+
+
+def _small_run(tmp_path: Path) -> str:
+    """An ingest + quality run of the quickstart sample, in this process (no Ray needed)."""
+    from conftest import REPO
+
+    from dataprep.api import run
+
+    pipeline = {
+        "name": "faults",
+        "seed": 3,
+        "stages": [
+            {
+                "stage": "ingest",
+                "shard_rows": 150,
+                "inputs": [{"path": str(REPO / "pipelines/data/quickstart/*.jsonl.gz"), "domain": "mixed"}],
+            },
+            {"stage": "quality", "rule_sets": ["gopher_repetition"]},
+        ],
+    }
+    return run(pipeline, output=str(tmp_path / "run"), executor="local").output_dir
+
+
+def test_verify_names_every_damaged_file_and_keeps_going(tmp_path):
+    import json
+
+    from dataprep.engine.verify import verify_run
+
+    run_dir = Path(_small_run(tmp_path))
+    assert verify_run(str(run_dir)) == []
+    # A flipped digit in a progress record.
+    rec = run_dir / "00-ingest/_progress/part-00001.json"
+    doc = json.loads(rec.read_text())
+    doc["output"]["rows"] += 1
+    rec.write_text(json.dumps(doc))
+    # A truncated shard (no Parquet footer).
+    shard = run_dir / "01-quality/part-00002.parquet"
+    shard.write_bytes(shard.read_bytes()[:1000])
+    # An edited sha256 in a manifest, for a file that is intact.
+    mpath = run_dir / "01-quality/manifest.json"
+    manifest = json.loads(mpath.read_text())
+    manifest["outputs"][0]["sha256"] = "0" * 64
+    mpath.write_text(json.dumps(manifest))
+    problems = verify_run(str(run_dir))
+    text = "\n".join(problems)
+    assert "00-ingest/_progress: record of 00-ingest/part-00001.parquet disagrees" in text
+    assert "01-quality/part-00002.parquet: sha256 does not match" in text
+    assert "01-quality/part-00002.parquet: not readable as Parquet" in text or "bytes, manifest says" in text
+    assert "01-quality/manifest.json: records a sha256 for 01-quality/part-00000.parquet" in text
+    assert "01-quality/part-00000.parquet: sha256 does not match" not in text  # the intact file is not blamed
+    # A damaged manifest is named, and the other stage is still checked.
+    (run_dir / "00-ingest/manifest.json").write_text("{not json")
+    text = "\n".join(verify_run(str(run_dir)))
+    assert "00-ingest/manifest.json: not valid JSON" in text
+    assert "01-quality/part-00002.parquet" in text
+
+
+def test_verify_finds_duplicate_ids_in_bounded_partitions(tmp_path):
+    import json
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from dataprep.engine.verify import verify_run
+
+    run_dir = Path(_small_run(tmp_path))
+    mpath = run_dir / "00-ingest/manifest.json"
+    manifest = json.loads(mpath.read_text())
+    first, second = (run_dir / e["path"] for e in manifest["outputs"][:2])
+    table = pq.read_table(second)
+    ids = table.column("id").to_pylist()
+    ids[:3] = pq.read_table(first).column("id").to_pylist()[:3]  # three ids repeated across shards
+    pq.write_table(table.set_column(0, "id", pa.array(ids, pa.string())), second)
+    for max_ids in (10**9, 100):  # one pass, and many hash partitions
+        assert "00-ingest: 3 duplicate document ids among kept rows" in verify_run(str(run_dir), max_ids=max_ids)

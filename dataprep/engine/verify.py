@@ -1,45 +1,53 @@
-"""``dataprep verify``: re-check a run against its manifests, naming every mismatch.
+"""``dataprep verify``: re-check a run against its manifests, naming every bad file.
 
 Re-hashes every shard and artifact, re-counts rows, validates manifests against the
 schemas in ``manifests/``, checks that rows add up (in + added = out + rejected, and by
-reason), that each stage read exactly what the previous one wrote, that shards carry
+reason), that each stage read exactly what the previous one wrote, that every shard's
+progress record (``_progress/part-i.json``) agrees with the manifest, that shards carry
 the document columns (and rejected shards ``reason`` and ``stage``), that ids are unique
 among the documents a stage kept, and that no stray shard lies beside the recorded ones.
+
+It never stops at the first finding: a damaged file is named and the checks go on. Its
+memory does not grow with the number of documents: id uniqueness is checked one hash
+partition at a time (``max_ids`` 8-byte hashes in memory at once).
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from typing import Any
 
-import pyarrow.compute as pc
+import numpy as np
+import polars as pl
 import pyarrow.parquet as pq
 
 from dataprep.core.schema import REASON, STAGE
 from dataprep.core.storage import Storage
 from dataprep.engine import manifest as mf
 
+MAX_IDS = 50_000_000  # id hashes held at once by the uniqueness check (400 MB)
 
-def verify_run(run_dir: str) -> list[str]:
+
+def verify_run(run_dir: str, max_ids: int = MAX_IDS) -> list[str]:
     """Every problem found in the run at ``run_dir``; an empty list means it verifies."""
     storage = Storage(run_dir)
     if not storage.exists("run.json"):
         return [f"{run_dir}: no run.json (not a dataprep run directory)"]
-    run_doc = storage.read_json("run.json")
-    problems = [f"run.json: {e}" for e in mf.validate(run_doc, "run")]
+    run_doc, problems = _read_json(storage, "run.json")
+    if run_doc is None:
+        return problems
+    problems += [f"run.json: {e}" for e in mf.validate(run_doc, "run")]
     if run_doc.get("status") != "complete":
         problems.append(f"run.json: run status is {run_doc.get('status')!r}, not complete")
     previous: list[dict[str, Any]] | None = None
     for st in run_doc.get("stages", []):
         mpath = f"{st['dir']}/manifest.json"
-        if not storage.exists(mpath):
-            problems.append(f"{mpath}: missing")
-            previous = None
-            continue
-        doc = storage.read_json(mpath)
-        schema_errors = mf.validate(doc, "stage")
+        doc, found = _read_json(storage, mpath)
+        problems += found
+        schema_errors = mf.validate(doc, "stage") if doc is not None else []
         problems += [f"{mpath}: {e}" for e in schema_errors]
-        if schema_errors:
+        if doc is None or schema_errors:
             previous = None
             continue
         if doc["config_sha256"] != st["config_sha256"]:
@@ -48,12 +56,22 @@ def verify_run(run_dir: str) -> list[str]:
             (o["path"], o["sha256"], o["rows"]) for o in previous
         ]:
             problems.append(f"{mpath}: inputs are not the previous stage's outputs")
-        problems += _check_stage(storage, st["dir"], doc)
+        problems += _check_stage(storage, st["dir"], doc, max_ids)
         previous = doc["outputs"]
     return problems
 
 
-def _check_stage(storage: Storage, stage_dir: str, doc: dict[str, Any]) -> list[str]:
+def _read_json(storage: Storage, rel: str) -> tuple[Any, list[str]]:
+    """The parsed file, or None and a finding naming it (missing, or not JSON)."""
+    if not storage.exists(rel):
+        return None, [f"{rel}: missing"]
+    try:
+        return storage.read_json(rel), []
+    except ValueError as exc:
+        return None, [f"{rel}: not valid JSON ({exc}); the file is damaged"]
+
+
+def _check_stage(storage: Storage, stage_dir: str, doc: dict[str, Any], max_ids: int) -> list[str]:
     problems: list[str] = []
     c = doc["counts"]
     if c["in"] + c["added"] != c["out"] + c["rejected"]:
@@ -67,9 +85,17 @@ def _check_stage(storage: Storage, stage_dir: str, doc: dict[str, Any]) -> list[
         problems.append(f"{stage_dir}: counts.rejected {c['rejected']} != rows of the rejected shards")
     if sum(c["by_reason"].values()) != c["rejected"]:
         problems.append(f"{stage_dir}: counts.by_reason does not sum to counts.rejected")
+    records, found = _progress_records(storage, stage_dir)
+    problems += found
     for entry in doc["outputs"] + doc["rejected"] + doc["artifacts"]:
-        problems += _check_file(storage, entry, table=entry not in doc["artifacts"])
-    problems += _check_columns(storage, doc)
+        problems += _check_file(storage, entry, records.get(entry["path"]), table=entry not in doc["artifacts"])
+    for path, rec in sorted(records.items()):
+        listed = {e["path"]: e for e in doc["outputs"] + doc["rejected"]}.get(path)
+        if listed is not None and (listed["sha256"], listed["rows"]) != (rec["sha256"], rec["rows"]):
+            problems.append(f"{stage_dir}/_progress: record of {path} disagrees with {stage_dir}/manifest.json")
+    readable = [e for e in doc["outputs"] + doc["rejected"] if _readable(storage, e["path"])]
+    problems += _check_columns(storage, doc, readable)
+    problems += _check_unique_ids(storage, stage_dir, [e for e in doc["outputs"] if e in readable], max_ids)
     recorded = {e["path"] for e in doc["outputs"] + doc["rejected"]}
     for sub in (stage_dir, f"{stage_dir}/rejected"):
         for rel in storage.list(sub):
@@ -81,16 +107,41 @@ def _check_stage(storage: Storage, stage_dir: str, doc: dict[str, Any]) -> list[
     return problems
 
 
-def _check_file(storage: Storage, entry: dict[str, Any], table: bool) -> list[str]:
+def _progress_records(storage: Storage, stage_dir: str) -> tuple[dict[str, dict[str, Any]], list[str]]:
+    """File entries of every shard's progress record, by path; findings for damaged records."""
+    out: dict[str, dict[str, Any]] = {}
+    problems = []
+    for rel in storage.list(f"{stage_dir}/_progress"):
+        rec, found = _read_json(storage, rel)
+        problems += found
+        if rec is None:
+            continue
+        for entry in (rec.get("output"), rec.get("rejected")):
+            if isinstance(entry, dict) and {"path", "sha256", "rows"} <= entry.keys():
+                out[entry["path"]] = entry
+            elif entry is not None:
+                problems.append(f"{rel}: malformed progress record")
+    return out, problems
+
+
+def _check_file(storage: Storage, entry: dict[str, Any], record: dict[str, Any] | None, table: bool) -> list[str]:
+    """Size, hash and rows of one recorded file. When the file and its progress record agree and
+    only the manifest differs, the manifest is what changed, and the finding says so."""
     rel = entry["path"]
     if not storage.exists(rel):
         return [f"{rel}: missing"]
     problems = []
     if storage.size(rel) != entry["bytes"]:
         problems.append(f"{rel}: {storage.size(rel)} bytes, manifest says {entry['bytes']}")
-    if storage.sha256(rel) != entry["sha256"]:
-        problems.append(f"{rel}: sha256 does not match the manifest (file changed or corrupt)")
-        return problems
+    actual = storage.sha256(rel)
+    if actual != entry["sha256"]:
+        if record is not None and record["sha256"] == actual:
+            stage_dir = rel.split("/", 1)[0]
+            return [
+                f"{stage_dir}/manifest.json: records a sha256 for {rel} that neither the file nor its progress "
+                "record has (the manifest was changed)"
+            ]
+        return problems + [f"{rel}: sha256 does not match the manifest (file changed or corrupt)"]
     if table:
         try:
             rows = storage.parquet_rows(rel)
@@ -101,31 +152,70 @@ def _check_file(storage: Storage, entry: dict[str, Any], table: bool) -> list[st
     return problems
 
 
-def _check_columns(storage: Storage, doc: dict[str, Any]) -> list[str]:
+def _readable(storage: Storage, rel: str) -> bool:
+    if not storage.exists(rel):
+        return False
+    try:
+        storage.parquet_rows(rel)
+    except Exception:  # noqa: BLE001 - named by _check_file; skipped by the column checks
+        return False
+    return True
+
+
+def _check_columns(storage: Storage, doc: dict[str, Any], readable: list[dict[str, Any]]) -> list[str]:
     problems = []
     stage_dir = doc["stage"]["dir"]
     needed = {"id"} | set(doc["stage"]["writes"]) - {"text"}
     schemas = set()
-    ids = 0
-    distinct = set()
     for e in doc["outputs"]:
-        if not storage.exists(e["path"]):
+        if e not in readable:
             continue
         schema = pq.read_schema(storage.full(e["path"]), filesystem=storage.fs)
         schemas.add(str(schema))
         if missing := needed - set(schema.names):
             problems.append(f"{e['path']}: missing columns {sorted(missing)}")
-        if "id" in schema.names:
-            col = storage.read_parquet(e["path"], ["id"]).column("id")
-            ids += len(col)
-            distinct.update(pc.unique(col).to_pylist())
     if len(schemas) > 1:
         problems.append(f"{stage_dir}: output shards do not share one schema")
-    if ids != len(distinct):
-        problems.append(f"{stage_dir}: {ids - len(distinct)} duplicate document ids among kept rows")
     for e in doc["rejected"]:
-        if storage.exists(e["path"]):
+        if e in readable:
             names = pq.read_schema(storage.full(e["path"]), filesystem=storage.fs).names
             if missing := {"id", REASON, STAGE} - set(names):
                 problems.append(f"{e['path']}: rejected shard lacks {sorted(missing)}")
     return problems
+
+
+def _check_unique_ids(storage: Storage, stage_dir: str, outputs: list[dict[str, Any]], max_ids: int) -> list[str]:
+    """Duplicate kept ids, found one hash partition at a time so memory stays at ``max_ids`` hashes.
+
+    A repeated 64-bit hash is confirmed on the ids themselves, so a hash collision is never
+    reported as a duplicate.
+    """
+    total = sum(e["rows"] for e in outputs)
+    parts = max(1, -(-total // max_ids))
+    duplicates = 0
+    for p in range(parts):
+        hashes = [h[h % parts == p] for h in _id_hashes(storage, outputs)]  # one shard's hashes at a time
+        if not hashes:
+            continue
+        h = np.sort(np.concatenate(hashes))
+        repeated = np.unique(h[1:][h[1:] == h[:-1]])
+        if len(repeated):
+            duplicates += _confirmed_duplicates(storage, outputs, repeated)
+    return [f"{stage_dir}: {duplicates} duplicate document ids among kept rows"] if duplicates else []
+
+
+def _id_hashes(storage: Storage, outputs: list[dict[str, Any]]) -> Iterator[np.ndarray]:
+    for e in outputs:
+        col = pl.from_arrow(storage.read_parquet(e["path"], ["id"]).column("id"))
+        if len(col):
+            yield col.hash(seed=0).to_numpy()
+
+
+def _confirmed_duplicates(storage: Storage, outputs: list[dict[str, Any]], repeated: np.ndarray) -> int:
+    """Rows beyond the first of each id whose hash is among ``repeated`` (few: only true repeats)."""
+    ids = []
+    for e in outputs:
+        col = pl.from_arrow(storage.read_parquet(e["path"], ["id"]).column("id"))
+        ids.append(col.filter(pl.Series(np.isin(col.hash(seed=0).to_numpy(), repeated))))
+    found = pl.concat(ids) if ids else pl.Series([], dtype=pl.String)
+    return len(found) - found.n_unique()
