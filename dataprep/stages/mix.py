@@ -13,51 +13,21 @@ order, then every second copy, and so on, so repeats of a document are never adj
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
-from pydantic import Field, NonNegativeFloat, PositiveFloat, PositiveInt, model_validator
 
-from dataprep.core.contract import InputPath, RunInfo, ShardRef, StageConfig
+from dataprep.core.contract import RunInfo, ShardRef
 from dataprep.mix.plan import DomainPlan, InfeasibleMix, plan_mixture
 from dataprep.mix.sample import Cutoff, DomainDraw, copies, draw_for, in_sample, sample_keys
+from dataprep.mix.settings import MixConfig
 from dataprep.mix.units import Unit, columns_needed, count_units, describe_units
 from dataprep.stages.base import FinalizeContext, PrepareContext, ShardContext, ShardResult, Stage
 from dataprep.tokenize.encoder import tokenizer_source
 
 NOT_SAMPLED = "not_sampled"
 PLAN_FILE = "plan.json"
-
-
-class MixConfig(StageConfig):
-    """A mixture request. Shares are of tokens, or of documents with ``budget_documents``."""
-
-    by: Literal["domain", "source"] = Field("domain", description="column whose values are mixed")
-    weights: dict[str, NonNegativeFloat] | None = Field(None, description="target share per value (normalised)")
-    temperature: PositiveFloat | None = Field(None, description="p ∝ size^(1/T) instead of weights")
-    budget_tokens: PositiveInt | None = None
-    budget_documents: PositiveInt | None = None
-    max_epochs: PositiveFloat = Field(1.0, description="UniMax cap: most passes over any domain")
-    max_epochs_per_domain: dict[str, PositiveFloat] = Field(default_factory=dict)
-    tokenizer: InputPath | None = Field(None, description="counts tokens; default: the pipeline's tokenizer")
-    seed: int | None = Field(None, description="sampling seed; default: the pipeline's seed")
-
-    @model_validator(mode="after")
-    def _one_of_each(self) -> MixConfig:
-        if self.budget_tokens is not None and self.budget_documents is not None:
-            raise ValueError("give budget_tokens or budget_documents, not both")
-        if self.weights is not None and self.temperature is not None:
-            raise ValueError("give weights or temperature, not both")
-        return self
-
-    @property
-    def unit(self) -> Unit:
-        return "documents" if self.budget_documents is not None else "tokens"
-
-    @property
-    def budget(self) -> int | None:
-        return self.budget_documents if self.budget_documents is not None else self.budget_tokens
 
 
 def measure_shard(task: tuple[ShardRef, str, Unit, str | None, int]) -> pa.Table:
