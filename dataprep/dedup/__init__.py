@@ -1,3 +1,4 @@
-"""Deduplication building blocks: text normalization, MinHash signatures, LSH banding and
-partitioned connected components. The ``dedup`` stage (``dataprep.stages.dedup``) wires
-them into a Ray pipeline; ``dataprep dedup-sweep`` reuses them on stored signatures."""
+"""Deduplication: text normalization, MinHash signatures, LSH banding, partitioned connected
+components, and the phases of one dedup pass (``signatures``, ``candidates``, ``verification``,
+``clusters``, ``decisions``) that the ``dedup`` stage (``dataprep.stages.dedup``) orchestrates;
+``dataprep dedup-sweep`` reuses them on stored signatures."""

@@ -1,0 +1,85 @@
+"""A small real corpus with planted duplicates, and the tasks of one dedup pass over it (no Ray).
+
+Shard ``a`` holds twelve Python documentation pages; shard ``b`` holds an upper-case copy of
+page 0 (an exact duplicate after normalization), a copy of page 1 with 1% of words replaced
+(shingle Jaccard 0.93, shorter), a copy of page 2 with every 12th word replaced (Jaccard
+0.45), an empty document, and twelve other pages.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import random
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+import pyarrow as pa
+
+from dataprep.core.storage import Shard, StageWorkDir, Storage
+from dataprep.dedup.normalize import Normalization, normalize
+from dataprep.dedup.scratch import Task
+from dataprep.dedup.settings import DedupConfig
+
+EXACT_COPY, NEAR_COPY, MID_COPY, EMPTY = "b:0", "b:1", "b:2", "b:3"
+
+
+def pages(shared_data: Path, count: int = 24) -> list[str]:
+    """Real Python documentation pages of 300 to 3,000 words, in file order."""
+    out = []
+    with gzip.open(shared_data / "corpus" / "techdocs" / "python3.11-doc_rst_sources.jsonl.gz", "rt") as f:
+        for line in f:
+            text = json.loads(line)["text"]
+            if 300 <= len(text.split()) <= 3000:
+                out.append(text)
+            if len(out) == count:
+                return out
+    raise AssertionError(f"fewer than {count} pages of 300-3000 words")
+
+
+def planted(shared_data: Path) -> dict[str, list[str]]:
+    """The texts of shards ``a`` and ``b`` (see module docstring)."""
+    texts = pages(shared_data)
+    rng = random.Random(1)
+    near = " ".join(w if rng.random() > 0.01 else "x" for w in texts[1].split())
+    mid = " ".join(w if i % 12 else "x" for i, w in enumerate(texts[2].split()))
+    return {"a": texts[:12], "b": [texts[0].upper(), near, mid, ""] + texts[12:]}
+
+
+def shingle_jaccard(x: str, y: str, n: int = 5) -> float:
+    """Exact Jaccard of two texts' word ``n``-gram sets, after the default normalization."""
+    sets = []
+    for text in (x, y):
+        words = normalize(pl.Series([text]), Normalization())[0].split()
+        sets.append({tuple(words[i : i + n]) for i in range(max(1, len(words) - n + 1))})
+    return len(sets[0] & sets[1]) / len(sets[0] | sets[1])
+
+
+@dataclass
+class Pass:
+    """One dedup pass's tasks over the planted shards."""
+
+    shard_tasks: list[Task]
+    part_tasks: list[Task]
+
+    @property
+    def work(self) -> StageWorkDir:
+        return self.shard_tasks[0].work
+
+
+def new_pass(
+    tmp_path: Path, texts: dict[str, list[str]] | list[tuple[str, list[str]]], config: DedupConfig, parts: int = 3
+) -> Pass:
+    """Writes each shard as Parquet (columns id = ``<name>:<row>``, text) and returns the pass's tasks."""
+    storage = Storage(str(tmp_path))
+    shards = []
+    for index, (name, docs) in enumerate(texts.items() if isinstance(texts, dict) else texts):
+        table = pa.table({"id": [f"{name}:{i}" for i in range(len(docs))], "text": docs})
+        entry = storage.write_parquet(f"in/{index}-{name}.parquet", table)
+        shards.append(Shard(storage, entry.path, table.num_rows))
+    work = StageWorkDir(storage, "_work/pass")
+    return Pass(
+        [Task(config, work, parts, len(shards), i, s) for i, s in enumerate(shards)],
+        [Task(config, work, parts, len(shards), p) for p in range(parts)],
+    )

@@ -1,0 +1,69 @@
+"""Phase 3 of a dedup pass (verification) on real text, in process: which candidates become edges."""
+
+from __future__ import annotations
+
+import polars as pl
+import pytest
+from dedup_corpus import MID_COPY, NEAR_COPY, new_pass, planted, shingle_jaccard
+
+from dataprep.dedup.candidates import candidates_task
+from dataprep.dedup.scratch import read_part
+from dataprep.dedup.settings import DedupConfig
+from dataprep.dedup.signatures import signature_task
+from dataprep.dedup.verification import (
+    accept_task,
+    jaccard_first_task,
+    jaccard_second_task,
+    locate_first_task,
+    locate_second_task,
+    signature_first_task,
+    signature_second_task,
+)
+from dataprep.engine.executor import LocalExecutor
+
+
+@pytest.fixture(scope="module")
+def texts(shared_data) -> dict[str, list[str]]:
+    return planted(shared_data)
+
+
+def verified(tmp_path, texts, verify: str) -> tuple[set[tuple[str, str]], dict[str, int]]:
+    """Phases 1-3 with liberal banding (32 x 2: every planted copy is a candidate), no exact
+    dedup (so only verified pairs are edges); returns the edges as sorted id pairs and the stats."""
+    run = new_pass(tmp_path, texts, DedupConfig(bands=32, rows=2, exact=False, verify=verify))
+    executor = LocalExecutor()
+    executor.map(signature_task, run.shard_tasks)
+    executor.map(candidates_task, run.part_tasks)
+    if verify == "none":
+        stats = executor.map(accept_task, run.part_tasks)
+    elif verify == "signature":
+        stats = executor.map(signature_first_task, run.part_tasks)
+        stats += executor.map(signature_second_task, run.part_tasks)
+    else:
+        stats = executor.map(locate_first_task, run.part_tasks)
+        executor.map(locate_second_task, run.part_tasks)
+        executor.map(jaccard_first_task, run.shard_tasks)
+        stats += executor.map(jaccard_second_task, run.shard_tasks)
+    attrs = pl.concat([read_part(run.work, "attrs", p) for p in range(len(run.part_tasks))])
+    ids = dict(zip(attrs["node"].to_list(), attrs["id"].to_list()))
+    edges = pl.concat([read_part(run.work, "edges", p) for p in range(len(run.part_tasks))])
+    totals = {k: sum(s.get(k, 0) for s in stats if s) for k in ("candidate_pairs", "verified_pairs")}
+    return {tuple(sorted((ids[u], ids[v]))) for u, v in edges.iter_rows()}, totals
+
+
+def test_the_planted_copies_straddle_the_threshold(texts) -> None:
+    assert shingle_jaccard(texts["a"][1], texts["b"][1]) > 0.9
+    assert shingle_jaccard(texts["a"][2], texts["b"][2]) < 0.5
+
+
+@pytest.mark.parametrize("verify", ["signature", "jaccard"])
+def test_only_pairs_reaching_the_threshold_become_edges(tmp_path, texts, verify) -> None:
+    edges, stats = verified(tmp_path, texts, verify)
+    assert ("a:1", NEAR_COPY) in edges and ("a:2", MID_COPY) not in edges
+    assert stats["verified_pairs"] == len(edges) < stats["candidate_pairs"]
+
+
+def test_unverified_candidates_are_all_edges(tmp_path, texts) -> None:
+    edges, stats = verified(tmp_path, texts, "none")
+    assert {("a:1", NEAR_COPY), ("a:2", MID_COPY)} <= edges
+    assert stats["candidate_pairs"] == len(edges)
