@@ -1,4 +1,4 @@
-"""The command line as a user types it (in-process, reusing the session's Ray)."""
+"""The command line as a user types it (in-process; runs on the local executor: no Ray needed)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from conftest import REPO
 from dataprep.cli import main
 
 
-def test_run_with_input_override_inspect_and_lineage(tmp_path, shared_data, ray_session, capsys):
+def test_run_with_input_override_inspect_and_lineage(tmp_path, shared_data, capsys):
     src = tmp_path / "extra.jsonl"
     with gzip.open(shared_data / "corpus/web/dolma-tests/cc_en_head-0174.jsonl.gz", "rt") as f:
         lines = f.read().splitlines()[:5]
@@ -21,7 +21,9 @@ def test_run_with_input_override_inspect_and_lineage(tmp_path, shared_data, ray_
         f"      - {{path: {REPO}/pipelines/data/quickstart/web.jsonl.gz, source: cc, domain: web}}\n"
     )
     out = tmp_path / "run"
-    assert main(["run", str(pipeline), "--input", str(src), "--output", str(out), "--quiet"]) == 0
+    assert (
+        main(["run", str(pipeline), "--input", str(src), "--output", str(out), "--quiet", "--executor", "local"]) == 0
+    )
     summary = capsys.readouterr().out
     assert "00-ingest" in summary and "6" in summary.split("00-ingest")[1]
     manifest = json.loads((out / "00-ingest/manifest.json").read_text())

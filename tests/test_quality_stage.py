@@ -47,8 +47,12 @@ def pipeline(folder: Path, **quality: object) -> dict:
 
 
 @pytest.mark.slow
-def test_quality_stage_end_to_end(sample: Path, tmp_path: Path, ray_session, capsys) -> None:
-    result = run(pipeline(sample, rule_sets=["gopher_quality", "gopher_repetition"]), output=str(tmp_path / "run"))
+def test_quality_stage_end_to_end(sample: Path, tmp_path: Path, capsys) -> None:
+    result = run(
+        pipeline(sample, rule_sets=["gopher_quality", "gopher_repetition"]),
+        output=str(tmp_path / "run"),
+        executor="local",
+    )
     stage = result.stages[-1]
     kept, rejected = pl.from_arrow(read_stage(stage.dir)), pl.from_arrow(read_stage(stage.dir, rejected=True))
     assert kept.height + rejected.height == 180 and kept.height > 20 and rejected.height > 20
@@ -77,7 +81,7 @@ def test_quality_stage_end_to_end(sample: Path, tmp_path: Path, ray_session, cap
 
 
 @pytest.mark.slow
-def test_trained_classifier_scores_and_thresholds(sample: Path, tmp_path: Path, ray_session, capsys) -> None:
+def test_trained_classifier_scores_and_thresholds(sample: Path, tmp_path: Path, capsys) -> None:
     model = tmp_path / "hq.bin"
     args = [
         "train-classifier",
@@ -95,7 +99,7 @@ def test_trained_classifier_scores_and_thresholds(sample: Path, tmp_path: Path, 
     assert main(args) == 0 and model.stat().st_size > 0
     assert "held-out" in capsys.readouterr().out
     cfg = pipeline(sample, rule_sets=[], language=None, classifier={"model": str(model), "min_score": 0.5})
-    stage = run(cfg, output=str(tmp_path / "run")).stages[-1]
+    stage = run(cfg, output=str(tmp_path / "run"), executor="local").stages[-1]
     rows = pl.concat(
         [pl.from_arrow(read_stage(stage.dir)), pl.from_arrow(read_stage(stage.dir, rejected=True))],
         how="diagonal_relaxed",

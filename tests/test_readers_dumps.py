@@ -156,7 +156,7 @@ def test_answer_without_its_question_is_rejected(shared_data):
 
 
 @pytest.mark.slow
-def test_ingest_stage_on_dumps(tmp_path, shared_data, ray_session):
+def test_ingest_stage_on_dumps(tmp_path, shared_data):
     from dataprep.api import read_stage, run
 
     corpus = shared_data / "corpus"
@@ -182,7 +182,7 @@ def test_ingest_stage_on_dumps(tmp_path, shared_data, ray_session):
             }
         ],
     }
-    res = run(pipeline, output=str(tmp_path / "out"))
+    res = run(pipeline, output=str(tmp_path / "out"), executor="local")
     counts = res.stages[0].manifest["counts"]
     assert counts["in"] == 3 + 206 + 265 and counts["out"] == 1 + 106 + 225
     assert counts["by_reason"] == {"namespace": 2, "redirect": 100, "post_type": 40}

@@ -169,7 +169,7 @@ def test_truncated_and_broken_files(shared_data):
 
 
 @pytest.mark.slow
-def test_ingest_stage_on_warc_wet_wat(tmp_path, shared_data, ray_session):
+def test_ingest_stage_on_warc_wet_wat(tmp_path, shared_data):
     from dataprep.api import read_stage, run
 
     web = shared_data / "corpus/web"
@@ -191,7 +191,7 @@ def test_ingest_stage_on_warc_wet_wat(tmp_path, shared_data, ray_session):
             }
         ],
     }
-    res = run(pipeline, output=str(tmp_path / "out"))
+    res = run(pipeline, output=str(tmp_path / "out"), executor="local")
     counts = res.stages[0].manifest["counts"]
     assert counts["in"] == 48 + 34 + 4 + 2 + 2 and counts["out"] == 22 + 15 + 1 + 1
     assert counts["by_reason"] == {"non_html": 4, "not_a_document": 24 + 17 + 3 + 2 + 1}

@@ -36,9 +36,9 @@ def _pipeline(shared: Path, tokenize: dict) -> dict:
 
 
 @pytest.fixture(scope="module")
-def neo_run(tmp_path_factory, shared_data, ray_session):
+def neo_run(tmp_path_factory, shared_data):
     out = tmp_path_factory.mktemp("tok") / "run"
-    return run(_pipeline(shared_data, {"tokenizer": str(shared_data / GPT_NEO)}), output=str(out), num_cpus=2)
+    return run(_pipeline(shared_data, {"tokenizer": str(shared_data / GPT_NEO)}), output=str(out), executor="local")
 
 
 def _check_exports(stage_dir: str, texts: dict[str, str], tok: Tokenizer, bos: int | None, eos: int) -> None:
@@ -119,11 +119,11 @@ def big_vocab(tmp_path_factory, shared_data) -> Path:
 
 
 @pytest.mark.slow
-def test_large_vocabulary_gives_uint32_and_bos(tmp_path, shared_data, ray_session, big_vocab):
+def test_large_vocabulary_gives_uint32_and_bos(tmp_path, shared_data, big_vocab):
     res = run(
         _pipeline(shared_data, {"tokenizer": str(big_vocab), "eos_token": "</s>", "bos_token": "<s>"}),
         output=str(tmp_path / "r"),
-        num_cpus=2,
+        executor="local",
     )
     ingest, stage = res.stages
     out = read_stage(stage.dir, columns=["input_ids"])
@@ -135,10 +135,10 @@ def test_large_vocabulary_gives_uint32_and_bos(tmp_path, shared_data, ray_sessio
     assert max(max(ids) for ids in out.column("input_ids").to_pylist()) > 65_535
 
 
-def test_a_missing_eos_token_is_named(tmp_path, shared_data, ray_session):
+def test_a_missing_eos_token_is_named(tmp_path, shared_data):
     with pytest.raises(ValueError, match=r"no eos token \(<\|eot\|>\); set eos_token"):
         run(
             _pipeline(shared_data, {"tokenizer": str(shared_data / GPT_NEO), "eos_token": "<|eot|>"}),
             output=str(tmp_path / "r"),
-            num_cpus=2,
+            executor="local",
         )

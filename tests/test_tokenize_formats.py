@@ -62,7 +62,7 @@ def test_a_vocabulary_smaller_than_the_byte_alphabet_is_refused(fortunes):
         train_bpe(fortunes, 100)
 
 
-def test_train_tokenizer_command_on_a_stage(tmp_path, shared_data, ray_session):
+def test_train_tokenizer_command_on_a_stage(tmp_path, shared_data):
     from dataprep.api import run
 
     res = run(
@@ -76,7 +76,7 @@ def test_train_tokenizer_command_on_a_stage(tmp_path, shared_data, ray_session):
             ],
         },
         output=str(tmp_path / "r"),
-        num_cpus=2,
+        executor="local",
     )
     out = tmp_path / "tok.json"
     assert main(["train-tokenizer", res.stages[0].dir, "--vocab-size", "1000", "--output", str(out)]) == 0
