@@ -27,6 +27,8 @@ def shared_data() -> Path:
 def ray_session():
     """One local Ray (2 CPUs, no dashboard) for the whole session; runs reuse it.
 
+    Only for tests where Ray matters: output independent of worker count, kill -9 and resume,
+    clusters. A test that only needs a stage to run passes ``executor="local"`` instead.
     Workers get the engine's environment (one thread per library per task), as in real runs.
     """
     import ray
