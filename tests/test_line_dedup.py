@@ -2,41 +2,11 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
-
 import pytest
 from conftest import QUICKSTART
+from span_reference import dictionary_removals
 
 from dataprep.api import read_stage, run
-
-TRIM = " \t\r\x0b\x0c"
-
-
-def dictionary_removals(rows: list[dict], unit: str, min_docs: int, keep: int) -> tuple[set, int]:
-    """Removed ``(id, start, end)`` and the number of repeated keys, by counting in one dict."""
-    units = []
-    for row in rows:
-        text, pos, para = row["text"], 0, None
-        for line in text.split("\n"):
-            end = min(pos + len(line) + 1, len(text))
-            key = line.strip(TRIM)
-            if unit == "line":
-                if key:
-                    units.append([row["id"], pos, end, key])
-            elif not key:
-                para = None
-            elif para is None:
-                para = [row["id"], pos, end, key]
-                units.append(para)
-            else:
-                para[2], para[3] = end, para[3] + "\n" + key
-            pos += len(line) + 1
-    docs = defaultdict(set)
-    for doc, _, _, key in units:
-        docs[key].add(doc)
-    repeated = {key: sorted(ids) for key, ids in docs.items() if len(ids) >= min_docs}
-    removed = {(d, s, e) for d, s, e, key in units if key in repeated and d not in repeated[key][:keep]}
-    return removed, len(repeated)
 
 
 @pytest.mark.parametrize(("unit", "min_docs", "keep"), [("line", 2, 1), ("paragraph", 2, 1), ("line", 3, 0)])

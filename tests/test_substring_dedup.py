@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
-from substring_reference import Planted, plant, removed_spans, word_tokens
+from span_reference import Planted, plant, removed_spans, word_tokens
 
 from dataprep.api import read_stage, run
 from dataprep.cli import main as cli_main

@@ -1,16 +1,22 @@
-"""A plain single-process ExactSubstr reference: one suffix array over the whole corpus.
+"""Plain single-process references for the span-level dedup stages, and a span planter.
+
+ExactSubstr (``removed_spans``): one suffix array over the whole corpus.
 
 Independent of ``dataprep.dedup``: words come from a regular expression and are numbered by a
 dictionary (no hashing), and repeated windows come from ``pydivsufsort`` (suffix array + LCP)
 over every document's token ids back to back, each document ended by a separator of its own.
 Adjacent suffixes with LCP >= k start equal k-token windows; a maximal run of such
-neighbours is one window's every occurrence. Used by the tests and ``bench/substring_dedup.py``.
+neighbours is one window's every occurrence.
+
+Repeated lines (``dictionary_removals``): one dictionary from unit text to its documents.
+Both are used by the tests and ``bench/substring_dedup.py``.
 """
 
 from __future__ import annotations
 
 import random
 import re
+from collections import defaultdict
 from dataclasses import dataclass
 
 import numpy as np
@@ -126,3 +132,33 @@ def plant(
         pieces.append(base[d][pos:])
         texts[d] = "".join(pieces)
     return Planted(texts, placed)
+
+
+TRIM = " \t\r\x0b\x0c"
+
+
+def dictionary_removals(rows: list[dict], unit: str, min_docs: int, keep: int) -> tuple[set, int]:
+    """Removed ``(id, start, end)`` and the number of repeated keys, by counting in one dict."""
+    units = []
+    for row in rows:
+        text, pos, para = row["text"], 0, None
+        for line in text.split("\n"):
+            end = min(pos + len(line) + 1, len(text))
+            key = line.strip(TRIM)
+            if unit == "line":
+                if key:
+                    units.append([row["id"], pos, end, key])
+            elif not key:
+                para = None
+            elif para is None:
+                para = [row["id"], pos, end, key]
+                units.append(para)
+            else:
+                para[2], para[3] = end, para[3] + "\n" + key
+            pos += len(line) + 1
+    docs = defaultdict(set)
+    for doc, _, _, key in units:
+        docs[key].add(doc)
+    repeated = {key: sorted(ids) for key, ids in docs.items() if len(ids) >= min_docs}
+    removed = {(d, s, e) for d, s, e, key in units if key in repeated and d not in repeated[key][:keep]}
+    return removed, len(repeated)
