@@ -65,6 +65,9 @@ def _removed_spans(detail: dict) -> list[str]:
             continue
         out.append(f"{key}: {len(spans)} removed span(s), character offsets into the stage's input text")
         for span in spans[:SPANS_SHOWN]:
+            if "type" in span:  # pii: what was found there, never the value
+                out.append(f"  [{span['start']}, {span['end']})  {span['type']}")
+                continue
             others = ", ".join(span.get("also_in") or []) or "-"
             out.append(f"  [{span['start']}, {span['end']})  also in: {others}")
         if len(spans) > SPANS_SHOWN:
