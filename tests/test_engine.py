@@ -17,8 +17,11 @@ import pytest
 from conftest import QUICKSTART, REPO
 
 from dataprep.api import run
+from dataprep.config import Pipeline, PipelineError, StagePlan, check_columns, load_pipeline
+from dataprep.core.storage import Shard, Storage
 from dataprep.engine.lineage import token_owner, trace
 from dataprep.engine.manifest import validate
+from dataprep.engine.runner import run_pipeline
 from dataprep.engine.verify import verify_run
 
 INGEST_ONLY = {
@@ -270,3 +273,41 @@ def test_resume_after_a_kill_before_any_stage_started(tmp_path, ray_session):
     (tmp_path / "other" / "notes.txt").write_text("not a run")
     with pytest.raises(FileExistsError, match="not a dataprep run to resume"):
         run(INGEST_ONLY, output=str(tmp_path / "other"), resume=True)
+
+
+def _quality_then_dedup(keep: list[str]) -> dict:
+    """Ingest, quality without language ID (so no ``lang_score`` column), dedup ranking by ``keep``."""
+    stages = INGEST_ONLY["stages"] + [
+        {"stage": "quality", "rule_sets": ["gopher_repetition"], "language": None},
+        {"stage": "dedup", "keep": keep},
+    ]
+    return dict(INGEST_ONLY, stages=stages)
+
+
+def test_a_column_no_stage_before_produces_fails_before_any_work(tmp_path):
+    """``keep: [lang_score]`` needs language ID upstream: one line naming stage, column and producers."""
+    out = tmp_path / "r"
+    with pytest.raises(PipelineError) as err:
+        run(_quality_then_dedup(["-lang_score", "length"]), output=str(out), executor="local")
+    msg = str(err.value)
+    assert "\n" not in msg
+    assert msg.startswith("stage 3 (dedup) reads column 'lang_score', which no stage before it produces (")
+    assert "00-ingest produces id, text, source, domain, url, meta; 01-quality produces q_chars," in msg
+    assert not out.exists(), "nothing is written before the check"
+    # A signal quality writes whatever its config passes the check.
+    pipe = load_pipeline(_quality_then_dedup(["q_words"]))
+    check_columns(pipe.stages, [pipe.build(p) for p in pipe.stages])
+
+
+def test_a_pipeline_from_a_pool_reads_the_pools_columns(tmp_path):
+    """A pipeline starting from an earlier run's stage may read what that stage's shards hold, no more."""
+    first = run(INGEST_ONLY, output=str(tmp_path / "first"), executor="local")
+    root = Storage(first.output_dir)
+    pool = [Shard(root, e["path"], e["rows"], e["sha256"]) for e in first.stages[0].manifest["outputs"]]
+    dedup = load_pipeline(_quality_then_dedup(["q_words"])).stages[2]
+    pipe = Pipeline("from-pool", 7, str(tmp_path), [StagePlan(0, "dedup", dedup.config, dedup.cls)])
+    with pytest.raises(
+        PipelineError, match=r"^stage 1 \(dedup\) reads column 'q_words', .* \(pool produces id, text,"
+    ):
+        run_pipeline(pipe, str(tmp_path / "second"), executor="local", pool=pool, verbose=False)
+    assert not (tmp_path / "second").exists()
