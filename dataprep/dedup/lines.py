@@ -25,7 +25,7 @@ import polars as pl
 import pyarrow as pa
 
 from dataprep.core.contract import Executor, ShardRef, WorkDir
-from dataprep.dedup.components import read_part, write_parts
+from dataprep.dedup.scratch import read_part, write_parts
 from dataprep.dedup.spans import ALSO_IN_MAX, Removals
 
 TRIM = " \t\r\x0b\x0c"

@@ -55,7 +55,7 @@ import numpy as np
 import polars as pl
 
 from dataprep.core.contract import Executor, ShardRef, WorkDir
-from dataprep.dedup.components import read_part, write_parts
+from dataprep.dedup.scratch import read_part, write_parts
 from dataprep.dedup.spans import ALSO_IN_MAX, Removals
 from dataprep.dedup.tokens import Tokens, tokenizer_tokens, window_content, windows, word_tokens
 

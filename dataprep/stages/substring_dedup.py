@@ -15,14 +15,14 @@ from typing import Any, Literal
 import pyarrow as pa
 from pydantic import Field
 
-from dataprep.core.contract import StageConfig, WorkDir
+from dataprep.core.contract import StageConfig
+from dataprep.dedup.scratch import CURRENT, current_pass
 from dataprep.dedup.spans import Removals, cut
 from dataprep.dedup.substring import Params, find_repeats, removals
 from dataprep.stages.base import FinalizeContext, PrepareContext, ShardContext, ShardResult, Stage, reject
 
 REMOVED_COL, SPANS_COL = "substr_removed_chars", "substr_spans"
 REASON = "substring_dup"
-CURRENT = "current.json"  # names the WorkDir sub-folder of the latest prepare pass
 
 
 class SubstringDedupConfig(StageConfig):
@@ -92,7 +92,3 @@ def pass_scope(config: dict, ctx: PrepareContext) -> str:
     """A WorkDir folder per (config, inputs): a resumed or changed run never reads stale partitions."""
     key = json.dumps([config, [(s.path, s.rows, getattr(s, "sha256", "")) for s in ctx.inputs]])
     return "pass-" + hashlib.sha256(key.encode()).hexdigest()[:16]
-
-
-def current_pass(work: WorkDir) -> WorkDir:
-    return work.sub(work.read_json(CURRENT)["scope"])
