@@ -396,7 +396,10 @@ def build(
     for doc, items in inserts.items():
         text = docs[doc]
         for line, values in items:
-            breaks = [i for i, c in enumerate(text) if c == "\n"] or [len(text)]
+            inside = [(lb.start, lb.end) for lb in labels if lb.doc == doc and lb.type == LINE]
+            breaks = [i for i, c in enumerate(text) if c == "\n" and not any(s < i < e for s, e in inside)] or [
+                len(text)
+            ]  # never inside an earlier insertion (a PEM block spans lines)
             at = rng.choice(breaks)
             piece = "\n" + line + "\n"
             text = text[:at] + piece + text[at:]

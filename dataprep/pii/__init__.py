@@ -8,6 +8,8 @@ in the priority order that settles overlaps: ``key``, ``email``, ``iban``,
 
 from __future__ import annotations
 
+import phonenumbers
+
 from dataprep.pii.detectors import (
     DEFAULT_REGIONS,
     NATIONAL_IDS,
@@ -23,7 +25,7 @@ from dataprep.pii.detectors import (
 )
 from dataprep.pii.ner import NerDetector
 from dataprep.pii.redact import PLACEHOLDERS, Replacer, redact
-from dataprep.pii.secrets import SecretDetector
+from dataprep.pii.secrets import secret_detectors
 
 PATTERN_TYPES = ("key", "email", "iban", "national_id", "card", "ssn", "ip", "phone")
 NER_TYPES = ("name", "address")
@@ -42,16 +44,17 @@ def build_detectors(
     unknown = sorted(set(types) - set(TYPES))
     if unknown:
         raise ValueError(f"unknown pii types {unknown}; known: {', '.join(TYPES)}")
+    bad_regions = sorted(set(phone_regions) - phonenumbers.SUPPORTED_REGIONS)
+    if bad_regions:
+        raise ValueError(f"unknown phone regions {bad_regions}; use ISO 3166 codes such as US, GB, DE")
     bad_ids = sorted(set(national_ids) - set(NATIONAL_IDS))
     if bad_ids:
         raise ValueError(f"unknown national ids {bad_ids}; known: {', '.join(NATIONAL_IDS)}")
     make = {
-        "key": SecretDetector,
         "email": EmailDetector,
         "iban": IbanDetector,
         "card": CardDetector,
         "ssn": SsnDetector,
-        "national_id": lambda: NationalIdDetector(kinds=tuple(national_ids)),
         "ip": lambda: IpDetector(keep_non_public=keep_non_public_ips),
         "phone": lambda: PhoneDetector(regions=tuple(phone_regions)),
     }
@@ -63,6 +66,10 @@ def build_detectors(
             if ner_model is None:
                 raise ValueError(f"pii type {t!r} needs an NER model (ner.model: a spaCy pipeline folder)")
             detectors.append(NerDetector(ner_model, t))
+        elif t == "key":
+            detectors += secret_detectors()
+        elif t == "national_id":  # one detector per kind: each gated on its own pattern
+            detectors += [NationalIdDetector(kinds=(k,)) for k in national_ids]
         else:
             detectors.append(make[t]())
     return DetectorSet(tuple(detectors))

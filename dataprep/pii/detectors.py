@@ -21,7 +21,6 @@ import ipaddress
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from functools import cache
 from typing import Any
 
 import phonenumbers
@@ -174,14 +173,6 @@ _ISBN_WORD = re.compile(r"(?i)\bisbn(?:-1[03])?\W{0,3}\Z")
 DEFAULT_REGIONS = ("US", "GB", "CA", "AU", "IN", "DE", "FR", "IT", "ES", "NL", "BR", "JP", "PL")
 
 
-@cache
-def _region_codes(regions: tuple[str, ...]) -> tuple[str, ...]:
-    unknown = [r for r in regions if r not in phonenumbers.SUPPORTED_REGIONS]
-    if unknown:
-        raise ValueError(f"unknown phone regions {unknown}; use ISO 3166 codes such as US, GB, DE")
-    return regions
-
-
 @dataclass(frozen=True)
 class PhoneDetector:
     """Phone numbers valid in libphonenumber's numbering plans: international (``+``/``00``)
@@ -198,7 +189,6 @@ class PhoneDetector:
     gate: str = _PHONE.pattern
 
     def find(self, text: str) -> Offsets:
-        regions = _region_codes(self.regions)
         out: Offsets = []
         for m in _PHONE.finditer(text):
             s, e = m.span()
@@ -209,7 +199,7 @@ class PhoneDetector:
                 continue
             if text.startswith((",", "."), e) and e + 1 < len(text) and text[e + 1].isdigit():
                 continue  # 1,234,567 or 12.345.678,90
-            if self._plausible(text, s, e, cand) and _valid_phone(_EXTENSION.sub("", cand), regions):
+            if self._plausible(text, s, e, cand) and _valid_phone(_EXTENSION.sub("", cand), self.regions):
                 out.append((s, e))
         return out
 
@@ -358,7 +348,7 @@ class SsnDetector:
     ``SSN``/``social security``: alone they are far more often something else."""
 
     type: str = "ssn"
-    gate: str = r"\d{3}[ \-]\d{2}[ \-]\d{4}|\d{9}"
+    gate: str = r"\d{3}[ \-]\d{2}[ \-]\d{4}|(?i:ssn|social security|ss#)[^\n]{0,30}\d{9}"
 
     def find(self, text: str) -> Offsets:
         out: Offsets = []
