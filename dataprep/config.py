@@ -27,11 +27,15 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from dataprep.core.contract import InputPath, RunInfo, StageConfig
+from dataprep.core.storage import redact
+from dataprep.mix.mixtures import NAME
+from dataprep.mix.settings import MixConfig
 from dataprep.stages import stage_class
 from dataprep.stages.base import Stage
+from dataprep.stages.ingest import IngestConfig
 
 
 class PipelineError(ValueError):
@@ -45,6 +49,17 @@ class _PipelineModel(BaseModel):
     seed: int = 0
     tokenizer: InputPath | None = None
     stages: list[dict[str, Any]]
+
+    @field_validator("name")
+    @classmethod
+    def _folder_name(cls, value: str) -> str:
+        """The name becomes the folder ``runs/<name>``: ``../x`` or ``a/b`` would write elsewhere."""
+        if not NAME.match(value):
+            raise ValueError(
+                "a pipeline name is letters, digits, '.', '_' or '-', starting with a letter or digit "
+                "(it becomes the run folder runs/<name>)"
+            )
+        return value
 
 
 @dataclass
@@ -66,7 +81,9 @@ class StagePlan:
 
     @property
     def config_sha256(self) -> str:
-        return sha256_json({"stage": self.name, "config": self.resolved})
+        """Of the config as the manifest stores it (credentials removed): a rotated key keeps
+        ``--resume`` valid, and the hash never depends on a secret."""
+        return sha256_json({"stage": self.name, "config": redact(self.resolved)})
 
 
 @dataclass
@@ -144,7 +161,7 @@ def load_pipeline(
             continue
         plans.append(StagePlan(i, name, config, cls))
     if not errors:
-        errors += _check_order(where, plans)
+        errors += _check_order(where, plans) or _check_mix_groups(where, plans)
     if errors:
         raise PipelineError("\n".join(errors))
     return Pipeline(model.name, model.seed, base, plans, model.tokenizer, path, sha, raw)
@@ -181,6 +198,39 @@ def _check_order(where: str, plans: list[StagePlan]) -> list[str]:
     return errors
 
 
+def _check_mix_groups(where: str, plans: list[StagePlan]) -> list[str]:
+    """Mix settings naming a domain (or source) the inputs cannot produce, or missing one they do,
+    fail now rather than after every stage before mix has run. Known only when every input
+    declares the value (not mapped from a field of its records); otherwise nothing is checked."""
+    produced = plans[0].config.constant_values if isinstance(plans[0].config, IngestConfig) else None
+    errors = []
+    for p in plans:
+        if not produced or not isinstance(p.config, MixConfig):
+            continue
+        have = produced(p.config.by)
+        if have is None:
+            continue
+        label = f"{where}: stage {p.index + 1} ({p.name})"
+        values = f"the inputs' {p.config.by}s are: {', '.join(sorted(have))}"
+        for what, names in (
+            ("weights", p.config.weights or {}),
+            ("max_epochs_per_domain", p.config.max_epochs_per_domain),
+        ):
+            unknown = sorted(set(names) - have)
+            if unknown:
+                errors.append(
+                    f"{label}: {what} name {', '.join(map(repr, unknown))}, which the ingest inputs cannot produce "
+                    f"({values}); fix the name or the inputs' {p.config.by}"
+                )
+        missing = sorted(have - set(p.config.weights)) if p.config.weights is not None else []
+        if missing:
+            errors.append(
+                f"{label}: weights do not mention {', '.join(map(repr, missing))}, which the ingest inputs produce "
+                f"({values}); give every {p.config.by} a weight (0 drops it)"
+            )
+    return errors
+
+
 def _with_inputs(raw: dict[str, Any], inputs: list[str], where: str) -> dict[str, Any]:
     """Run the same pipeline on other files: each path gets the first input's settings."""
     raw = copy.deepcopy(raw)
@@ -203,7 +253,7 @@ def _format(where: str, label: str, exc: ValidationError) -> str:
     lines = []
     for err in exc.errors():
         loc = ".".join(str(x) for x in err["loc"]) or "(top level)"
-        msg = err["msg"]
+        msg = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
             msg = "unknown setting (check the spelling; see the stage's documented options)"
         got = err.get("input")

@@ -115,3 +115,46 @@ def test_verify_finds_duplicate_ids_in_bounded_partitions(tmp_path):
     pq.write_table(table.set_column(0, "id", pa.array(ids, pa.string())), second)
     for max_ids in (10**9, 100):  # one pass, and many hash partitions
         assert "00-ingest: 3 duplicate document ids among kept rows" in verify_run(str(run_dir), max_ids=max_ids)
+
+
+def test_disk_full_ends_in_one_line_naming_the_stage_and_a_log(tmp_path):
+    """A real full disk (a 200 KB tmpfs; CI runs as root) under the run directory."""
+    import subprocess
+    import sys
+
+    from conftest import QUICKSTART
+
+    tiny = tmp_path / "tiny"
+    tiny.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=200k", "tmpfs", str(tiny)]).returncode != 0:
+        import pytest
+
+        pytest.skip("cannot mount a tmpfs here (not root)")
+    try:
+        cmd = [sys.executable, "-m", "dataprep", "run", str(QUICKSTART), "--output", str(tiny / "run")]
+        res = subprocess.run(cmd + ["--executor", "local", "--quiet"], capture_output=True, text=True, timeout=300)
+        log = (tiny / "run/logs/dataprep.log").read_text()
+    finally:
+        subprocess.run(["umount", str(tiny)])
+    assert res.returncode == 1
+    assert "Traceback" not in res.stderr and "Traceback" in log
+    first, second = res.stderr.strip().splitlines()
+    assert first.startswith("error: 00-ingest: ") and "No space left on device" in first
+    assert "free space, then rerun with --resume" in first
+    assert second.strip() == f"(full traceback in {tiny}/run/logs/dataprep.log)"
+
+
+def test_credentials_never_reach_a_file_or_the_terminal(tmp_path):
+    from dataprep.core.storage import redact, redact_secrets
+
+    uri = "s3://AKIAEXAMPLE:wJalr/XUtnFEMI@bucket/a/c.jsonl?endpoint_override=127.0.0.1:9000&secret_key=S3CR3T"
+    assert redact_secrets(f"error: {uri} missing") == (
+        "error: s3://***@bucket/a/c.jsonl?endpoint_override=127.0.0.1:9000&secret_key=*** missing"
+    )
+    assert redact({"inputs": [{"path": uri}], uri: 1}) == {
+        "inputs": [{"path": redact_secrets(uri)}],
+        redact_secrets(uri): 1,
+    }
+    assert redact_secrets("s3://bucket/x?region=eu&session_token=TOK&scheme=http") == (
+        "s3://bucket/x?region=eu&session_token=***&scheme=http"
+    )

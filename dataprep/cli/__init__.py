@@ -9,10 +9,17 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import io
+import os
 import pkgutil
 import sys
+import tempfile
+import time
+import traceback
+from typing import Any
 
 from dataprep import __version__
+from dataprep.core.storage import redact_secrets
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -25,7 +32,28 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _Redacting(io.TextIOBase):
+    """A terminal stream that never shows a credential, whatever a message quotes (a URI)."""
+
+    def __init__(self, stream: Any) -> None:
+        self.stream = stream
+
+    def write(self, text: str) -> int:
+        self.stream.write(redact_secrets(text))
+        return len(text)
+
+    def flush(self) -> None:
+        self.stream.flush()
+
+    def isatty(self) -> bool:
+        return self.stream.isatty()
+
+    def fileno(self) -> int:
+        return self.stream.fileno()
+
+
 def main(argv: list[str] | None = None) -> int:
+    sys.stdout, sys.stderr = _Redacting(sys.stdout), _Redacting(sys.stderr)
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args) or 0)
@@ -36,3 +64,24 @@ def main(argv: list[str] | None = None) -> int:
         # Errors a user can fix: say what is wrong without a traceback.
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except Exception as exc:  # noqa: BLE001 - no traceback reaches the user: it goes to a log file
+        log = getattr(exc, "log_path", None) or _write_log(exc)
+        print(f"error: {_one_line(exc)}\n  (full traceback in {log})", file=sys.stderr)
+        return 1
+
+
+def _one_line(exc: BaseException) -> str:
+    """The first line of the message; the type too, unless the engine already worded it."""
+    text = str(exc).strip().splitlines()
+    first = text[0] if text else ""
+    return first if hasattr(exc, "log_path") else f"{type(exc).__name__}: {first}".rstrip(": ")
+
+
+def _write_log(exc: BaseException) -> str:
+    """The traceback of a failure outside any run directory, in a log file of its own."""
+    folder = os.path.join(tempfile.gettempdir(), "dataprep-logs")
+    os.makedirs(folder, exist_ok=True)
+    path = os.path.join(folder, f"error-{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}.log")
+    with open(path, "w") as f:
+        f.write(redact_secrets("".join(traceback.format_exception(exc))))
+    return path

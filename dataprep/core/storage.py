@@ -16,6 +16,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -152,7 +153,10 @@ class Storage:
         return json.loads(self.read_bytes(rel))
 
     def write_json(self, rel: str, obj: Any) -> None:
-        self.write_bytes(rel, (json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode())
+        """Canonical JSON, with credentials in any URI removed: manifests, run.json, progress and
+        work records all pass here, so no credential is ever written down."""
+        text = json.dumps(redact(obj), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+        self.write_bytes(rel, text.encode())
 
     def sha256(self, rel: str) -> str:
         h = hashlib.sha256()
@@ -161,18 +165,33 @@ class Storage:
                 h.update(chunk)
         return h.hexdigest()
 
-    def write_parquet(self, rel: str, table: pa.Table) -> FileEntry:
-        """Write ``table`` as one zstd Parquet file, atomically; return its manifest entry."""
+    def write_parquet(self, rel: str, table: pa.Table, row_groups: Sequence[int] | None = None) -> FileEntry:
+        """Write ``table`` as one zstd Parquet file, atomically; return its manifest entry.
+
+        ``row_groups`` gives the rows of each row group in order (empty ones included), so a
+        reader of a partitioned file reads only its group (``read_parquet(row_group=...)``).
+        """
         table = normalize_table(table)
         buf = io.BytesIO()
         dictionary = [f.name for f in table.schema if pa.types.is_string(f.type) and f.name not in NO_DICTIONARY]
-        pq.write_table(table, buf, use_dictionary=dictionary, **PARQUET_OPTIONS)
+        if row_groups is None:
+            pq.write_table(table, buf, use_dictionary=dictionary, **PARQUET_OPTIONS)
+        else:
+            options = {k: v for k, v in PARQUET_OPTIONS.items() if k != "row_group_size"}
+            with pq.ParquetWriter(buf, table.schema, use_dictionary=dictionary, **options) as writer:
+                start = 0
+                for rows in row_groups:
+                    writer.write_table(table.slice(start, rows), row_group_size=max(1, rows))
+                    start += rows
         data = buf.getvalue()
         self.write_bytes(rel, data)
         return FileEntry(rel, hashlib.sha256(data).hexdigest(), table.num_rows, len(data))
 
-    def read_parquet(self, rel: str, columns: Sequence[str] | None = None) -> pa.Table:
-        return pq.read_table(self.full(rel), columns=list(columns) if columns else None, filesystem=self.fs)
+    def read_parquet(self, rel: str, columns: Sequence[str] | None = None, row_group: int | None = None) -> pa.Table:
+        if row_group is None:
+            return pq.read_table(self.full(rel), columns=list(columns) if columns else None, filesystem=self.fs)
+        with self.fs.open_input_file(self.full(rel)) as f:
+            return pq.ParquetFile(f).read_row_group(row_group, columns=list(columns) if columns else None)
 
     def parquet_rows(self, rel: str) -> int:
         with self.fs.open_input_file(self.full(rel)) as f:
@@ -202,11 +221,11 @@ class StageWorkDir:
     def _p(self, name: str) -> str:
         return f"{self.rel_dir}/{name}"
 
-    def write_table(self, name: str, table: pa.Table) -> None:
-        self.storage.write_parquet(self._p(name), table)
+    def write_table(self, name: str, table: pa.Table, row_groups: Sequence[int] | None = None) -> None:
+        self.storage.write_parquet(self._p(name), table, row_groups)
 
-    def read_table(self, name: str, columns: Sequence[str] | None = None) -> pa.Table:
-        return self.storage.read_parquet(self._p(name), columns)
+    def read_table(self, name: str, columns: Sequence[str] | None = None, row_group: int | None = None) -> pa.Table:
+        return self.storage.read_parquet(self._p(name), columns, row_group)
 
     def write_json(self, name: str, obj: Any) -> None:
         self.storage.write_json(self._p(name), obj)
@@ -292,6 +311,35 @@ def split_uri(uri: str) -> tuple[str, str, str]:
     rest, q, query = rest.partition("?")
     auth, at, path = rest.rpartition("@")
     return f"{scheme}://{auth}{at}", path, q + query
+
+
+# Credentials a URI can carry: user info (``s3://KEY:SECRET@bucket``) and query options that
+# pyarrow.fs and the object stores accept (``?access_key=..&secret_key=..&session_token=..``,
+# pre-signed ``X-Amz-Signature=..``). Other options (endpoint, region, scheme) stay readable.
+_USERINFO = re.compile(r"\b([A-Za-z][A-Za-z0-9+.-]*://)[^\s?#'\"]*@")  # to the last @, as split_uri
+_SECRET_OPTION = re.compile(
+    r"(?i)([?&](?:access[_-]?key|secret[_-]?key|session[_-]?token|password|passwd|token|secret|"
+    r"credentials?|sig|signature|x-amz-[a-z-]+|sas|key)=)[^&\s#'\"]+"
+)
+REDACTED = "***"
+
+
+def redact_secrets(text: str) -> str:
+    """``text`` with every credential in a URI replaced by ``***``: for messages, logs and JSON."""
+    if "://" not in text and "=" not in text:
+        return text
+    return _SECRET_OPTION.sub(rf"\1{REDACTED}", _USERINFO.sub(rf"\1{REDACTED}@", text))
+
+
+def redact(obj: Any) -> Any:
+    """``redact_secrets`` over every string (and key) of a JSON-like value."""
+    if isinstance(obj, str):
+        return redact_secrets(obj)
+    if isinstance(obj, dict):
+        return {redact(k): redact(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [redact(v) for v in obj]
+    return obj
 
 
 def public_uri(uri: str) -> str:

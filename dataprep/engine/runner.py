@@ -15,6 +15,7 @@ import shutil
 import socket
 import sys
 import time
+import traceback
 import uuid
 from collections import Counter
 from dataclasses import dataclass
@@ -24,7 +25,7 @@ import pyarrow.parquet as pq
 
 from dataprep.config import Pipeline, StagePlan, check_columns, sha256_json
 from dataprep.core.schema import CORE_COLUMNS
-from dataprep.core.storage import Shard, StageArtifacts, StageWorkDir, Storage
+from dataprep.core.storage import Shard, StageArtifacts, StageWorkDir, Storage, redact_secrets
 from dataprep.engine import manifest as mf
 from dataprep.engine.executor import AnyExecutor, open_executor, stop_tagged
 from dataprep.engine.shards import intact, run_shards
@@ -92,10 +93,13 @@ def run_pipeline(
                     print(f"stage {plan.dir}", file=sys.stderr, flush=True)
                 try:
                     outcome, inputs = run_stage(pipeline, plan, storage, runner, inputs, resume, verbose, stage)
-                except BaseException:
+                except BaseException as exc:
                     run_doc["stages"][plan.index]["status"] = "failed"
                     run_doc["status"] = "failed"
                     storage.write_json(RUN_JSON, run_doc)
+                    if isinstance(exc, Exception) and not isinstance(exc, USER_ERRORS):
+                        message = f"{plan.dir}: {exc}; {_hint(exc)}"
+                        raise RunFailed(message, _log_failure(storage, plan.dir, exc)) from exc
                     raise
                 run_doc["stages"][plan.index].update(status="complete", config_sha256=plan.config_sha256)
                 outcomes.append(outcome)
@@ -103,6 +107,34 @@ def run_pipeline(
         _check(mf.validate(run_doc, "run"), RUN_JSON)
         storage.write_json(RUN_JSON, run_doc)
     return RunResult(storage.uri(), outcomes)
+
+
+class RunFailed(RuntimeError):
+    """A stage failed; the message names it, ``log_path`` holds the full traceback."""
+
+    def __init__(self, message: str, log_path: str) -> None:
+        super().__init__(message)
+        self.log_path = log_path
+
+
+LOG = "logs/dataprep.log"
+# Raised with a message meant for the user (an infeasible mixture, a missing file): passed on as is.
+USER_ERRORS = (ValueError, FileNotFoundError, FileExistsError, PermissionError)
+
+
+def _hint(exc: BaseException) -> str:
+    """What to do next, for the failures users meet."""
+    if "Errno 28" in str(exc) or "No space left" in str(exc):
+        return "the disk holding the output or Ray's temp dir is full: free space, then rerun with --resume"
+    return "fix the cause named here, then rerun with --resume to keep the finished shards"
+
+
+def _log_failure(storage: Storage, stage_dir: str, exc: BaseException) -> str:
+    """Append the failure's traceback (credentials removed) to the run's log; return its path."""
+    old = storage.read_bytes(LOG).decode() if storage.exists(LOG) else ""
+    entry = f"{mf.now()} {stage_dir} failed\n" + "".join(traceback.format_exception(exc))
+    storage.write_bytes(LOG, (old + redact_secrets(entry)).encode())
+    return f"{storage.display}/{LOG}"
 
 
 def _columns(pool: list[Shard]) -> tuple[str, ...]:
