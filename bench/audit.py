@@ -214,6 +214,17 @@ def run_peer(corpus: str, items: str, out: str) -> None:
     )
 
 
+def _bench_ids(folder: Path) -> dict[tuple[str, int], str]:
+    """The bench's own document ids by (file, 1-based row): what the report's file and row name."""
+    import pyarrow.parquet as pq
+
+    return {
+        (f.name, row): doc_id
+        for f in sorted(folder.glob("*.parquet"))
+        for row, doc_id in enumerate(pq.read_table(f, columns=["id"]).column("id").to_pylist(), start=1)
+    }
+
+
 def _words(text: str) -> str:
     """Normalized words joined by spaces: the matched span must appear inside the item's."""
     import polars as pl
@@ -238,6 +249,9 @@ def main(copies: int) -> None:
         mb = sum(len(t.encode()) for t in texts) / 1e6
         r = ours(corpus, work)
         report = r["report"]
+        ids = _bench_ids(corpus)
+        for m in report["matches"]:  # the report names documents by the id rule; the bench by its own ids
+            m["doc_id"] = ids[m["file"], m["row"]]
         found = {(m["doc_id"], m["benchmark"], m["split"], m["item_id"]) for m in report["matches"]}
         names = [(b.name, b.split, it.item_id) for b in sets for it in b.items]
         recall = {}
