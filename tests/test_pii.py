@@ -109,3 +109,25 @@ def test_stage_modes(mode):
         assert by_id["a"]["text"] == "mail me: <EMAIL> or <PHONE>" and by_id["c"]["text"] == "ip <IP>"
     rejected = [r["id"] for r in result.rejected.to_pylist()] if result.rejected is not None else []
     assert rejected == (["a"] if mode == "drop" else [])
+
+
+def test_ner_backend_by_local_path(tmp_path):
+    """A real spaCy pipeline (blank English + entity ruler) saved to disk and named by path."""
+    import spacy
+
+    nlp = spacy.blank("en")
+    ruler = nlp.add_pipe("entity_ruler")
+    ruler.add_patterns(
+        [
+            {"label": "PERSON", "pattern": [{"LOWER": "ada"}, {"LOWER": "lovelace"}]},
+            {"label": "GPE", "pattern": "London"},
+        ]
+    )
+    nlp.to_disk(tmp_path / "model")
+    config = PiiConfig(ner={"model": "model"}, types=["email", "name", "address"])
+    stage = PiiStage(config, RunInfo(seed=1, base_dir=str(tmp_path)))
+    result = stage.process(
+        pa.table({"id": ["a"], "text": ["Ada Lovelace wrote from London to ada@lovelace.org"]}), None
+    )
+    assert result.kept.column("text").to_pylist() == ["<NAME> wrote from <ADDRESS> to <EMAIL>"]
+    assert PiiConfig().active_types() == ("key", "email", "iban", "national_id", "card", "ssn", "ip", "phone")

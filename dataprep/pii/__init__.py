@@ -65,7 +65,9 @@ def build_detectors(
         if t in NER_TYPES:
             if ner_model is None:
                 raise ValueError(f"pii type {t!r} needs an NER model (ner.model: a spaCy pipeline folder)")
-            detectors.append(NerDetector(ner_model, t))
+            ner = NerDetector(ner_model, t)
+            ner.check()  # a missing spaCy or a bad model folder fails before any shard
+            detectors.append(ner)
         elif t == "key":
             detectors += secret_detectors()
         elif t == "national_id":  # one detector per kind: each gated on its own pattern
