@@ -48,3 +48,35 @@ def test_pipeline_errors_are_plain_messages(tmp_path, capsys):
     assert main(["run", str(bad)]) == 2
     err = capsys.readouterr().err
     assert "stage 1 (ingest): inputs" in err and "Traceback" not in err
+
+
+def test_lineage_says_which_rules_failed_and_inspect_selects_and_filters(tmp_path, capsys):
+    out = tmp_path / "run"
+    pipeline = {
+        "name": "why",
+        "stages": [
+            {"stage": "ingest", "inputs": [{"path": f"{REPO}/pipelines/data/quickstart/code.jsonl.gz"}]},
+            {"stage": "quality", "rule_sets": ["gopher_repetition"], "language": None},
+        ],
+    }
+    (tmp_path / "p.json").write_text(json.dumps(pipeline))
+    assert main(["run", str(tmp_path / "p.json"), "--output", str(out), "--quiet", "--executor", "local"]) == 0
+    capsys.readouterr()
+    assert main(["inspect", str(out / "01-quality"), "--rejected", "--columns", "id,reason,q_dup_line_*"]) == 0
+    shown = capsys.readouterr().out
+    first = json.loads(shown[shown.index("{") : shown.index("}") + 1])
+    assert list(first) == ["id", "reason", "q_dup_line_frac", "q_dup_line_char_frac"]
+    assert main(["inspect", str(out / "01-quality"), "--rejected", "--where", "q_dup_line_frac>0.3", "-n", "0"]) == 0
+    some = int(capsys.readouterr().out.split()[0])
+    assert main(["inspect", str(out / "01-quality"), "--rejected", "-n", "0"]) == 0
+    assert 0 < some < int(capsys.readouterr().out.split()[0])
+
+    assert main(["lineage", str(out), first["id"]]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    rejected = next(i for i, line in enumerate(lines) if "REJECTED" in line)
+    assert f"reason={first['reason']}" in lines[rejected]
+    assert lines[rejected + 1].strip().startswith(f"{first['reason']}: q_")  # the first failing rule first
+    value = first["q_dup_line_frac"]
+    if value > 0.3:  # every failing rule is listed, with the document's value and the threshold
+        assert f"gopher_repetition.dup_line_frac: q_dup_line_frac {value:.4g} > 0.3" in [x.strip() for x in lines]
+    assert all("q_" not in line for line in lines if line.strip().startswith("{"))  # signals are not dumped

@@ -1,9 +1,17 @@
-"""``dataprep inspect DIR/STAGE``: show the first rows a stage kept (or rejected)."""
+"""``dataprep inspect DIR/STAGE``: show rows a stage kept (or rejected), chosen columns, filtered."""
 
 from __future__ import annotations
 
 import argparse
+import fnmatch
 import json
+import operator
+import re
+
+import polars as pl
+
+OPS = {"==": operator.eq, "!=": operator.ne, "<=": operator.le, ">=": operator.ge, "<": operator.lt, ">": operator.gt}
+WHERE = re.compile(r"^\s*([\w.#-]+)\s*(==|!=|<=|>=|<|>)\s*(.*?)\s*$")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -12,18 +20,59 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-n", type=int, default=5, help="rows to show (default 5)")
     p.add_argument("--rejected", action="store_true", help="show rejected rows instead")
     p.add_argument("--width", type=int, default=300, help="characters of text to show (default 300)")
+    p.add_argument("--columns", help="comma-separated columns to show; globs allowed, e.g. id,text,q_*")
+    p.add_argument(
+        "--where",
+        action="append",
+        default=[],
+        metavar="COND",
+        help="keep rows where COLUMN OP VALUE (OP: == != < <= > >=), e.g. 'domain==code' or 'q_words<50'; "
+        "repeat to combine",
+    )
     p.set_defaults(func=_inspect)
 
 
 def _inspect(args: argparse.Namespace) -> int:
     from dataprep.api import read_stage
 
-    table = read_stage(args.stage_dir, rejected=args.rejected)
-    print(f"{table.num_rows:,} rows; columns: {', '.join(table.column_names)}")
-    for row in table.slice(0, args.n).to_pylist():
+    frame = pl.from_arrow(read_stage(args.stage_dir, rejected=args.rejected))
+    for cond in args.where:
+        frame = frame.filter(_condition(cond, frame))
+    columns = _columns(args.columns, frame.columns) if args.columns else frame.columns
+    print(f"{frame.height:,} rows; columns: {', '.join(frame.columns)}")
+    for row in frame.select(columns).head(args.n).to_dicts():
         shown = {k: (_short(v, args.width)) for k, v in row.items()}
         print(json.dumps(shown, ensure_ascii=False, indent=1, default=str))
     return 0
+
+
+def _columns(spec: str, available: list[str]) -> list[str]:
+    """The columns named (in the order given), globs expanded; an unknown name is an error."""
+    out: list[str] = []
+    for pattern in (p.strip() for p in spec.split(",") if p.strip()):
+        matched = [c for c in available if fnmatch.fnmatchcase(c, pattern)]
+        if not matched:
+            raise ValueError(f"--columns: no column matches {pattern!r}; columns are {', '.join(available)}")
+        out += [c for c in matched if c not in out]
+    return out
+
+
+def _condition(text: str, frame: pl.DataFrame) -> pl.Expr:
+    """``COLUMN OP VALUE`` as a polars filter; the value is typed like the column."""
+    m = WHERE.match(text)
+    if not m:
+        raise ValueError(f"--where {text!r}: write COLUMN OP VALUE, e.g. 'q_words<50' or 'domain==code'")
+    name, op, raw = m.groups()
+    if name not in frame.columns:
+        raise ValueError(f"--where: no column {name!r}; columns are {', '.join(frame.columns)}")
+    dtype = frame.schema[name]
+    value: object = raw.strip("'\"")
+    if dtype.is_numeric():
+        try:
+            value = float(raw)
+        except ValueError:
+            raise ValueError(f"--where: column {name!r} is numeric; {raw!r} is not a number") from None
+    return OPS[op](pl.col(name), value).fill_null(False)
 
 
 def _short(value: object, width: int) -> object:

@@ -10,6 +10,8 @@ import json
 
 SPANS_SUFFIX = "_spans"  # list<struct{start, end, also_in}> columns of span-removing stages
 SPANS_SHOWN = 10
+# Columns the "why" lines already put in words: quality signals, language, duplicates, benchmarks.
+EXPLAINED_PREFIXES = ("q_", "decontam_", "lang")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -42,12 +44,17 @@ def _lineage(args: argparse.Namespace) -> int:
         if s.status == "rejected":
             reason = s.detail.get("reason")
             extra = {
-                k: v for k, v in s.detail.items() if k not in ("reason", "stage", "meta", "source", "domain", "url")
+                k: v
+                for k, v in s.detail.items()
+                if k not in ("reason", "stage", "meta", "source", "domain", "url", "why", "dup_of")
+                and not k.startswith(EXPLAINED_PREFIXES)
             }
             print(f"{s.stage:<18} REJECTED  {s.doc_id}  reason={reason}  ({where})")
-            extra = {k: v for k, v in extra.items() if not k.endswith(SPANS_SUFFIX)}
-            if extra:
-                print(f"{'':<18}           {json.dumps(extra, ensure_ascii=False, default=str)[:400]}")
+            for line in s.detail.get("why", []):
+                print(f"{'':<18}           {line}")
+            shown = {k: v for k, v in extra.items() if not k.endswith(SPANS_SUFFIX)}
+            if shown:
+                print(f"{'':<18}           {json.dumps(shown, ensure_ascii=False, default=str)[:400]}")
         else:
             span = s.detail.get("tokens")
             tokens = f"  tokens [{span['span'][0]}, {span['span'][1]}) of {span['index']}" if span else ""

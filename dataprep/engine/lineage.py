@@ -17,6 +17,9 @@ import numpy as np
 import pyarrow.compute as pc
 
 from dataprep.core.storage import Storage
+from dataprep.quality.rules import Rule, explain
+from dataprep.stages.decontaminate import REPORT
+from dataprep.stages.quality import RULES_ARTIFACT
 
 # Columns too large to show in a lineage report.
 BULKY = {"text", "input_ids"}
@@ -46,6 +49,13 @@ def trace(run_dir: str, doc_id: str) -> list[Sighting]:
         for status, entries in (("kept", doc["outputs"]), ("rejected", doc["rejected"])):
             for e in entries:
                 found += _find(storage, st["dir"], status, e["path"], doc_id)
+        rules = [a["path"] for a in doc["artifacts"] if a["path"].endswith(f"/{RULES_ARTIFACT}")]
+        report = [a["path"] for a in doc["artifacts"] if a["path"].endswith(f"/{REPORT}.json")]
+        for s in found:
+            if s.status == "rejected":
+                s.detail["why"] = _why(storage, s.detail, rules[0] if rules else None)
+            if report and s.detail.get("decontam_items"):
+                s.detail["why"] = s.detail.get("why", []) + _matched_spans(storage, report[0], s.doc_id)
         for a in doc["artifacts"]:
             if a["path"].endswith(DOC_INDEX_SUFFIX):
                 spans = _token_spans(storage, a["path"], doc_id)
@@ -54,6 +64,34 @@ def trace(run_dir: str, doc_id: str) -> list[Sighting]:
                         s.detail["tokens"] = {"index": a["path"], "span": list(spans[s.doc_id])}
         out += found
     return out
+
+
+def _why(storage: Storage, detail: dict[str, Any], rules_path: str | None) -> list[str]:
+    """Why a stage rejected the document, in words: every rule it failed with its value and
+    threshold, the kept copy of a duplicate, the benchmark items a contaminated text held."""
+    why = []
+    if rules_path is not None:
+        rules = [Rule.model_validate(r) for r in storage.read_json(rules_path)]
+        why += explain(detail, rules)
+    if detail.get("dup_of"):
+        why.append(f"duplicate of {detail['dup_of']} (the copy that was kept)")
+    items = detail.get("decontam_items") or []
+    overlaps = detail.get("decontam_overlap") or [None] * len(items)
+    for item, overlap in zip(items, overlaps):
+        share = f" ({overlap:.0%} of its n-grams)" if overlap is not None else ""
+        why.append(f"holds benchmark item {item}{share}")
+    if detail.get("reason") == "not_sampled":
+        why.append("not drawn in its domain's seeded sample for the mixture's budget")
+    return why
+
+
+def _matched_spans(storage: Storage, report_path: str, doc_id: str) -> list[str]:
+    """The character spans of a document that matched benchmark items, from the stage's report."""
+    matches = [m for m in storage.read_json(report_path).get("matches", []) if m["doc_id"] == doc_id]
+    return [
+        f"span [{m['start']}, {m['end']}) matches {m['benchmark']}/{m['split']}/{m['item_id']}: {m['text'][:60]!r}"
+        for m in matches
+    ]
 
 
 @dataclass

@@ -123,6 +123,29 @@ def evaluate(signals: pl.DataFrame, rules: Iterable[Rule]) -> pl.DataFrame:
     return fails.with_columns(reason.alias("reason"))
 
 
+def explain(signals: Mapping[str, Any], rules: Iterable[Rule]) -> list[str]:
+    """Each rule one document fails, as ``rule: value op threshold`` (e.g. for lineage).
+
+    Decided by ``evaluate`` itself, so the explanation can never disagree with the decision.
+    """
+    rules = [r for r in rules if r.signal in signals]
+    if not rules:
+        return []
+    frame = pl.DataFrame({r.signal: [signals[r.signal]] for r in rules})
+    failed = evaluate(frame, rules).row(0, named=True)
+    out = []
+    for r in rules:
+        if failed[r.name]:
+            value = signals[r.signal]
+            shown = f"{value:.4g}" if isinstance(value, float) else repr(value)
+            if r.allowed is not None:
+                out.append(f"{r.name}: {r.signal} {shown} not in {list(r.allowed)}")
+            else:
+                op, limit = ("<", r.min) if r.min is not None else (">", r.max)
+                out.append(f"{r.name}: {r.signal} {shown} {op} {limit:g}")
+    return out
+
+
 def failure_counts(decisions: pl.DataFrame) -> dict[str, int]:
     """How many documents fail each rule (every failing rule, not only the first)."""
     rule_cols = [c for c in decisions.columns if c != "reason"]
