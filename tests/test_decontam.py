@@ -340,3 +340,18 @@ def test_a_malformed_benchmark_file_is_one_line_naming_it(tmp_path: Path, shared
     assert main(["audit", *args, "--executor", "local", "--quiet"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("error: ") and str(path) in err
+
+
+def test_audit_help_states_the_stage_defaults() -> None:
+    """The flags leave unset settings to the stage's config model; their help must say its defaults."""
+    import re
+
+    from dataprep.cli import build_parser
+    from dataprep.cli.audit import STAGE_SETTINGS
+    from dataprep.stages.decontaminate import DecontaminateConfig
+
+    sub = next(a for a in build_parser()._actions if a.dest == "command").choices["audit"]
+    helps = {a.dest: a.help for a in sub._actions}
+    for name in STAGE_SETTINGS:
+        stated = re.search(r"\(default ([\d.]+)\)", helps[name]).group(1)
+        assert float(stated) == DecontaminateConfig.model_fields[name].default, name
