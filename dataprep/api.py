@@ -27,6 +27,7 @@ from dataprep.engine.lineage import trace
 from dataprep.engine.runner import RunLock, RunResult, run_pipeline
 from dataprep.engine.verify import verify_run
 from dataprep.mix.mixtures import parse_mixtures
+from dataprep.report import write_report
 from dataprep.stages.mix import MixStage
 
 __all__ = ["run", "audit", "write_mixtures", "read_stage", "verify_run", "trace", "RunResult", "MixtureRun"]
@@ -42,13 +43,19 @@ def run(
     verbose: bool = False,
     base_dir: str | None = None,
     executor: str = "ray",
+    report: bool = True,
+    settings: list[str] | None = None,
+    force_unlock: bool = False,
 ) -> RunResult:
     """Run a pipeline (a YAML path or a dict) into ``output`` (default ``runs/<name>``).
 
+    ``settings``: ``STAGE.KEY=VALUE`` changes applied before validation, as ``--set`` does.
     ``executor="local"`` runs every task in this process (no Ray): for debugging and tests.
+    ``force_unlock``: take the output's lock even from a live process (``--force-unlock``).
+    ``report``: write ``report.html`` (``dataprep report``) into the run directory at the end.
     """
-    pipe = load_pipeline(pipeline, inputs=inputs, base_dir=base_dir)
-    return run_pipeline(
+    pipe = load_pipeline(pipeline, inputs=inputs, base_dir=base_dir, settings=settings)
+    result = run_pipeline(
         pipe,
         output or f"runs/{pipe.name}",
         address=address,
@@ -56,7 +63,11 @@ def run(
         resume=resume,
         verbose=verbose,
         executor=executor,
+        force_unlock=force_unlock,
     )
+    if report:
+        write_report([result.output_dir])
+    return result
 
 
 # An audit's shards: ~2.5 CPU s of matching each (so a 30 MB corpus still keeps two cores busy;

@@ -24,7 +24,8 @@ import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from types import UnionType
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
@@ -33,7 +34,7 @@ from dataprep.core.contract import InputPath, RunInfo, StageConfig
 from dataprep.core.storage import redact
 from dataprep.mix.mixtures import NAME
 from dataprep.mix.settings import MixConfig
-from dataprep.stages import stage_class
+from dataprep.stages import STAGES, stage_class
 from dataprep.stages.base import Stage
 from dataprep.stages.ingest import IngestConfig
 
@@ -96,6 +97,7 @@ class Pipeline:
     path: str | None = None
     sha256: str | None = None
     raw: dict[str, Any] = field(default_factory=dict)
+    settings: list[str] = field(default_factory=list)  # --set KEY=VALUE, applied to raw; kept for run.json
 
     @property
     def run_info(self) -> RunInfo:
@@ -112,9 +114,13 @@ def sha256_json(obj: Any) -> str:
 
 
 def load_pipeline(
-    source: str | Path | dict[str, Any], inputs: list[str] | None = None, base_dir: str | None = None
+    source: str | Path | dict[str, Any],
+    inputs: list[str] | None = None,
+    base_dir: str | None = None,
+    settings: list[str] | None = None,
 ) -> Pipeline:
-    """Read and validate a pipeline; ``inputs`` replaces the ingest stage's input paths."""
+    """Read and validate a pipeline; ``inputs`` replaces the ingest stage's input paths and
+    ``settings`` (``STAGE.KEY=VALUE``, as ``--set``) change settings before validation."""
     path = sha = None
     if isinstance(source, dict):
         raw = copy.deepcopy(source)
@@ -136,6 +142,8 @@ def load_pipeline(
     where = path or "pipeline"
     if inputs:
         raw = _with_inputs(raw, inputs, where)
+    if settings:
+        raw = apply_settings(raw, settings, where)
     ctx = {"base_dir": base}
     try:
         model = _PipelineModel.model_validate(raw, context=ctx)
@@ -164,7 +172,7 @@ def load_pipeline(
         errors += _check_order(where, plans) or _check_mix_groups(where, plans)
     if errors:
         raise PipelineError("\n".join(errors))
-    return Pipeline(model.name, model.seed, base, plans, model.tokenizer, path, sha, raw)
+    return Pipeline(model.name, model.seed, base, plans, model.tokenizer, path, sha, raw, list(settings or []))
 
 
 def check_columns(plans: Sequence[StagePlan], stages: Sequence[Stage], given: Iterable[str] = ()) -> None:
@@ -231,6 +239,42 @@ def _check_mix_groups(where: str, plans: list[StagePlan]) -> list[str]:
     return errors
 
 
+def apply_settings(raw: dict[str, Any], settings: list[str], where: str) -> dict[str, Any]:
+    """The pipeline with each ``KEY=VALUE`` applied, VALUE read as YAML (so typed as in a file).
+
+    KEY is ``STAGE.SETTING[.SUB...]`` where STAGE is a stage's name (or its directory, e.g.
+    ``02-dedup``, when a name repeats), or a pipeline field (``seed``). Validation happens
+    afterwards, exactly as for the file, so a wrong key or type gives the same error.
+    """
+    raw = copy.deepcopy(raw)
+    stages = [s for s in raw.get("stages") or [] if isinstance(s, dict)]
+    dirs = {f"{i:02d}-{s.get('stage')}": s for i, s in enumerate(stages)}
+    for item in settings:
+        key, eq, text = item.partition("=")
+        if not eq or not key:
+            raise PipelineError(f"--set {item!r}: write KEY=VALUE, e.g. dedup.threshold=0.7")
+        try:
+            value = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            raise PipelineError(f"--set {item!r}: the value is not valid YAML: {exc}") from None
+        head, _, rest = key.partition(".")
+        if not rest:
+            raw[head] = value
+            continue
+        named = [s for s in stages if s.get("stage") == head]
+        target = dirs.get(head) or (named[0] if len(named) == 1 else None)
+        if target is None:
+            hint = f"{head!r} names {len(named)} stages: use its directory" if named else f"no stage {head!r}"
+            raise PipelineError(f"{where}: --set {item!r}: {hint}; stages are {', '.join(dirs)}")
+        *parents, leaf = rest.split(".")
+        for part in parents:
+            target = target.setdefault(part, {})
+            if not isinstance(target, dict):
+                raise PipelineError(f"{where}: --set {item!r}: {part!r} is not a group of settings")
+        target[leaf] = value
+    return raw
+
+
 def _with_inputs(raw: dict[str, Any], inputs: list[str], where: str) -> dict[str, Any]:
     """Run the same pipeline on other files: each path gets the first input's settings."""
     raw = copy.deepcopy(raw)
@@ -260,3 +304,86 @@ def _format(where: str, label: str, exc: ValidationError) -> str:
         shown = "" if err["type"] in ("missing", "extra_forbidden") or isinstance(got, dict) else f" (got {got!r})"
         lines.append(f"{where}: {label}: {loc}: {msg}{shown}")
     return "\n".join(lines)
+
+
+def pipeline_schema() -> dict[str, Any]:
+    """A JSON Schema of the pipeline format, from the stage config models (for editors and CI).
+
+    Each stage entry is its config model's schema plus the ``stage`` key; unknown keys are
+    refused (``additionalProperties: false``), as at load time. Definitions of each stage's
+    nested models are kept apart by a ``<stage>.`` prefix.
+    """
+    defs: dict[str, Any] = {}
+    entries = []
+    for name in sorted(STAGES):
+        model = stage_class(name).config_model
+        schema = model.model_json_schema(ref_template=f"#/$defs/{name}.{{model}}")
+        defs.update({f"{name}.{k}": v for k, v in schema.pop("$defs", {}).items()})
+        schema["properties"] = {"stage": {"const": name}, **schema.get("properties", {})}
+        schema["required"] = ["stage", *schema.get("required", [])]
+        schema["title"] = f"stage: {name}"
+        entries.append(schema)
+    top = _PipelineModel.model_json_schema()
+    top["properties"]["stages"] = {"type": "array", "minItems": 1, "items": {"oneOf": entries}}
+    top["properties"]["name"]["pattern"] = NAME.pattern
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "dataprep pipeline",
+        **top,
+        "$defs": defs,
+    }
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One setting of a stage, as ``dataprep stages`` lists it."""
+
+    key: str  # dotted for nested groups, e.g. "language.min_score"
+    type: str
+    default: Any
+    meaning: str
+
+
+def stage_settings(model: type[BaseModel], prefix: str = "") -> list[Setting]:
+    """Every setting of a config model, nested groups flattened to dotted keys."""
+    out = []
+    for key, f in model.model_fields.items():
+        nested = _model_of(f.annotation)
+        default = None if f.is_required() else f.get_default(call_default_factory=True)
+        if isinstance(default, BaseModel):
+            default = default.model_dump(mode="json")
+        shown = "(required)" if f.is_required() else default
+        kind = "path" if _PATH_CHECK in f.metadata else _type_name(f.annotation)
+        out.append(Setting(prefix + key, kind, shown, f.description or ""))
+        if nested is not None:
+            out += stage_settings(nested, f"{prefix}{key}.")
+    return out
+
+
+_PATH_CHECK = get_args(InputPath)[1]  # how pydantic records a plain ``InputPath`` field
+
+
+def _model_of(annotation: Any) -> type[BaseModel] | None:
+    """The config model inside an annotation such as ``LanguageConfig | None``."""
+    for arg in (annotation, *get_args(annotation)):
+        if isinstance(arg, type) and issubclass(arg, BaseModel):
+            return arg
+    return None
+
+
+def _type_name(annotation: Any) -> str:
+    """A readable type: ``path``, ``float``, ``list[str] | None``, ``LanguageConfig``..."""
+    if annotation is InputPath:
+        return "path"
+    if annotation is type(None):
+        return "None"
+    origin, args = get_origin(annotation), get_args(annotation)
+    if origin is Annotated:
+        return _type_name(args[0])
+    if origin in (Union, UnionType):
+        return " | ".join(_type_name(a) for a in args)
+    if origin is Literal:
+        return " | ".join(repr(a) for a in args)
+    if origin is not None:
+        return f"{getattr(origin, '__name__', str(origin))}[{', '.join(_type_name(a) for a in args)}]"
+    return getattr(annotation, "__name__", str(annotation))

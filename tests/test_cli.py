@@ -80,3 +80,53 @@ def test_lineage_says_which_rules_failed_and_inspect_selects_and_filters(tmp_pat
     if value > 0.3:  # every failing rule is listed, with the document's value and the threshold
         assert f"gopher_repetition.dup_line_frac: q_dup_line_frac {value:.4g} > 0.3" in [x.strip() for x in lines]
     assert all("q_" not in line for line in lines if line.strip().startswith("{"))  # signals are not dumped
+
+
+def test_set_overrides_are_checked_like_yaml_and_recorded(tmp_path, capsys):
+    from conftest import QUICKSTART
+
+    out = tmp_path / "run"
+    for bad, message in [
+        ("dedup.thresh=0.7", "stage 3 (dedup): thresh: unknown setting"),
+        ("dedup.threshold=high", "stage 3 (dedup): threshold: Input should be a valid number"),
+        ("dedupp.threshold=0.7", "--set 'dedupp.threshold=0.7': no stage 'dedupp'; stages are 00-ingest, 01-quality"),
+        ("nonsense", "--set 'nonsense': write KEY=VALUE"),
+    ]:
+        assert main(["run", str(QUICKSTART), "--set", bad, "--output", str(out)]) == 2
+        err = capsys.readouterr().err
+        assert message in err and "Traceback" not in err
+    pipeline = tmp_path / "p.yaml"
+    pipeline.write_text(
+        "name: p\nstages:\n  - stage: ingest\n    inputs:\n"
+        f"      - {{path: {REPO}/pipelines/data/quickstart/fortunes.jsonl.gz}}\n"
+        "  - stage: quality\n    rule_sets: [c4]\n"
+    )
+    settings = ["quality.language.min_score=0.5", "ingest.shard_rows=7", "seed=11"]
+    args = ["run", str(pipeline), "--output", str(out), "--quiet", "--executor", "local", "--no-report"]
+    assert main(args + [a for s in settings for a in ("--set", s)]) == 0
+    run_doc = json.loads((out / "run.json").read_text())
+    assert run_doc["pipeline"]["settings"] == settings and run_doc["seed"] == 11
+    quality = json.loads((out / "01-quality/manifest.json").read_text())
+    assert quality["config"]["language"]["min_score"] == 0.5
+    assert json.loads((out / "00-ingest/manifest.json").read_text())["config"]["shard_rows"] == 7
+
+
+def test_stages_lists_every_setting_and_schema_checks_pipelines(capsys):
+    import jsonschema
+    import yaml
+
+    from dataprep.stages import STAGES
+
+    assert main(["stages"]) == 0
+    listed = capsys.readouterr().out
+    for name in STAGES:
+        assert f"\n{name}  (" in "\n" + listed
+    assert "  threshold " in listed and "language.min_score" in listed and "default 0.65" in listed
+
+    assert main(["schema"]) == 0
+    validator = jsonschema.Draft202012Validator(json.loads(capsys.readouterr().out))
+    for path in sorted(REPO.glob("pipelines/**/*.yaml")):
+        assert list(validator.iter_errors(yaml.safe_load(path.read_text()))) == [], path
+    quickstart = yaml.safe_load((REPO / "pipelines/quickstart.yaml").read_text())
+    quickstart["stages"][2]["treshold"] = 0.5
+    assert list(validator.iter_errors(quickstart))

@@ -9,15 +9,19 @@ interrupted. Column checks, run.json and the lock are here too: before any work 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
+import signal
 import socket
 import sys
+import threading
 import time
 import traceback
 import uuid
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -61,6 +65,7 @@ def run_pipeline(
     executor: str = "ray",
     pool: list[Shard] | None = None,
     notes: dict[str, Any] | None = None,
+    force_unlock: bool = False,
 ) -> RunResult:
     """Run every stage of ``pipeline`` into ``output`` under the run lock, resumably.
 
@@ -68,45 +73,102 @@ def run_pipeline(
     mixture drawn from a finished pool) instead of a source stage. ``executor``: ``ray`` or
     ``local`` (in this process, for debugging and unit tests). ``notes``: JSON files written
     beside run.json under the lock (a mixture's ``pool.json``), so a killed run still has them.
+    ``force_unlock``: take the lock even from a live holder (the user says that run is gone).
+    SIGINT and SIGTERM stop the run cleanly (lock released, Ray stopped, run.json ``interrupted``)
+    and raise ``RunInterrupted``; ``resume=True`` continues from the finished shards.
     """
     # Build every stage first: a setting only a stage can check (a tokenizer's EOS token, a
     # model file) or a column no stage before produces fails here, before any work.
     stages = [pipeline.build(plan) for plan in pipeline.stages]
     check_columns(pipeline.stages, stages, _columns(pool) if pool is not None else ())
+    for stage in stages:
+        if isinstance(stage, SourceStage):
+            stage.files()  # a missing input or an unknown format fails now: no run.json asks for --resume
     storage = Storage(output)
     _check_output(storage, storage.display, resume)
     storage.makedirs("")
-    with RunLock(storage, storage.display) as lock:
+    with _signals_interrupt(), RunLock(storage, storage.display, force=force_unlock) as lock:
         run_doc = _run_doc(pipeline, resume)
         storage.write_json(RUN_JSON, run_doc)  # before Ray starts: a kill from here on is resumable
         for name, note in (notes or {}).items():
             storage.write_json(name, note)
         outcomes: list[StageOutcome] = []
-        with open_executor(executor, address, num_cpus, tag=lock.tag) as runner:
-            if runner.temp_dir:
-                lock.record_ray_temp(runner.temp_dir)
-            inputs: list[Shard] = list(pool or [])
-            for plan, stage in zip(pipeline.stages, stages):
-                run_doc["stages"][plan.index]["status"] = "running"
-                storage.write_json(RUN_JSON, run_doc)
-                if verbose:
-                    print(f"stage {plan.dir}", file=sys.stderr, flush=True)
-                try:
-                    outcome, inputs = run_stage(pipeline, plan, storage, runner, inputs, resume, verbose, stage)
-                except BaseException as exc:
-                    run_doc["stages"][plan.index]["status"] = "failed"
-                    run_doc["status"] = "failed"
+        try:
+            with open_executor(executor, address, num_cpus, tag=lock.tag) as runner:
+                if runner.temp_dir:
+                    lock.record_ray_temp(runner.temp_dir)
+                inputs: list[Shard] = list(pool or [])
+                for plan, stage in zip(pipeline.stages, stages):
+                    run_doc["stages"][plan.index]["status"] = "running"
                     storage.write_json(RUN_JSON, run_doc)
-                    if isinstance(exc, Exception) and not isinstance(exc, USER_ERRORS):
-                        message = f"{plan.dir}: {exc}; {_hint(exc)}"
-                        raise RunFailed(message, _log_failure(storage, plan.dir, exc)) from exc
-                    raise
-                run_doc["stages"][plan.index].update(status="complete", config_sha256=plan.config_sha256)
-                outcomes.append(outcome)
+                    if verbose:
+                        print(f"stage {plan.dir}", file=sys.stderr, flush=True)
+                    try:
+                        outcome, inputs = run_stage(pipeline, plan, storage, runner, inputs, resume, verbose, stage)
+                    except Exception as exc:
+                        run_doc["stages"][plan.index]["status"] = "failed"
+                        run_doc["status"] = "failed"
+                        storage.write_json(RUN_JSON, run_doc)
+                        if not isinstance(exc, USER_ERRORS):
+                            message = f"{plan.dir}: {exc}; {_hint(exc)}"
+                            raise RunFailed(message, _log_failure(storage, plan.dir, exc)) from exc
+                        raise
+                    run_doc["stages"][plan.index].update(status="complete", config_sha256=plan.config_sha256)
+                    outcomes.append(outcome)
+        except KeyboardInterrupt as exc:  # SIGINT or SIGTERM: Ray is stopped by now, the lock goes next
+            for entry in run_doc["stages"]:
+                if entry["status"] == "running":
+                    entry["status"] = "interrupted"
+            run_doc["status"] = "interrupted"
+            storage.write_json(RUN_JSON, run_doc)
+            raise RunInterrupted(getattr(exc, "signal", signal.SIGINT), storage.display) from None
         run_doc.update(status="complete", end=mf.now())
         _check(mf.validate(run_doc, "run"), RUN_JSON)
         storage.write_json(RUN_JSON, run_doc)
     return RunResult(storage.uri(), outcomes)
+
+
+class RunInterrupted(KeyboardInterrupt):
+    """SIGINT or SIGTERM stopped the run after it cleaned up; ``--resume`` keeps the finished shards."""
+
+    def __init__(self, signum: int, output: str) -> None:
+        self.signal, self.output = signum, output
+        self.exit_code = 128 + signum  # what a shell reports for a process ended by that signal
+        super().__init__(f"interrupted by {signal.Signals(signum).name}; {output} keeps its finished shards")
+
+
+class _Signal(KeyboardInterrupt):
+    """Raised in the main thread by the handler of a stopping signal."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signal = signum
+
+
+@contextlib.contextmanager
+def _signals_interrupt() -> Iterator[None]:
+    """SIGINT and SIGTERM unwind the run (a ``KeyboardInterrupt``) so every ``with`` cleans up.
+
+    A second signal during that cleanup (Ray's shutdown takes a few seconds) is ignored: it
+    would cut the cleanup short and leave the lock and Ray's temp dir behind.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    stopping = False
+
+    def handler(signum: int, frame: Any) -> None:
+        nonlocal stopping
+        if not stopping:
+            stopping = True
+            raise _Signal(signum)
+
+    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for s, old in previous.items():
+            signal.signal(s, old)
 
 
 class RunFailed(RuntimeError):
@@ -164,7 +226,11 @@ def _run_doc(pipeline: Pipeline, resume: bool) -> dict[str, Any]:
         "schema": mf.RUN_SCHEMA,
         "schema_version": mf.SCHEMA_VERSION,
         "name": pipeline.name,
-        "pipeline": {"path": pipeline.path, "sha256": pipeline.sha256 or sha256_json(pipeline.raw)},
+        "pipeline": {
+            "path": pipeline.path,
+            "sha256": pipeline.sha256 or sha256_json(pipeline.raw),
+            "settings": pipeline.settings,
+        },
         "seed": pipeline.seed,
         "versions": mf.versions(),
         "start": mf.now(),
@@ -196,7 +262,7 @@ def run_stage(
         if _still_valid(old, stage, plan, inputs, storage):
             return StageOutcome(plan.name, storage.uri(plan.dir), old, reused=True), _shards(storage, old["outputs"])
     storage.delete(mpath)
-    start, t0 = mf.now(), time.monotonic()
+    start, t0, retries = mf.now(), time.monotonic(), executor.retries
     work = StageWorkDir(storage, f"{plan.dir}/_work")
     if isinstance(stage, SourceStage):
         records, input_entries = run_source(stage, plan, storage, executor, work, resume, verbose)
@@ -239,6 +305,7 @@ def run_stage(
         end=mf.now(),
         wall=time.monotonic() - t0,
         workers=executor.workers,
+        retries=executor.retries - retries,
         stats=stats,
     )
     _check(mf.validate(doc, "stage"), mpath)
@@ -315,15 +382,18 @@ class RunLock:
 
     A lock left by a process that no longer exists on this host (kill -9) is taken over, so
     ``--resume`` after a crash just works: what is left of the dead run's local Ray (workers
-    still finishing a task, its temp dir) is stopped and removed first. A live holder makes
-    the second run refuse.
+    still finishing a task, its temp dir) is stopped and removed first. The lock records the
+    holder's start time too: a live process with that pid but another start time is a new
+    process that reused the pid, and the lock is stale. A live holder makes the second run
+    refuse, unless ``force`` (``--force-unlock``: the user says that run is gone).
     """
 
-    def __init__(self, storage: Storage, output: str) -> None:
-        self.storage, self.output = storage, output
+    def __init__(self, storage: Storage, output: str, force: bool = False) -> None:
+        self.storage, self.output, self.force = storage, output, force
         self.info: dict[str, Any] = {
             "host": socket.gethostname(),
             "pid": os.getpid(),
+            "started": _start_time(os.getpid()),
             "tag": uuid.uuid4().hex,
             "ray_temp": None,
         }
@@ -340,19 +410,25 @@ class RunLock:
                     fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
                 except FileExistsError:
                     held = self._read(path)
-                    if self._stale(held):
-                        _clean_after(held)
-                        os.unlink(path)
+                    if self._stale(held) or self.force:
+                        if self.force:
+                            _warn_force(held, self.output)
+                        if held.get("host") == socket.gethostname():
+                            _clean_after(held)
+                        with contextlib.suppress(FileNotFoundError):
+                            os.unlink(path)
                         continue
                     raise FileExistsError(
                         f"another run (pid {held.get('pid')} on {held.get('host')}) is writing "
-                        f"into {self.output}; wait for it or stop it"
+                        f"into {self.output}; wait for it or stop it (if it is gone, pass --force-unlock)"
                     ) from None
                 with os.fdopen(fd, "w") as f:
                     json.dump(self.info, f)
                 return self
         # Object stores have no exclusive create: best effort, documented in the README.
-        if self.storage.exists(LOCK):
+        if self.storage.exists(LOCK) and self.force:
+            _warn_force(self.storage.read_json(LOCK), self.output)
+        elif self.storage.exists(LOCK):
             raise FileExistsError(
                 f"{self.output} has a lock ({self.storage.read_bytes(LOCK).decode()}); remove it if no run is active"
             )
@@ -384,8 +460,29 @@ class RunLock:
         except ProcessLookupError:
             return True
         except PermissionError:
-            return False
-        return False
+            pass
+        # Alive: the holder, or a process that reused its pid (a lock without a start time is trusted).
+        return held.get("started") is not None and _start_time(held["pid"]) != held["started"]
+
+
+def _start_time(pid: int) -> int | None:
+    """When ``pid`` started, in clock ticks since boot (/proc/PID/stat field 22); None if unknown."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read()
+    except OSError:
+        return None
+    # Field 2 (the command name) may hold spaces and parentheses: count fields after its last ')'.
+    return int(stat[stat.rindex(b")") + 2 :].split()[19])
+
+
+def _warn_force(held: dict[str, Any], output: str) -> None:
+    print(
+        f"warning: --force-unlock: taking the lock of {output} from pid {held.get('pid')} on {held.get('host')}; "
+        "if that run is still writing, the two runs will damage each other's files",
+        file=sys.stderr,
+        flush=True,
+    )
 
 
 def _clean_after(held: dict[str, Any]) -> None:
