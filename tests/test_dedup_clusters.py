@@ -38,7 +38,7 @@ def test_each_cluster_gathers_its_members_with_their_ranking_attributes(tmp_path
     # labelled with the component's smallest node, as the stage's decisions expect
     assert members.select((pl.col("label") == pl.col("node").min().over("label")).all()).item()
     assert {"shard", "row", "length", "exact"} <= set(members.columns)
-    assert rounds == 3  # the start, one hop, one round in which nothing changes
+    assert rounds == 2  # labels from the neighbours, then one round to find nothing left to change
 
 
 def test_two_documents_with_one_id_are_refused(tmp_path, texts) -> None:

@@ -1,14 +1,17 @@
-"""Partitioned min-label propagation against scipy's in-memory connected components."""
+"""Partitioned connected components (hooking + pointer jumping) against scipy's in-memory ones."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import polars as pl
+import pytest
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components as scipy_components
 
 from dataprep.core.storage import StageWorkDir, Storage
-from dataprep.dedup.components import connected_components, read_labels, size_histogram
+from dataprep.dedup.components import connected_components, read_labels, size_histogram, write_edges
 from dataprep.dedup.scratch import write_parts
 from dataprep.engine.executor import LocalExecutor
 
@@ -41,7 +44,23 @@ def test_labels_equal_the_smallest_node_of_each_scipy_component(tmp_path) -> Non
     used = np.unique(np.concatenate([u, v]))
     expected = {int(nodes[i]): int(nodes[comp == comp[i]].min()) for i in used}
     assert dict(labels.iter_rows()) == expected
-    assert 3 <= rounds <= 7  # the 6-node chain needs 5 rounds at most
+    assert 2 <= rounds <= 12  # two steps an iteration; iterations grow with log2 of the longest chain
+
+
+@pytest.mark.parametrize("order", ["random", "descending"])
+def test_a_chain_of_10000_converges_in_logarithmic_rounds(tmp_path, order) -> None:
+    """Min-label propagation needed one round per link (10,000); pointer jumping needs O(log n)."""
+    rng = np.random.default_rng(2)
+    nodes = np.unique(rng.integers(1, 2**63, 10_100, dtype=np.uint64))[:10_000]
+    nodes = rng.permutation(nodes) if order == "random" else nodes[::-1]
+    work = StageWorkDir(Storage(str(tmp_path)), "_work")
+    write_edges(work, "edges", 0, pl.DataFrame({"a": nodes[:-1], "b": nodes[1:]}), 4)
+
+    rounds = connected_components(work, LocalExecutor(), "edges", 4)
+
+    labels = pl.concat([read_labels(work, p) for p in range(4)])
+    assert labels.height == 10_000 and (labels["label"] == nodes.min()).all()
+    assert rounds <= 4 * math.ceil(math.log2(10_000))  # measured: 36 (random order), 30 (descending)
 
 
 def test_cluster_size_histogram_uses_power_of_two_buckets() -> None:

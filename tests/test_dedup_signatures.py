@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import polars as pl
+import pyarrow.parquet as pq
 import pytest
 import xxhash
 from dedup_corpus import EMPTY, EXACT_COPY, new_pass, planted
@@ -25,19 +26,27 @@ def test_each_shard_keeps_its_signatures_and_shuffles_every_partition(tmp_path, 
     run = new_pass(tmp_path, texts, config)
     LocalExecutor().map(signature_task, run.shard_tasks)
 
-    for task, (name, docs) in zip(run.shard_tasks, texts.items()):
-        kept = pl.from_arrow(run.work.read_table(f"signatures/{task.index:05d}"))
+    parts = len(run.part_tasks)
+    sigs = pl.concat([read_part(run.work, "sigs", p) for p in range(parts)])  # stored once, by node
+    for name, docs in texts.items():
+        kept = sigs.filter(pl.col("id").str.starts_with(f"{name}:")).sort(
+            pl.col("id").str.split(":").list[1].cast(int)
+        )
         assert kept["id"].to_list() == [f"{name}:{i}" for i in range(len(docs))]
         assert kept["node"].to_list() == [xxhash.xxh3_64_intdigest(i.encode()) for i in kept["id"]]
-        assert kept["length"].to_list() == [len(t) for t in docs]
         expected = config.hasher().signatures(normalize(pl.Series(docs), config.normalize), single_spaced=True)
         assert np.array_equal(kept["signature"].to_numpy(), expected)
-    for prefix in ("attrs", "exact", "bands", "sigs"):  # a file per (partition, shard), empty or not
-        assert len(run.work.list(f"{prefix}/")) == len(run.part_tasks) * len(run.shard_tasks)
+    for prefix, key in (("attrs", "node"), ("exact", "ekey"), ("bands", "key"), ("sigs", "node")):
+        files = run.work.list(f"{prefix}/")
+        assert len(files) == len(run.shard_tasks)
+        assert all(pq.ParquetFile(tmp_path / "_work/pass" / f).num_row_groups == parts for f in files)
+        for p in range(parts):  # one file per shard; each partition's rows, and only those, in its row group
+            assert (read_part(run.work, prefix, p)[key] % parts == p).all()
 
     attrs = pl.concat([read_part(run.work, "attrs", p) for p in range(len(run.part_tasks))])
     assert attrs.height == sum(len(d) for d in texts.values())
     by_id = {r["id"]: r for r in attrs.iter_rows(named=True)}
+    assert [by_id[f"a:{i}"]["length"] for i in range(len(texts["a"]))] == [len(t) for t in texts["a"]]
     assert by_id[EXACT_COPY]["exact"] == by_id["a:0"]["exact"]  # upper case normalizes away
     assert (by_id[EXACT_COPY]["shard"], by_id[EXACT_COPY]["row"]) == (1, 0)
 
@@ -52,3 +61,10 @@ def test_a_keep_rule_column_missing_from_the_input_is_named(tmp_path, texts) -> 
     run = new_pass(tmp_path, texts, DedupConfig(keep=["q_score"]))
     with pytest.raises(ValueError, match="q_score"):
         signature_task(run.shard_tasks[0])
+
+
+def test_partitions_follow_the_memory_budget_per_task() -> None:
+    # ~5.5 KB a document at the defaults (128 permutations, 14 bands)
+    assert DedupConfig().partition_count(1_000_000) == 6
+    assert DedupConfig(memory_per_task=256 << 20).partition_count(1_000_000) == 21
+    assert DedupConfig().partition_count(10) == 1 and DedupConfig(partitions=7).partition_count(10) == 7

@@ -1,13 +1,20 @@
 """Connected components of the duplicate graph, hash-partitioned so no process holds every edge.
 
-The graph lives in the stage's WorkDir as edge files ``edges/<part>/<source>`` (both
-directions, routed by ``u % parts``). Components come from iterative min-label propagation
-(as in Pregel / GraphFrames): every node starts labelled with itself; each round a
-partition task takes the messages sent to its nodes, lowers their labels, and sends each
-*changed* node's new label to its neighbours. The fixpoint labels every node with the
-smallest node of its component; rounds = the longest shortest path, a handful for
-duplicate clusters. A task holds one partition's edges and labels, never the whole graph.
-The one implementation: the stage runs it on the cluster, ``dataprep dedup-sweep`` in process.
+The graph lives in a WorkDir as edge files ``edges/<source>`` (both directions, a row group
+per partition of ``u``). Every node keeps a parent label, never larger than itself, in
+``labels/<part>``; components come from alternating two steps (Shiloach-Vishkin style):
+
+* shortcut (pointer jumping): every node takes its parent's parent until every tree is a
+  star; each step halves a tree's depth, so a chain of n nodes needs log2(n) steps;
+* hook: for every edge whose endpoints sit in different stars, the larger root takes the
+  smaller root as parent. Every star that is not a local minimum among its neighbours is
+  hooked, so the number of stars at least halves per hook.
+
+When a hook finds no edge between different stars, every node is labelled with the smallest
+node of its component (labels only ever fall, and stay inside the component). Rounds grow
+with the log of the longest chain, not with its length as plain min-label propagation's do.
+A task holds one partition's edges and labels, never the whole graph. The one implementation:
+the dedup stage runs it on the cluster, ``dataprep dedup-sweep`` in process.
 """
 
 from __future__ import annotations
@@ -19,6 +26,8 @@ import polars as pl
 from dataprep.core.contract import Executor, WorkDir
 from dataprep.dedup.scratch import NODE, read_part, write_parts
 
+_NO_LABELS = pl.DataFrame(schema={"node": NODE, "label": NODE})
+
 
 def write_edges(work: WorkDir, prefix: str, source: int, pairs: pl.DataFrame, parts: int) -> None:
     """Shuffle undirected edges ``(a, b)`` into the edge files, as directed rows both ways."""
@@ -27,8 +36,8 @@ def write_edges(work: WorkDir, prefix: str, source: int, pairs: pl.DataFrame, pa
 
 
 @dataclass(frozen=True)
-class _Round:
-    """One partition's task in one propagation round (picklable for Ray)."""
+class _Step:
+    """One partition's task in one round (picklable for Ray)."""
 
     work: WorkDir
     edges: str
@@ -36,56 +45,69 @@ class _Round:
     part: int
     round: int
 
+    def labels(self) -> pl.DataFrame:
+        return pl.from_arrow(self.work.read_table(f"labels/{self.part:05d}"))
 
-def _propagate(task: _Round) -> int:
-    """Lower this partition's labels by the messages sent to it; message the changes on.
+    def write(self, prefix: str, df: pl.DataFrame, key: str) -> None:
+        write_parts(self.work, f"{prefix}/{self.round:04d}", self.part, df, key, self.parts)
 
-    Round 0 has no labels yet: every node is its own label and counts as changed. Returns
-    the number of changed labels.
+    def read(self, prefix: str) -> pl.DataFrame:
+        return read_part(self.work, f"{prefix}/{self.round - 1:04d}", self.part)
+
+
+def _send(task: _Step) -> None:
+    """Settle this partition's labels, then send what the other side needs to answer.
+
+    Round 1 starts every node at the smallest of itself and its neighbours; later rounds
+    lower labels by the offers and grandparents received. Then each non-root node asks its
+    parent for the parent's label (``ask``), and each edge sends ``u``'s label to ``v``
+    (``hook``).
     """
-    work, part = task.work, task.part
-    edges = read_part(work, task.edges, part)
-    if edges.is_empty():
-        work.write_table(f"labels/{part:05d}", pl.DataFrame(schema={"node": NODE, "label": NODE}).to_arrow())
-        return 0
-    edges = edges.unique()
-    if task.round == 0:
-        labels = edges.select(pl.col("u").alias("node")).unique().with_columns(pl.col("node").alias("label"))
-        changed = labels
-    else:
-        old = pl.from_arrow(work.read_table(f"labels/{part:05d}"))
-        inbox = read_part(work, f"msg/{task.round - 1:04d}", part)
-        best = inbox.group_by("node").agg(pl.col("label").min().alias("offer")) if not inbox.is_empty() else None
-        if best is None:
-            return 0
-        merged = old.join(best, on="node", how="left")
-        lowered = pl.col("offer").is_not_null() & (pl.col("offer") < pl.col("label"))
-        changed = merged.filter(lowered).select("node", pl.col("offer").alias("label"))
-        labels = merged.select(
-            "node", pl.when(lowered).then(pl.col("offer")).otherwise(pl.col("label")).alias("label")
+    edges = read_part(task.work, task.edges, task.part)
+    if task.round == 1:
+        labels = (
+            edges.group_by("u").agg(pl.col("v").min()).select(node="u", label=pl.min_horizontal("u", "v")).sort("node")
+            if not edges.is_empty()
+            else _NO_LABELS
         )
-    work.write_table(f"labels/{part:05d}", labels.sort("node").to_arrow())
-    messages = (
-        edges.join(changed, left_on="u", right_on="node")
-        .filter(pl.col("label") < pl.col("v"))
-        .select(pl.col("v").alias("node"), "label")
-    )
-    write_parts(work, f"msg/{task.round:04d}", part, messages, "node", task.parts)
-    return changed.height
+        task.work.write_table(f"labels/{task.part:05d}", labels.to_arrow())
+    else:
+        labels, inbox = task.labels(), task.read("msg")
+        if not inbox.is_empty():
+            best = inbox.group_by("node").agg(pl.col("label").min().alias("offer"))
+            labels = labels.join(best, on="node", how="left", maintain_order="left")
+            labels = labels.select("node", label=pl.min_horizontal("label", "offer"))
+            task.work.write_table(f"labels/{task.part:05d}", labels.to_arrow())
+    task.write("ask", labels.filter(pl.col("label") != pl.col("node")).select("node", parent="label"), "parent")
+    task.write("hook", edges.join(labels, left_on="u", right_on="node").select(node="v", label_u="label"), "node")
+
+
+def _answer(task: _Step) -> int:
+    """Answer the previous round: a grandparent to each node whose parent is not a root
+    (pointer jumping), and, where an edge joins two different labels, the smaller to the
+    larger (hooking). Returns how many were sent: none means every node is final."""
+    labels = task.labels()
+    asks = task.read("ask").join(labels.rename({"node": "parent", "label": "grand"}), on="parent")
+    jumps = asks.filter(pl.col("grand") != pl.col("parent")).select("node", label="grand")
+    hooks = task.read("hook").join(labels, on="node").filter(pl.col("label_u") != pl.col("label"))
+    offers = hooks.select(node=pl.max_horizontal("label_u", "label"), label=pl.min_horizontal("label_u", "label"))
+    answers = pl.concat([jumps, offers]).unique()
+    task.write("msg", answers, "node")
+    return answers.height
 
 
 def connected_components(work: WorkDir, executor: Executor, edges: str, parts: int, max_rounds: int = 1000) -> int:
     """Label every node of the edge files under ``edges`` with its component's smallest node.
 
     Labels land in ``labels/<part>`` (columns ``node``, ``label``; nodes without edges are
-    absent). Returns the number of rounds. Deterministic: the fixpoint does not depend on
-    message order or on how many workers ran.
+    absent). Returns the number of rounds (parallel steps). Deterministic: the fixpoint does
+    not depend on message order or on how many workers ran.
     """
-    for rnd in range(max_rounds):
-        changed = executor.map(_propagate, [_Round(work, edges, parts, p, rnd) for p in range(parts)])
-        if sum(changed) == 0:
+    for rnd in range(1, max_rounds, 2):
+        executor.map(_send, [_Step(work, edges, parts, p, rnd) for p in range(parts)])
+        if sum(executor.map(_answer, [_Step(work, edges, parts, p, rnd + 1) for p in range(parts)])) == 0:
             return rnd + 1
-    raise RuntimeError(f"connected components did not converge in {max_rounds} rounds (a duplicate chain that long?)")
+    raise RuntimeError(f"connected components did not converge in {max_rounds} rounds")
 
 
 def read_labels(work: WorkDir, part: int) -> pl.DataFrame:

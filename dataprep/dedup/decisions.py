@@ -2,7 +2,7 @@
 
 Per label partition, each component is ranked by the ``keep`` rule (document content and
 id only, never arrival order) and its other members become decisions, routed to their
-shards (``decided/<shard>/<partition>``); ``process`` joins its shard's decisions back.
+shards (``decided``, a row group per shard); ``process`` joins its shard's decisions back.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import polars as pl
 import pyarrow as pa
 
 from dataprep.core.contract import WorkDir
-from dataprep.dedup.scratch import Task, read_part
+from dataprep.dedup.scratch import Task, read_part, write_parts
 
 EXACT, NEAR = "exact_dup", "near_dup"
 
@@ -43,8 +43,7 @@ def decide_task(task: Task) -> list[int]:
             reason=pl.when(pl.col("exact") == pl.col("kept_exact")).then(pl.lit(EXACT)).otherwise(pl.lit(NEAR)),
         )
     )
-    for shard, chunk in decided.partition_by("shard", as_dict=True, include_key=False).items():
-        task.work.write_table(f"decided/{shard[0]:05d}/{task.index:05d}", chunk.sort("row").to_arrow())
+    write_parts(task.work, "decided", task.index, decided, "shard", task.shards)
     return sorted(ranked.group_by("label").len()["len"].to_list())
 
 

@@ -3,8 +3,8 @@
 Each ``prepare`` pass works in its own sub-folder of the stage's WorkDir, named after a hash
 of the config and the inputs, so a rerun with other settings never reads stale files;
 ``current.json`` names the latest completed pass (read by ``process``, ``finalize`` and
-``dataprep dedup-sweep``). Between phases, rows travel as partitioned tables
-``<prefix>/<part>/<source>``: no task ever holds the whole corpus's rows.
+``dataprep dedup-sweep``). Between phases, rows travel as partitioned files
+``<prefix>/<source>`` (a row group per partition): no task ever holds the whole corpus's rows.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import polars as pl
 
 from dataprep.core.contract import ShardRef, WorkDir
@@ -52,18 +53,19 @@ def part_of(column: str, parts: int) -> pl.Expr:
 
 
 def write_parts(work: WorkDir, prefix: str, source: int, df: pl.DataFrame, key: str, parts: int) -> None:
-    """Shuffle write: rows of ``df`` go to ``<prefix>/<part>/<source>`` by ``key``'s partition.
+    """Shuffle write: ``df``'s rows as one file ``<prefix>/<source>``, ordered by ``key``'s
+    partition with one row group per partition (empty ones included).
 
-    Every partition gets a file, empty or not, so readers see a fixed set of files.
+    One file per writing task, not one per (task, partition): a phase writes as many files as
+    it has tasks, and a reader reads only its own row group of each.
     """
-    routed = df.with_columns(part_of(key, parts).alias("_part"))
-    for part in range(parts):
-        chunk = routed.filter(pl.col("_part") == part).drop("_part")
-        work.write_table(f"{prefix}/{part:05d}/{source:05d}", chunk.to_arrow())
+    routed = df.with_columns(part_of(key, parts).alias("_part")).sort("_part", maintain_order=True)
+    sizes = np.bincount(routed["_part"].to_numpy(), minlength=parts)
+    work.write_table(f"{prefix}/{source:05d}", routed.drop("_part").to_arrow(), row_groups=sizes.tolist())
 
 
-def read_part(work: WorkDir, prefix: str, part: int) -> pl.DataFrame:
-    """Shuffle read: every source's rows for ``part``, concatenated in source order."""
-    names = sorted(work.list(f"{prefix}/{part:05d}/"))
-    frames = [pl.from_arrow(work.read_table(n)) for n in names]
+def read_part(work: WorkDir, prefix: str, part: int, columns: Sequence[str] | None = None) -> pl.DataFrame:
+    """Shuffle read: every source's rows for ``part`` (all columns or ``columns``), in source order."""
+    names = sorted(work.list(f"{prefix}/"))
+    frames = [pl.from_arrow(work.read_table(n, columns, row_group=part)) for n in names]
     return pl.concat(frames, how="vertical_relaxed") if frames else pl.DataFrame()

@@ -1,10 +1,10 @@
 """Phase 1 of a dedup pass, per input shard: sketch every document, shuffle what later phases need.
 
 Each document gets a graph node (a hash of its id), an exact digest of its normalized text
-and a MinHash signature. The shard's signatures are kept (``signatures/<shard>``, re-read by
-``dataprep dedup-sweep``); ranking attributes go to node partitions (``attrs``), exact keys
-to digest partitions (``exact``), LSH band buckets to key partitions (``bands``) and, for
-``verify: signature``, signatures to node partitions (``sigs``).
+and a MinHash signature. Signatures are stored once, by node partition (``sigs``: read by
+signature verification and re-read by ``dataprep dedup-sweep``); ranking attributes go to
+node partitions (``attrs``), exact keys to digest partitions (``exact``) and LSH band buckets
+to key partitions (``bands``).
 """
 
 from __future__ import annotations
@@ -60,10 +60,8 @@ def signature_task(task: Task) -> None:
             LENGTH: table["text"].str.len_chars().cast(pl.Int64),
         }
     )
-    work.write_table(
-        f"signatures/{task.index:05d}",
-        base.with_columns(pl.Series("signature", sigs, dtype=pl.Array(pl.UInt64, cfg.num_perm))).to_arrow(),
-    )
+    signed = base.select("node", "id", "exact", signature=pl.Series(sigs, dtype=pl.Array(pl.UInt64, cfg.num_perm)))
+    write_parts(work, "sigs", task.index, signed, "node", parts)
     attrs = base.with_columns(
         *(table[c] for c in ranks),
         shard=pl.lit(task.index, pl.Int64),
@@ -79,7 +77,7 @@ def signature_task(task: Task) -> None:
 def _write_bands(
     work: WorkDir, index: int, parts: int, keyed: pl.DataFrame, sigs: np.ndarray, cfg: DedupConfig
 ) -> None:
-    """Shuffle band buckets by key, and signatures by node for verification."""
+    """Shuffle the band buckets of documents with shingles by key."""
     banding = cfg.banding()
     live = has_shingles(sigs) if cfg.near else np.zeros(len(sigs), bool)
     keys = band_keys(sigs[live], banding)
@@ -93,7 +91,3 @@ def _write_bands(
         }
     )
     write_parts(work, "bands", index, bands, "key", parts)
-    signed = docs.select("node").with_columns(
-        pl.Series("signature", sigs[live], dtype=pl.Array(pl.UInt64, cfg.num_perm))
-    )
-    write_parts(work, "sigs", index, signed if cfg.verify == "signature" else signed.clear(), "node", parts)

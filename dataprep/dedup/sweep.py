@@ -40,9 +40,9 @@ def load_signatures(stage_dir: str) -> tuple[DedupConfig, pl.DataFrame]:
     if manifest["stage"]["name"] != "dedup":
         raise ValueError(f"{stage_dir} is a {manifest['stage']['name']!r} stage, not dedup")
     scope = storage.read_json(f"_work/{CURRENT}")["scope"] if storage.exists(f"_work/{CURRENT}") else ""
-    names = storage.list(f"_work/{scope}/signatures")
+    names = storage.list(f"_work/{scope}/sigs")
     if not names:
-        raise FileNotFoundError(f"{stage_dir}/_work/{scope}/signatures holds no signatures (was _work deleted?)")
+        raise FileNotFoundError(f"{stage_dir}/_work/{scope}/sigs holds no signatures (was _work deleted?)")
     frames = [pl.from_arrow(storage.read_parquet(n)) for n in names]
     return DedupConfig(**manifest["config"]), pl.concat(frames).sort("id")
 

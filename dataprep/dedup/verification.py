@@ -39,7 +39,7 @@ def _attach(
     """Join one partition of candidate pairs with a node-partitioned table on endpoint
     ``side`` (renaming ``columns``), then shuffle the result by column ``route``. Returns
     the number of distinct pairs."""
-    found = read_part(work, table, part).select(
+    found = read_part(work, table, part, ["node", *columns]).select(
         pl.col("node").alias(side), *(pl.col(c).alias(n) for c, n in columns.items())
     )
     distinct = read_part(work, pairs, part).unique()
@@ -56,7 +56,8 @@ def signature_first_task(task: Task) -> dict[str, int]:
 def signature_second_task(task: Task) -> dict[str, int]:
     """Phase 3b: the second signature; pairs whose similarity estimate reaches the threshold are edges."""
     pairs = read_part(task.work, "cand2", task.index)
-    joined = pairs.join(read_part(task.work, "sigs", task.index).rename({"node": "b", "signature": "sig_b"}), on="b")
+    sigs = read_part(task.work, "sigs", task.index, ["node", "signature"])
+    joined = pairs.join(sigs.rename({"node": "b", "signature": "sig_b"}), on="b")
     edges = joined.select("a", "b")
     if not joined.is_empty():
         similar = estimate_similarity(joined["sig_a"].to_numpy(), joined["sig_b"].to_numpy()) >= task.config.threshold

@@ -18,7 +18,6 @@ as the kept document) or ``near_dup``, and ``dup_of`` = the id of the kept docum
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import pyarrow as pa
@@ -41,8 +40,6 @@ from dataprep.dedup.verification import (
 )
 from dataprep.stages.base import FinalizeContext, PrepareContext, ShardContext, ShardResult, Stage, reject, sum_stats
 
-ROWS_PER_PARTITION = 200_000  # rows of one shuffle partition, when ``partitions`` is not set
-
 
 class DedupStage(Stage):
     name = "dedup"
@@ -59,8 +56,7 @@ class DedupStage(Stage):
 
     def prepare(self, ctx: PrepareContext) -> None:
         cfg = self.config
-        total = sum(s.rows for s in ctx.inputs)
-        parts = cfg.partitions or max(1, math.ceil(total / ROWS_PER_PARTITION))
+        parts = cfg.partition_count(sum(s.rows for s in ctx.inputs))
         scope = pass_name(cfg, ctx.inputs)
         work = ctx.work.sub(scope)
         shards = len(ctx.inputs)
