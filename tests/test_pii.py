@@ -131,3 +131,17 @@ def test_ner_backend_by_local_path(tmp_path):
     )
     assert result.kept.column("text").to_pylist() == ["<NAME> wrote from <ADDRESS> to <EMAIL>"]
     assert PiiConfig().active_types() == ("key", "email", "iban", "national_id", "card", "ssn", "ip", "phone")
+
+
+def test_one_schema_whether_or_not_a_shard_holds_pii():
+    """Redacted and untouched shards must share one schema (``dataprep verify`` checks it)."""
+
+    from dataprep.core.schema import CORE_SCHEMA
+
+    stage = PiiStage(PiiConfig(), RunInfo(seed=1, base_dir="."))
+    schemas = []
+    for text in ("write to jane.doe@gmail.com", "nothing personal"):
+        row = {"id": "t/x:1", "text": text, "source": "t", "domain": "web", "url": None, "meta": "{}"}
+        table = pa.Table.from_pylist([row], schema=CORE_SCHEMA)
+        schemas.append(stage.process(table, None).kept.schema)
+    assert schemas[0] == schemas[1] and not schemas[0].field("text").nullable

@@ -114,7 +114,8 @@ class PiiStage(Stage):
         out = table
         if cfg.mode != "annotate" and any(found):
             new = [redact_text(t, spans, self.replacer) if spans else t for t, spans in zip(texts, found)]
-            out = out.set_column(out.schema.get_field_index("text"), "text", pa.array(new, pa.string()))
+            i = out.schema.get_field_index("text")  # the field as it came (non-nullable): one schema in every shard
+            out = out.set_column(i, out.schema.field(i), pa.array(new, pa.string()))
         order = {t: i for i, t in enumerate(TYPES)}
         out = (
             out.append_column(
