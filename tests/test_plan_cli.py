@@ -14,6 +14,7 @@ from tokenizers import Tokenizer
 
 from dataprep.api import run
 from dataprep.cli import main
+from dataprep.mix.settings import MixConfig
 
 DATA = REPO / "pipelines/data/quickstart"
 TOKENIZER = REPO / "pipelines/tokenizers/quickstart-bpe4k.json"
@@ -28,7 +29,7 @@ def qs_run(tmp_path_factory) -> Path:
     pipeline.write_text(
         f"name: plan\nseed: 3\ntokenizer: {TOKENIZER}\nstages:\n  - stage: ingest\n    inputs:\n{inputs}\n"
         "  - stage: mix\n    weights: {web: 0.4, code: 0.3, techdocs: 0.2, misc: 0.1}\n"
-        "    budget_tokens: 150000\n    max_epochs: 3\n"
+        "    budget_tokens: chinchilla\n    model_params: 30000\n    max_epochs: 3\n"
     )
     run(str(pipeline), output=str(tmp / "run"), executor="local")
     return tmp / "run"
@@ -86,6 +87,19 @@ def test_plan_with_flops_weights_and_a_mix_pool(qs_run, capsys):
         row = f"  {d:<16} {u:>16,.0f} {w:>7.3f} {tokens * w:>20,.0f} {tokens * w / u:>12,.2f}"
         assert any(line.startswith(row) for line in lines), row
         assert (f"warning: {d} " in out) == (tokens * w / u > 4)
+
+
+def test_mix_stage_takes_a_chinchilla_budget_and_records_it(qs_run):
+    report = json.loads((qs_run / "01-mix" / "manifest.json").read_text())["stats"]["mix"]
+    assert report["budget"] == round(_hand_budget(3e4))
+    recorded = report["chinchilla"]
+    assert recorded["constants"] == {"E": 1.69, "A": 406.4, "B": 410.7, "alpha": 0.34, "beta": 0.28}
+    assert recorded["tokens"] == pytest.approx(_hand_budget(3e4)) and recorded["rule_tokens"] == 6e5
+    assert report["achieved_total"] == pytest.approx(report["budget"], rel=0.02)
+    with pytest.raises(ValueError, match="model_params"):
+        MixConfig(budget_tokens="chinchilla")
+    with pytest.raises(ValueError, match="model_params"):
+        MixConfig(budget_tokens=1000, model_params=7e9)
 
 
 def test_plan_without_a_pool_and_bad_input(capsys, tmp_path):

@@ -21,6 +21,7 @@ import pyarrow as pa
 from dataprep.core.contract import RunInfo, ShardRef
 from dataprep.mix.plan import DomainPlan, InfeasibleMix, plan_mixture
 from dataprep.mix.sample import Cutoff, DomainDraw, copies, draw_for, in_sample, sample_keys
+from dataprep.mix.scaling import chinchilla_budget
 from dataprep.mix.settings import MixConfig
 from dataprep.mix.units import Unit, columns_needed, count_units, describe_units
 from dataprep.stages.base import FinalizeContext, PrepareContext, ShardContext, ShardResult, Stage
@@ -94,6 +95,7 @@ class MixStage(Stage):
                     "units": describe_units(cfg.unit, self.tokenizer_name),
                     "seed": self.seed,
                     "budget": cfg.budget,
+                    **({"chinchilla": chinchilla_budget(cfg.model_params).as_dict()} if cfg.model_params else {}),
                     "achieved_total": total,
                     "domains": report,
                 },
