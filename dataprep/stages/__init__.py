@@ -18,7 +18,6 @@ STAGES: dict[str, str] = {
     "line_dedup": "dataprep.stages.line_dedup:LineDedupStage",
     "decontaminate": "dataprep.stages.decontaminate:DecontaminateStage",
     "pii": "dataprep.stages.pii:PiiStage",
-    "pii": "dataprep.stages.pii:PiiStage",
     "mix": "dataprep.stages.mix:MixStage",
     "tokenize": "dataprep.stages.tokenize:TokenizeStage",
 }
