@@ -26,7 +26,7 @@ STAGES = {
     "c4": ["ingest", "quality", "line_dedup"],
     "gopher": ["ingest", "quality", "dedup", "decontaminate"],
     "refinedweb": ["ingest", "quality", "dedup", "substring_dedup"],
-    "fineweb": ["ingest", "quality", "dedup"],
+    "fineweb": ["ingest", "quality", "dedup", "pii"],
     "dclm": ["ingest", "quality", "dedup", "line_dedup", "quality"],
     "llama_mixture": ["ingest", "mix"],
 }
