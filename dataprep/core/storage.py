@@ -417,7 +417,7 @@ def file_sha256_and_size(path: str) -> tuple[str, int]:
     fs, p = _input_fs(path)
     h = hashlib.sha256()
     n = 0
-    with fs.open_input_stream(p) as f:
+    with fs.open_input_stream(p, compression=None) as f:  # pyarrow would decompress by extension
         while chunk := f.read(HASH_CHUNK):
             h.update(chunk)
             n += len(chunk)

@@ -29,7 +29,8 @@ from dataprep.config import StagePlan, sha256_json
 from dataprep.core.schema import REASON
 from dataprep.core.storage import StageWorkDir, Storage, file_sha256_and_size, public_uri
 from dataprep.engine.executor import AnyExecutor
-from dataprep.engine.shards import Progress, run_shards, write_result
+from dataprep.engine.progress import Progress, Style, note
+from dataprep.engine.shards import run_shards, write_result
 from dataprep.stages.base import SOURCE_SCHEMA, ShardResult, SourceFile, SourceStage
 
 NBYTES = "_nbytes"  # text bytes of each row, for ``shard_bytes`` (a working column)
@@ -50,11 +51,12 @@ def run_source(
     executor: AnyExecutor,
     work: StageWorkDir,
     resume: bool,
-    verbose: bool,
+    verbose: Style,
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     sharding = stage.sharding()
     units = group_units(stage.files(), sharding.unit_bytes, 4 * executor.workers)
     unit_recs = _read_units(stage, plan, storage, executor, work, units, resume, verbose)
+    _check_damage(plan, [f for u in unit_recs for f in u["files"]], verbose)
     late = stage.reject_run_wide(_Units(work, unit_recs))
     for u in unit_recs:  # rewritten every time: an earlier attempt's rejects never linger
         rows = late.rows.get(u["unit"], np.zeros(0, np.int64)) if late else np.zeros(0, np.int64)
@@ -96,7 +98,7 @@ def _read_units(
     work: StageWorkDir,
     units: list[list[SourceFile]],
     resume: bool,
-    verbose: bool,
+    verbose: Style,
 ) -> list[dict[str, Any]]:
     cfg = plan.config_sha256
     recs: dict[int, dict[str, Any]] = {}
@@ -110,7 +112,7 @@ def _read_units(
                 recs[k] = rec
                 continue
         todo.append((stage, k, unit, key, work))
-    prog = Progress(f"{plan.name} read", len(todo), verbose)
+    prog = Progress(f"{plan.name} read", len(todo), verbose, executor)
     done = executor.map(
         _read_unit, todo, describe=lambda t: f"input files {[f.path for f in t[2]]}", on_done=prog.step
     )
@@ -127,14 +129,17 @@ def _read_unit(args: tuple[Any, ...]) -> dict[str, Any]:
     with work.storage.open_atomic(f"{work.rel_dir}/{_unit_name(k)}") as stream:
         for f in unit:
             sha, size = file_sha256_and_size(f.path)
-            rows = 0
+            rows = good = 0
+            damage: list[str] = []
             for batch in stage.read_file(f):
                 batch = batch.append_column(NBYTES, pc.binary_length(batch.column("text")).cast(pa.int64()))
                 if writer is None:
                     writer = pq.ParquetWriter(stream, batch.schema, compression="zstd", compression_level=1)
                 writer.write_table(batch, row_group_size=UNIT_ROW_GROUP)
                 rows += batch.num_rows
-            files.append({"path": f.path, "sha256": sha, "bytes": size, "rows": rows})
+                good += batch.column(REASON).null_count  # a null reason is a document
+                damage += batch.filter(_damaged(stage, batch)).column("text").to_pylist()
+            files.append({"path": f.path, "sha256": sha, "bytes": size, "rows": rows, "good": good, "damage": damage})
             total += rows
         if writer is None:  # no records at all: still a valid, empty unit
             writer = pq.ParquetWriter(stream, SOURCE_SCHEMA.append(pa.field(NBYTES, pa.int64())))
@@ -142,6 +147,31 @@ def _read_unit(args: tuple[Any, ...]) -> dict[str, Any]:
     rec = {"unit": k, "key": key, "files": files, "rows": total}
     work.write_json(_unit_name(k, "json"), rec)
     return rec
+
+
+def _damaged(stage: SourceStage[Any], table: pa.Table) -> pa.ChunkedArray:
+    """Which rows stand for a damaged file's unreadable part (one per damaged file)."""
+    return pc.fill_null(pc.is_in(table.column(REASON), pa.array(stage.damage_reasons, pa.string())), False)
+
+
+def _check_damage(plan: StagePlan, files: list[dict[str, Any]], verbose: Style) -> None:
+    """Damaged files cost only their unreadable part, which is said once here and kept as one
+    rejected row each; only when every file is damaged and none gave a record does the run stop."""
+    damaged = [f for f in files if f.get("damage")]
+    if not damaged:
+        return
+    path = damaged[0]["path"]
+    first = f"{public_uri(path) if '://' in path else path}: {damaged[0]['damage'][0]}"
+    more = f" (and {len(damaged) - 1} more)" if len(damaged) > 1 else ""
+    if len(damaged) == len(files) and not any(f.get("good") for f in files):
+        raise ValueError(f"{plan.dir}: every input file is damaged and none gave a document: {first}{more}")
+    note(
+        verbose,
+        f"{plan.dir}: {len(damaged)} of {len(files)} input files damaged, their readable records kept and the "
+        f"rest one rejected row each: {first}{more}",
+        stage=plan.dir,
+        damaged_files=len(damaged),
+    )
 
 
 @dataclass(frozen=True)
@@ -192,13 +222,14 @@ def plan_shards(
 
 def _write_shard(args: tuple[Any, ...]) -> dict[str, Any]:
     """Task: gather a shard's slices from the unit tables and land it."""
-    _, stage_dir, name, cfg, index, slices, storage, work = args
+    stage, stage_dir, name, cfg, index, slices, storage, work = args
     parts = [_read_slice(work, Slice(**s)) for s in slices]
     table = pa.concat_tables(parts) if parts else SOURCE_SCHEMA.empty_table()
     good = pc.is_null(table.column(REASON))
     kept = table.filter(good).drop_columns([REASON])
     rejected = table.filter(pc.invert(good))
-    result = ShardResult(kept=kept, rejected=rejected if rejected.num_rows else None)
+    stats = {"damaged_files": pc.sum(_damaged(stage, table)).as_py() or 0} if stage.damage_reasons else {}
+    result = ShardResult(kept=kept, rejected=rejected if rejected.num_rows else None, stats=stats)
     return write_result(storage, stage_dir, name, cfg, index, sha256_json(slices), table.num_rows, result)
 
 

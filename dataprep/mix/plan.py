@@ -93,11 +93,12 @@ def unimax_targets(weights: Mapping[str, float], caps: Mapping[str, float], budg
     """Spread ``budget`` by weight; a domain that would exceed its cap gets the cap and its
     excess is shared among the others by their weights, until nobody is over (UniMax)."""
     targets = {d: 0.0 for d in weights}
-    active = {d for d, w in weights.items() if w > 0}
+    # A sorted list, not a set: float sums depend on their order, and a set's order on the hash seed.
+    active = sorted(d for d, w in weights.items() if w > 0)
     remaining = budget
     while active:
         wsum = sum(weights[d] for d in active)
-        over = sorted(d for d in active if weights[d] / wsum * remaining > caps[d])
+        over = [d for d in active if weights[d] / wsum * remaining > caps[d]]
         if not over:
             for d in active:
                 targets[d] = weights[d] / wsum * remaining
@@ -105,7 +106,7 @@ def unimax_targets(weights: Mapping[str, float], caps: Mapping[str, float], budg
         for d in over:
             targets[d] = caps[d]
             remaining -= caps[d]
-            active.discard(d)
+        active = [d for d in active if d not in over]
     return targets
 
 

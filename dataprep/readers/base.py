@@ -3,8 +3,14 @@
 A reader gets an already-decompressed binary stream (``.gz``, ``.bz2``, ``.zst`` are
 undone by the engine) and yields ``RawRecord``s in file order. It never raises on a bad
 record: it yields one with ``error`` set (and the raw text, for the rejected shard), so the
-run goes on and the record is accounted for. It raises only when the file as a whole is
-unreadable, and then with the file's name.
+run goes on and the record is accounted for.
+
+A damaged file (crawl data often is: a truncated download, a Parquet file without its
+footer, a corrupt page) keeps what can be read: the records before the damage are yielded,
+and the damage becomes *one* error record, ``truncated_file`` or ``unreadable_file``,
+whose detail says where (byte offset, row group). ``read_records`` does this for a
+compressed stream that breaks off mid-file; a reader that finds damage itself raises
+``UnreadableFile`` (or yields the error record, to keep going past it).
 
 Formats register themselves with ``@reader("name", extensions=(...))``; the ingest stage
 picks one by the input's ``format:`` or by file extension.
@@ -13,6 +19,7 @@ picks one by the input's ``format:`` or by file extension.
 from __future__ import annotations
 
 import importlib
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, BinaryIO
@@ -20,6 +27,9 @@ from typing import Any, BinaryIO
 from dataprep.core.storage import path_part, strip_compression
 
 RAW_LIMIT = 2000  # characters of a bad record kept in the rejected shard
+TRUNCATED_FILE = "truncated_file"  # the file ends early: the records before the break are kept
+UNREADABLE_FILE = "unreadable_file"  # the file (or a part of it, e.g. a row group) cannot be decoded
+DAMAGE_REASONS = (TRUNCATED_FILE, UNREADABLE_FILE)
 
 
 @dataclass
@@ -103,3 +113,73 @@ def decode_utf8(data: bytes) -> str | None:
         return data.decode("utf-8")
     except UnicodeDecodeError:
         return None
+
+
+class UnreadableFile(ValueError):
+    """A reader's file is damaged from some point on (or throughout): ``reason`` is one of
+    ``DAMAGE_REASONS``, ``detail`` says where, without the path (it goes into rejected rows)."""
+
+    def __init__(self, path: str, reason: str, detail: str) -> None:
+        super().__init__(f"{path}: {detail}")
+        self.reason, self.detail = reason, detail
+
+
+# What pyarrow's decompressing streams raise for damaged data (gzip, bz2, zstd, lz4, brotli,
+# snappy): only these make a file damaged; any other OSError (a network failure reading an
+# object store) is not the file's fault and stays an error, for the engine to retry.
+_TRUNCATED = re.compile(r"truncated compressed stream", re.I)
+_CORRUPT = re.compile(r"inflate failed|decompress(ion)? failed|corrupt", re.I)
+_STEP = 64 << 10  # bytes per inner read, so a break loses only what the stream decoded but had not handed over
+
+
+class _Guarded:
+    """A decompressed stream that, when the compressed data breaks off or is corrupt, first
+    hands over the bytes decoded before the break, then raises ``UnreadableFile`` on every
+    later read. Reads of the whole stream (``read()``) raise at once: half a file is not a
+    record."""
+
+    def __init__(self, stream: BinaryIO, path: str) -> None:
+        self._stream, self._path = stream, path
+        self.offset = 0  # decompressed bytes handed over
+        self._broken: UnreadableFile | None = None
+
+    def read(self, size: int = -1) -> bytes:
+        if self._broken:
+            raise self._broken
+        out = bytearray()
+        while size < 0 or len(out) < size:
+            try:
+                chunk = self._stream.read(_STEP if size < 0 else min(_STEP, size - len(out)))
+            except OSError as exc:
+                self._broken = self._damage(exc, self.offset + len(out))
+                if size < 0 or not out:
+                    raise self._broken from None
+                break
+            if not chunk:
+                break
+            out += chunk
+        self.offset += len(out)
+        return bytes(out)
+
+    def _damage(self, exc: OSError, offset: int) -> UnreadableFile:
+        message = str(exc)
+        if _TRUNCATED.search(message):
+            reason, what = TRUNCATED_FILE, "the compressed data ends early (truncated file)"
+        elif _CORRUPT.search(message):
+            reason, what = UNREADABLE_FILE, f"the compressed data is corrupt ({message})"
+        else:
+            raise exc
+        return UnreadableFile(self._path, reason, f"{what} at byte {offset:,} of the decompressed stream")
+
+
+def read_records(spec: ReaderSpec, stream: BinaryIO, path: str, options: dict[str, Any]) -> Iterator[RawRecord]:
+    """The reader's records of one file, with damage accounted as one error record after the
+    records read before it (numbered after them, so its id is never a record's)."""
+    row = 0
+    try:
+        for rec in spec.fn(_Guarded(stream, path), path, options):
+            row = max(row, rec.row)
+            yield rec
+    except UnreadableFile as exc:
+        detail = exc.detail + (f"; the records up to row {row:,} are kept" if row else "; no record could be read")
+        yield RawRecord(row + 1, None, exc.reason, detail, detail)  # the detail is the row's text too

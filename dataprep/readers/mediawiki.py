@@ -19,7 +19,7 @@ from typing import Any, BinaryIO
 
 from lxml import etree
 
-from dataprep.readers.base import RAW_LIMIT, RawRecord, reader
+from dataprep.readers.base import RAW_LIMIT, UNREADABLE_FILE, RawRecord, UnreadableFile, reader
 
 # Tags whose content is not running prose.
 _DROP_TAGS = {
@@ -74,7 +74,7 @@ def read_mediawiki(stream: BinaryIO, path: str, options: dict[str, Any]) -> Iter
             while elem.getprevious() is not None:
                 del elem.getparent()[0]
     except etree.XMLSyntaxError as exc:
-        raise ValueError(f"{path}: not a well-formed MediaWiki XML dump ({exc})") from exc
+        raise UnreadableFile(path, UNREADABLE_FILE, f"not a well-formed MediaWiki XML dump ({exc})") from exc
 
 
 def _namespaces_option(options: dict[str, Any], path: str) -> set[int]:

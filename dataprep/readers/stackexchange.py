@@ -28,7 +28,7 @@ from lxml import etree
 
 from dataprep.core.storage import strip_compression
 from dataprep.extract.html import fragment_to_text
-from dataprep.readers.base import RAW_LIMIT, RawRecord, reader
+from dataprep.readers.base import RAW_LIMIT, UNREADABLE_FILE, RawRecord, UnreadableFile, reader
 
 QUESTION, ANSWER = "1", "2"
 _SE_HOST = re.compile(
@@ -94,7 +94,7 @@ def _rows(stream: BinaryIO, path: str) -> Iterator[tuple[int, dict[str, str]]]:
             while elem.getprevious() is not None:
                 del elem.getparent()[0]
     except etree.XMLSyntaxError as exc:
-        raise ValueError(f"{path}: not a well-formed Stack Exchange Posts.xml ({exc})") from exc
+        raise UnreadableFile(path, UNREADABLE_FILE, f"not a well-formed Stack Exchange Posts.xml ({exc})") from exc
 
 
 def _answer_order(question: dict[str, str]) -> Any:

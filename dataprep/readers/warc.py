@@ -26,7 +26,7 @@ from typing import Any, BinaryIO, get_args
 from fastwarc.warc import ArchiveIterator, WarcRecord, WarcRecordType
 
 from dataprep.extract.html import DEFAULT_EXTRACTOR, Extractor, html_to_text
-from dataprep.readers.base import RAW_LIMIT, RawRecord, decode_utf8, reader
+from dataprep.readers.base import RAW_LIMIT, UNREADABLE_FILE, RawRecord, UnreadableFile, decode_utf8, reader
 
 HTML_TYPES = ("text/html", "application/xhtml+xml")
 _DOC_TYPES = WarcRecordType.response | WarcRecordType.resource | WarcRecordType.conversion
@@ -45,7 +45,7 @@ def read_warc(stream: BinaryIO, path: str, options: dict[str, Any]) -> Iterator[
             return
         except OSError as exc:
             if row == 0:
-                raise ValueError(f"{path}: not a WARC file ({exc})") from exc
+                raise UnreadableFile(path, UNREADABLE_FILE, f"not a WARC file ({exc})") from exc
             # The framing is lost: the rest of the file cannot be split into records.
             yield RawRecord(row + 1, None, "broken_record", f"{exc}; the rest of the file is unreadable")
             return

@@ -171,6 +171,9 @@ class SourceStage(Stage, Generic[F]):
 
     kind = "source"
     reads = ()
+    # Reasons of the one row a damaged file's unreadable part becomes (its text says where): the
+    # engine counts damaged files, and fails the run only when every file is damaged and unread.
+    damage_reasons: ClassVar[tuple[str, ...]] = ()
 
     @abstractmethod
     def files(self) -> list[F]:

@@ -7,7 +7,9 @@ writing are the engine's (``dataprep/engine/source.py``).
 
 Each row carries ``reason``: null for a good document, else why it is rejected
 (``malformed_json``, ``invalid_utf8``, ``missing_text``, ``non_string_text``,
-``empty_text``, or a reader's own reason), so nothing read is ever lost.
+``empty_text``, ``too_large`` (over ``max_doc_bytes``), or a reader's own reason), so
+nothing read is ever lost. A damaged file gives its readable records and one row
+``truncated_file`` / ``unreadable_file`` saying where the damage is.
 """
 
 from __future__ import annotations
@@ -25,12 +27,21 @@ from pydantic import Field, field_validator
 from dataprep.core.contract import InputPath, StageConfig
 from dataprep.core.schema import CORE_COLUMNS, REASON, dump_meta, make_id
 from dataprep.core.storage import expand_inputs, input_size, open_input, strip_compression
-from dataprep.readers.base import RAW_LIMIT, RawRecord, ReaderSpec, get_reader, reader_for_path
+from dataprep.readers.base import (
+    DAMAGE_REASONS,
+    RAW_LIMIT,
+    RawRecord,
+    ReaderSpec,
+    get_reader,
+    read_records,
+    reader_for_path,
+)
 from dataprep.stages.base import SOURCE_SCHEMA, ReadRows, RunWideRejects, Sharding, SourceStage
 from dataprep.urls import BLOCKED, DUPLICATE, blocked_by, later_copies, load_blocklist, url_keys
 
 BATCH_ROWS = 8192
 DEFAULT_DOMAIN = "default"
+TOO_LARGE = "too_large"
 
 
 class FieldMap(StageConfig):
@@ -71,6 +82,25 @@ class IngestConfig(StageConfig):
     )
     dedup_urls: bool = Field(False, description="keep only the first document of each normalised URL, in run order")
     url_dedup_rows: int = Field(5_000_000, gt=0, description="URL keys held in memory at once by URL dedup")
+    max_doc_bytes: int = Field(
+        10 << 20,
+        gt=0,
+        description="longest document text in UTF-8 bytes; longer ones are rejected (too_large), so that no "
+        "later stage holds one document's worth of text, tokens or n-grams beyond this",
+    )
+
+    def constant_values(self, column: str) -> set[str] | None:
+        """The ``domain`` or ``source`` values the inputs give their documents, known before reading;
+        None when an input takes them from a field of its records."""
+        values = set()
+        for spec in self.inputs:
+            if column == "domain" and (spec.domain is not None or spec.fields.domain is None):
+                values.add(spec.domain or DEFAULT_DOMAIN)
+            elif column == "source" and spec.fields.source is None:
+                values.add(spec.source or _default_source(spec.path))
+            else:
+                return None
+        return values
 
 
 @dataclass(frozen=True)
@@ -85,6 +115,7 @@ class IngestStage(SourceStage[InputFile]):
     name = "ingest"
     config_model = IngestConfig
     writes = CORE_COLUMNS
+    damage_reasons = DAMAGE_REASONS
     config: IngestConfig
 
     def sharding(self) -> Sharding:
@@ -110,7 +141,7 @@ class IngestStage(SourceStage[InputFile]):
         source = spec.source or _default_source(spec.path)
         rows: list[dict[str, Any]] = []
         with open_input(f.path) as stream:
-            for rec in rdr.fn(stream, f.path, spec.options):
+            for rec in read_records(rdr, stream, f.path, spec.options):
                 rows.append(self._row(rec, spec, rdr, source, f.name))
                 if len(rows) >= BATCH_ROWS:
                     yield self._table(rows)
@@ -151,9 +182,9 @@ class IngestStage(SourceStage[InputFile]):
         domain = spec.domain or _str_field(fields, fm.domain) or DEFAULT_DOMAIN
         doc_id = make_id(src, name, rec.row)
         text = fields.get(text_key)
-        problem = _text_problem(text, text_key)
+        problem = _text_problem(text, text_key, self.config.max_doc_bytes)
         if problem:
-            raw = dump_meta(fields)[:RAW_LIMIT]
+            raw = text[:RAW_LIMIT] if problem[0] == TOO_LARGE else dump_meta(fields)[:RAW_LIMIT]
             return _bad(src, name, rec.row, domain, raw, problem[0], problem[1], doc_id)
         used = {text_key, fm.url, fm.domain, fm.source, fm.id}
         meta = {k: v for k, v in fields.items() if k not in used}
@@ -176,11 +207,17 @@ class IngestStage(SourceStage[InputFile]):
         }
 
 
-def _text_problem(text: Any, key: str) -> tuple[str, str] | None:
+def _text_problem(text: Any, key: str, max_bytes: int) -> tuple[str, str] | None:
     if text is None:
         return "missing_text", f"no {key!r} field"
     if not isinstance(text, str):
         return "non_string_text", f"{key!r} is a {type(text).__name__}, not a string"
+    # len() bounds the UTF-8 size from below (1 byte per character) and above (4): encode only between.
+    if len(text) > max_bytes or (4 * len(text) > max_bytes and len(text.encode("utf-8", "surrogatepass")) > max_bytes):
+        return (
+            TOO_LARGE,
+            f"{key!r} holds more than max_doc_bytes ({max_bytes:,}) bytes; its first {RAW_LIMIT} characters are kept",
+        )
     if not text.strip():
         return "empty_text", f"{key!r} is empty or only whitespace"
     return None
