@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +23,7 @@ from dataprep.config import Pipeline, StagePlan, load_pipeline
 from dataprep.core.storage import Shard, Storage
 from dataprep.engine.executor import open_executor
 from dataprep.engine.lineage import trace
+from dataprep.engine.progress import Style
 from dataprep.engine.runner import RunLock, RunResult, run_pipeline
 from dataprep.engine.verify import verify_run
 from dataprep.mix.mixtures import parse_mixtures
@@ -40,7 +40,7 @@ def run(
     address: str | None = None,
     num_cpus: int | None = None,
     resume: bool = False,
-    verbose: bool = False,
+    verbose: Style = "auto",
     base_dir: str | None = None,
     executor: str = "ray",
     report: bool = True,
@@ -89,7 +89,7 @@ def audit(
     address: str | None = None,
     num_cpus: int | None = None,
     resume: bool = False,
-    verbose: bool = False,
+    verbose: Style = "auto",
     executor: str = "ray",
     **settings: Any,
 ) -> RunResult:
@@ -155,7 +155,7 @@ def write_mixtures(
     address: str | None = None,
     num_cpus: int | None = None,
     resume: bool = False,
-    verbose: bool = False,
+    verbose: Style = "auto",
     executor: str = "ray",
 ) -> list[MixtureRun]:
     """Draw every mixture of the file ``mixtures`` from the finished stage ``pool``, each a run ``<output>/<name>``.
@@ -182,8 +182,7 @@ def write_mixtures(
         if shared.temp_dir:
             lock.record_ray_temp(shared.temp_dir)
         for pipeline, mix in zip(pipelines, runs):
-            if verbose:
-                print(f"mixture {pipeline.name}", file=sys.stderr, flush=True)
+            note(verbose, f"mixture {pipeline.name}", event="mixture", mixture=pipeline.name)
             try:
                 mix.result = run_pipeline(
                     pipeline,

@@ -130,3 +130,22 @@ def test_stages_lists_every_setting_and_schema_checks_pipelines(capsys):
     quickstart = yaml.safe_load((REPO / "pipelines/quickstart.yaml").read_text())
     quickstart["stages"][2]["treshold"] = 0.5
     assert list(validator.iter_errors(quickstart))
+
+
+def test_progress_as_json_lines_and_a_summary_that_says_where_things_are(tmp_path, capsys):
+    pipeline = tmp_path / "p.yaml"
+    pipeline.write_text(
+        "name: p\nstages:\n  - stage: ingest\n    shard_rows: 40\n    inputs:\n"
+        f"      - {{path: {REPO}/pipelines/data/quickstart/fortunes.jsonl.gz}}\n"
+        "  - stage: quality\n    rule_sets: [c4]\n"
+    )
+    out = tmp_path / "run"
+    args = ["run", str(pipeline), "--output", str(out), "--log-format", "json", "--executor", "local", "--no-report"]
+    assert main(args) == 0
+    captured = capsys.readouterr()
+    events = [json.loads(line) for line in captured.err.splitlines()]
+    assert [e["stage"] for e in events if e["event"] == "stage"] == ["00-ingest", "01-quality"]
+    last = [e for e in events if e["event"] == "progress" and e["stage"] == "quality"][-1]
+    assert last["shards_done"] == last["shards"] > 1 and last["docs"] > 0 and last["retries"] == 0
+    assert {"mb_per_s", "docs_per_s", "elapsed_s", "eta_s"} <= last.keys()
+    assert "rejected rows: " in captured.out and f"dataprep inspect {out}/NN-stage --rejected" in captured.out

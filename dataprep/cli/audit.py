@@ -53,6 +53,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--resume", action="store_true", help="continue an interrupted audit in --out")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
     p.add_argument(
+        "--log-format",
+        choices=["auto", "rich", "plain", "json"],
+        default="auto",
+        help="progress as live bars (rich), lines (plain) or JSON lines on stderr; auto: bars on a terminal",
+    )
+    p.add_argument(
         "--executor", choices=["ray", "local"], default="ray", help="local: every task in this process, for debugging"
     )
     p.set_defaults(func=_audit)
@@ -77,7 +83,7 @@ def _audit(args: argparse.Namespace) -> int:
         address=args.address,
         num_cpus=args.num_cpus,
         resume=args.resume,
-        verbose=not args.quiet,
+        verbose=False if args.quiet else args.log_format,
         executor=args.executor,
         **settings,
     )

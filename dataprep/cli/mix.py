@@ -27,6 +27,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--num-cpus", type=int, help="CPUs to use (default: all)")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
     p.add_argument(
+        "--log-format",
+        choices=["auto", "rich", "plain", "json"],
+        default="auto",
+        help="progress as live bars (rich), lines (plain) or JSON lines on stderr; auto: bars on a terminal",
+    )
+    p.add_argument(
         "--executor",
         choices=["ray", "local"],
         default="ray",
@@ -45,7 +51,7 @@ def _mix(args: argparse.Namespace) -> int:
         address=args.address,
         num_cpus=args.num_cpus,
         resume=args.resume,
-        verbose=not args.quiet,
+        verbose=False if args.quiet else args.log_format,
         executor=args.executor,
     )
     failed = [r for r in runs if r.result is None]

@@ -32,6 +32,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--resume", action="store_true", help="continue a run: keep verified shards, redo the rest")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
     p.add_argument(
+        "--log-format",
+        choices=["auto", "rich", "plain", "json"],
+        default="auto",
+        help="progress as live bars (rich), lines (plain) or JSON lines on stderr; auto: bars on a terminal",
+    )
+    p.add_argument(
         "--force-unlock",
         action="store_true",
         help="take the output's lock even if its process looks alive; only when that run is surely gone",
@@ -73,7 +79,7 @@ def _run(args: argparse.Namespace) -> int:
             address=args.address,
             num_cpus=args.num_cpus,
             resume=args.resume,
-            verbose=not args.quiet,
+            verbose=False if args.quiet else args.log_format,
             executor=args.executor,
             report=not args.no_report,
             settings=args.settings,

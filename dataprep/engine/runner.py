@@ -32,6 +32,7 @@ from dataprep.core.schema import CORE_COLUMNS
 from dataprep.core.storage import Shard, StageArtifacts, StageWorkDir, Storage, redact_secrets
 from dataprep.engine import manifest as mf
 from dataprep.engine.executor import AnyExecutor, open_executor, stop_tagged
+from dataprep.engine.progress import Style, note
 from dataprep.engine.shards import intact, run_shards
 from dataprep.engine.source import inputs_unchanged, run_source
 from dataprep.stages.base import FinalizeContext, PrepareContext, SourceStage, Stage
@@ -61,7 +62,7 @@ def run_pipeline(
     address: str | None = None,
     num_cpus: int | None = None,
     resume: bool = False,
-    verbose: bool = True,
+    verbose: Style = True,
     executor: str = "ray",
     pool: list[Shard] | None = None,
     notes: dict[str, Any] | None = None,
@@ -90,8 +91,8 @@ def run_pipeline(
     with _signals_interrupt(), RunLock(storage, storage.display, force=force_unlock) as lock:
         run_doc = _run_doc(pipeline, resume)
         storage.write_json(RUN_JSON, run_doc)  # before Ray starts: a kill from here on is resumable
-        for name, note in (notes or {}).items():
-            storage.write_json(name, note)
+        for name, content in (notes or {}).items():
+            storage.write_json(name, content)
         outcomes: list[StageOutcome] = []
         try:
             with open_executor(executor, address, num_cpus, tag=lock.tag) as runner:
@@ -101,20 +102,21 @@ def run_pipeline(
                 for plan, stage in zip(pipeline.stages, stages):
                     run_doc["stages"][plan.index]["status"] = "running"
                     storage.write_json(RUN_JSON, run_doc)
-                    if verbose:
-                        print(f"stage {plan.dir}", file=sys.stderr, flush=True)
+                    note(verbose, f"stage {plan.dir}", event="stage", stage=plan.dir)
                     try:
                         outcome, inputs = run_stage(pipeline, plan, storage, runner, inputs, resume, verbose, stage)
                     except Exception as exc:
                         run_doc["stages"][plan.index]["status"] = "failed"
-                        run_doc["status"] = "failed"
-                        storage.write_json(RUN_JSON, run_doc)
                         if not isinstance(exc, USER_ERRORS):
                             message = f"{plan.dir}: {exc}; {_hint(exc)}"
                             raise RunFailed(message, _log_failure(storage, plan.dir, exc)) from exc
                         raise
                     run_doc["stages"][plan.index].update(status="complete", config_sha256=plan.config_sha256)
                     outcomes.append(outcome)
+        except Exception:  # a stage failed (recorded above), or the executor did not start
+            run_doc["status"] = "failed"
+            storage.write_json(RUN_JSON, run_doc)
+            raise
         except KeyboardInterrupt as exc:  # SIGINT or SIGTERM: Ray is stopped by now, the lock goes next
             for entry in run_doc["stages"]:
                 if entry["status"] == "running":
@@ -251,7 +253,7 @@ def run_stage(
     executor: AnyExecutor,
     inputs: list[Shard],
     resume: bool,
-    verbose: bool = True,
+    verbose: Style = True,
     stage: Stage | None = None,
 ) -> tuple[StageOutcome, list[Shard]]:
     """Run one stage (or keep it whole under --resume); return its outcome and output shards."""
@@ -374,7 +376,29 @@ def summary_table(result: RunResult) -> str:
         c, t = o.manifest["counts"], o.manifest["timing"]
         secs = "reused" if o.reused else f"{t['wall_seconds']:.1f}"
         lines.append(f"{o.manifest['stage']['dir']:<20} {c['in']:>10,} {c['out']:>10,} {c['rejected']:>10,} {secs:>9}")
-    return "\n".join(lines)
+    return "\n".join(lines + _where_things_are(result))
+
+
+def _where_things_are(result: RunResult) -> list[str]:
+    """Where a person looks next: token files and their total, contamination report, rejected rows."""
+    root = Storage(result.output_dir).display
+    out = []
+    for o in result.stages:
+        files = [a["path"] for a in o.manifest["artifacts"]]
+        tokens = o.manifest["stats"].get("tokens")
+        for path in files:
+            if path.endswith(".bin") and isinstance(tokens, int):
+                out.append(
+                    f"tokens: {tokens:,} in {root}/{path} (Megatron .idx beside it, document spans in .docs.parquet)"
+                )
+            elif path.endswith("contamination.md"):
+                out.append(f"contamination report: {root}/{path}")
+    rejected = sum(o.manifest["counts"]["rejected"] for o in result.stages)
+    if rejected:
+        out.append(
+            f"rejected rows: {rejected:,} in {root}/NN-stage/rejected/ (dataprep inspect {root}/NN-stage --rejected)"
+        )
+    return out
 
 
 class RunLock:

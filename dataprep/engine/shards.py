@@ -9,8 +9,6 @@ so a run killed at any point and resumed gives the same bytes as one never inter
 
 from __future__ import annotations
 
-import sys
-import time
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
@@ -21,22 +19,8 @@ from dataprep.config import StagePlan, sha256_json
 from dataprep.core.schema import REASON, STAGE
 from dataprep.core.storage import FileEntry, Shard, StageWorkDir, Storage
 from dataprep.engine.executor import AnyExecutor
+from dataprep.engine.progress import Progress, Style
 from dataprep.stages.base import ShardContext, ShardResult, Stage
-
-
-class Progress:
-    """Shard progress on stderr, at most every two seconds per stage."""
-
-    def __init__(self, stage: str, total: int, enabled: bool) -> None:
-        self.stage, self.total, self.enabled = stage, total, enabled
-        self.done, self.last = 0, 0.0
-
-    def step(self, *_: Any) -> None:
-        self.done += 1
-        now = time.monotonic()
-        if self.enabled and (now - self.last > 2 or self.done == self.total):
-            self.last = now
-            print(f"  [{self.stage}] {self.done}/{self.total} shards", file=sys.stderr, flush=True)
 
 
 def run_shards(
@@ -47,7 +31,7 @@ def run_shards(
     work: StageWorkDir,
     items: list[tuple[int, Any]],
     resume: bool,
-    verbose: bool,
+    verbose: Style,
     task: Callable[[tuple[Any, ...]], dict[str, Any]] | None = None,
 ) -> list[dict[str, Any]]:
     """Process every ``(index, input)`` pair, reusing valid progress records under --resume."""
@@ -65,7 +49,7 @@ def run_shards(
             records[index] = rec
         else:
             todo.append((stage, plan.dir, plan.name, cfg, index, item, storage, work))
-    prog = Progress(plan.name, len(todo), verbose)
+    prog = Progress(plan.name, len(todo), verbose, executor)
     done = executor.map(
         task or _process_shard,
         todo,
