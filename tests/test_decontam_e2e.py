@@ -186,11 +186,13 @@ def test_audit_killed_and_resumed_gives_the_same_report(ray_session, shared_data
     out = tmp_path / "killed"
     env = dict(os.environ, RAY_AUTH_MODE="disabled")
     cmd = [sys.executable, "-m", "dataprep", "audit", "--data", *args, "--out", str(out), "--quiet", "--num-cpus", "1"]
-    proc = subprocess.Popen(cmd, env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    with open(tmp_path / "stderr", "w") as err:
+        proc = subprocess.Popen(cmd, env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=err)
     progress = out / "01-decontaminate" / "_progress"
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline and proc.poll() is None and len(list(progress.glob("*.json"))) < 3:
         time.sleep(0.02)
+    assert proc.poll() is None, f"the audit ended before the kill: {(tmp_path / 'stderr').read_text()[-2000:]}"
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     assert not (out / "01-decontaminate" / "manifest.json").exists(), "the kill must land mid-stage"
