@@ -8,9 +8,9 @@ passages, Python docs pages, TheAlgorithms Python/JS/C files, the Jargon File in
 Debian fortunes), plus 100 spans of 50-500 words of LAMBADA passages (text found nowhere
 else) planted 2-50 times each before random words. Scale k adds k-1 *ciphered* copies of
 the 1x corpus: every word replaced through a random permutation of the vocabulary, one per
-copy. A cipher keeps every repeat inside its copy and creates none across copies, so the
-k-x corpus has exactly k times the 1x repeat structure (same lengths, same share of
-repeated text): the fair way to measure how cost grows with size.
+copy, among words of the same length. A cipher keeps every repeat inside its copy and
+creates none across copies, so the k-x corpus has exactly k times the 1x bytes, words and
+repeat structure: the fair way to measure how cost grows with size.
 
 Figures:
 - substring_dedup (``min_tokens: 50`` words, ``keep: first``): removed spans compared span
@@ -82,11 +82,18 @@ def donor_passages() -> list[str]:
 
 
 def cipher(texts: list[str], seed: int) -> list[str]:
-    """Every word through one random permutation of the vocabulary (whitespace kept)."""
-    vocab = sorted({w for t in texts for w in WORD.findall(t)})
-    shuffled = list(vocab)
-    random.Random(seed).shuffle(shuffled)
-    table = dict(zip(vocab, shuffled))
+    """Every word through one random permutation of the vocabulary (whitespace kept). Words
+    are permuted among words of the same UTF-8 length, so the copy has exactly the bytes,
+    words and lines of the original."""
+    rng = random.Random(seed)
+    by_length: dict[int, list[str]] = {}
+    for w in sorted({w for t in texts for w in WORD.findall(t)}):
+        by_length.setdefault(len(w.encode()), []).append(w)
+    table = {}
+    for words in by_length.values():
+        shuffled = list(words)
+        rng.shuffle(shuffled)
+        table.update(zip(words, shuffled))
     return [WORD.sub(lambda m: table[m.group()], t) for t in texts]
 
 

@@ -133,7 +133,8 @@ def _tokens_task(task: _Task) -> tuple[int, int]:
     assert task.shard is not None
     tokens = shard_tokens(task.shard.read(["text"]).column("text"), task.params.tokenizer)
     task.work.write_table(f"tokens/{task.index:05d}", tokens.to_table())
-    return len(tokens.value), len(windows(tokens, task.params.min_tokens)[0])
+    per_row = np.bincount(tokens.row) if len(tokens.row) else np.zeros(0, np.int64)
+    return len(tokens.value), int(np.maximum(per_row - task.params.min_tokens + 1, 0).sum())
 
 
 def _windows_task(task: _Task) -> None:
