@@ -14,10 +14,8 @@ warning for every domain past ~4 epochs. See dataprep/mix/scaling.py for the for
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
-from pathlib import Path
 from typing import Any
 
 import yaml
@@ -52,17 +50,20 @@ def parse_weights(text: str) -> dict[str, float]:
 
 def run_tokenizer(stage_dir: str) -> str | None:
     """The tokenizer the run's pipeline names, if that file still is the one the run used."""
-    run_json = Path(stage_dir).resolve().parent / "run.json"
-    if not run_json.exists():
+    from dataprep.core.storage import Storage
+
+    run_root = Storage(stage_dir).parent()
+    if not run_root.exists("run.json"):
         return None
-    pipe = json.loads(run_json.read_text()).get("pipeline") or {}
+    pipe = run_root.read_json("run.json").get("pipeline") or {}
     path = pipe.get("path")
-    if not path or not os.path.exists(path):
+    if not path:
         return None
-    data = Path(path).read_bytes()
-    if hashlib.sha256(data).hexdigest() != pipe.get("sha256"):
+    folder = Storage(os.path.dirname(path))
+    name = os.path.basename(path)
+    if not folder.exists(name) or folder.sha256(name) != pipe.get("sha256"):
         return None
-    tok = (yaml.safe_load(data) or {}).get("tokenizer")
+    tok = (yaml.safe_load(folder.read_bytes(name)) or {}).get("tokenizer")
     return os.path.normpath(os.path.join(os.path.dirname(path), tok)) if tok else None
 
 
