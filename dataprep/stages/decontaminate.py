@@ -182,7 +182,8 @@ class DecontaminateStage(Stage):
                     new_text[row] = r.text  # type: ignore[index]
         out = table
         if new_text is not None:
-            out = out.set_column(out.schema.get_field_index("text"), "text", pa.array(new_text, pa.string()))
+            i = out.schema.get_field_index("text")  # keep the field as it came (non-nullable): one schema per stage
+            out = out.set_column(i, out.schema.field(i), pa.array(new_text, pa.string()))
         out = (
             out.append_column(BENCHMARKS_COL, pa.array(benches, pa.list_(pa.string())))
             .append_column(ITEMS_COL, pa.array(found, pa.list_(pa.string())))
