@@ -16,6 +16,7 @@ import os
 import shutil
 import signal
 import tempfile
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
@@ -196,22 +197,70 @@ def ray_runtime(
         logging_level=logging.ERROR,
         runtime_env={"env_vars": WORKER_ENV},
     )
-    tmp = None
     if address:
-        ray.init(address=address, **kwargs)
-    else:
-        tmp = tempfile.mkdtemp(prefix="dataprep-ray-")
-        if tag:
-            os.environ[RUN_TAG] = tag  # inherited by the Ray processes ray.init starts
-            kwargs["runtime_env"] = {"env_vars": {**WORKER_ENV, RUN_TAG: tag}}
-        ray.init(num_cpus=num_cpus or os.cpu_count(), _temp_dir=tmp, **kwargs)
+        with _caller_sigterm():
+            ray.init(address=address, **kwargs)
+        try:
+            yield RayExecutor(_workers(num_cpus))
+        finally:
+            ray.shutdown()
+        return
+    if tag:
+        os.environ[RUN_TAG] = tag  # inherited by the Ray processes ray.init starts
+        kwargs["runtime_env"] = {"env_vars": {**WORKER_ENV, RUN_TAG: tag}}
+    tmp = None
     try:
+        for attempt in (1, 2):
+            tmp = tempfile.mkdtemp(prefix="dataprep-ray-")
+            try:
+                with _caller_sigterm():
+                    ray.init(num_cpus=num_cpus or os.cpu_count(), _temp_dir=tmp, **kwargs)
+                break
+            except Exception as exc:  # noqa: BLE001 - a local start that failed is retried once, then named
+                _stop_local(tag, tmp)
+                tmp = None
+                if attempt == 2:
+                    raise RuntimeError(
+                        f"the local Ray did not start, twice ({_first_line(exc)}); load average "
+                        f"{os.getloadavg()[0]:.0f}: fix the cause, or wait for a quieter machine, then rerun with "
+                        "--resume (or use --executor local)"
+                    ) from exc
         yield RayExecutor(_workers(num_cpus), tmp)
     finally:
-        ray.shutdown()
+        _stop_local(tag, tmp)
         os.environ.pop(RUN_TAG, None)
-        if tmp:
-            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _stop_local(tag: str | None, tmp: str | None) -> None:
+    """Shut the local Ray down and leave nothing of it: no tagged process, no temp dir."""
+    import ray
+
+    ray.shutdown()
+    if tag:
+        stop_tagged(tag)  # a worker still finishing a task, or what a failed start left running
+    if tmp:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def _caller_sigterm() -> Iterator[None]:
+    """Keep the caller's SIGTERM handler across ``ray.init``.
+
+    ray.init installs its own (sys.exit, then the core worker's handler aborts with a stack
+    dump: exit -6, lock and temp dir left); the runner's handler stops the run cleanly instead.
+    """
+    main = threading.current_thread() is threading.main_thread()
+    previous = signal.getsignal(signal.SIGTERM) if main else None
+    try:
+        yield
+    finally:
+        if main and previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {lines[0] if lines else ''}"
 
 
 def _system_failures() -> tuple[type[BaseException], ...]:
@@ -250,6 +299,8 @@ def stop_tagged(tag: str) -> int:
     needle = f"{RUN_TAG}={tag}".encode()
     killed = 0
     for pid in (int(p) for p in os.listdir("/proc") if p.isdigit()) if os.path.isdir("/proc") else ():
+        if pid == os.getpid():
+            continue  # the driver itself, when it started with the tag in its environment
         try:
             with open(f"/proc/{pid}/environ", "rb") as f:
                 if needle in f.read().split(b"\0"):

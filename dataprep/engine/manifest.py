@@ -83,6 +83,7 @@ def stage_manifest(
     end: str,
     wall: float,
     workers: int,
+    retries: int,
     stats: dict[str, Any],
 ) -> dict[str, Any]:
     return {
@@ -105,6 +106,6 @@ def stage_manifest(
         "rejected": rejected,
         "artifacts": artifacts,
         "counts": counts,
-        "timing": {"start": start, "end": end, "wall_seconds": round(wall, 3), "workers": workers},
+        "timing": {"start": start, "end": end, "wall_seconds": round(wall, 3), "workers": workers, "retries": retries},
         "stats": stats,
     }
