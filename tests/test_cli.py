@@ -87,8 +87,8 @@ def test_set_overrides_are_checked_like_yaml_and_recorded(tmp_path, capsys):
 
     out = tmp_path / "run"
     for bad, message in [
-        ("dedup.thresh=0.7", "stage 3 (dedup): thresh: unknown setting"),
-        ("dedup.threshold=high", "stage 3 (dedup): threshold: Input should be a valid number"),
+        ("dedup.thresh=0.7", "(dedup): thresh: unknown setting"),
+        ("dedup.threshold=high", "(dedup): threshold: Input should be a valid number"),
         ("dedupp.threshold=0.7", "--set 'dedupp.threshold=0.7': no stage 'dedupp'; stages are 00-ingest, 01-quality"),
         ("nonsense", "--set 'nonsense': write KEY=VALUE"),
     ]:
