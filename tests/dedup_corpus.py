@@ -3,7 +3,9 @@
 Shard ``a`` holds twelve Python documentation pages; shard ``b`` holds an upper-case copy of
 page 0 (an exact duplicate after normalization), a copy of page 1 with 1% of words replaced
 (shingle Jaccard 0.93, shorter), a copy of page 2 with every 12th word replaced (Jaccard
-0.45), an empty document, and twelve other pages.
+0.45), an empty document, copies of pages 4 and 3 with every 57th / 37th word replaced
+(Jaccard 0.84 and 0.76, MinHash estimates 0.86 and 0.805: both near the 0.8 threshold), and
+twelve other pages.
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ from dataprep.dedup.normalize import Normalization, normalize
 from dataprep.dedup.scratch import Task
 from dataprep.dedup.settings import DedupConfig
 
-EXACT_COPY, NEAR_COPY, MID_COPY, EMPTY = "b:0", "b:1", "b:2", "b:3"
+MARKED = ((2, 12), (4, 57), (3, 37))  # (page, every k-th word replaced) of the mid, high and low copies
+EXACT_COPY, NEAR_COPY, MID_COPY, EMPTY, HIGH_COPY, LOW_COPY = "b:0", "b:1", "b:2", "b:3", "b:4", "b:5"
 
 
 def pages(shared_data: Path, count: int = 24) -> list[str]:
@@ -43,8 +46,8 @@ def planted(shared_data: Path) -> dict[str, list[str]]:
     texts = pages(shared_data)
     rng = random.Random(1)
     near = " ".join(w if rng.random() > 0.01 else "x" for w in texts[1].split())
-    mid = " ".join(w if i % 12 else "x" for i, w in enumerate(texts[2].split()))
-    return {"a": texts[:12], "b": [texts[0].upper(), near, mid, ""] + texts[12:]}
+    mid, high, low = (" ".join(w if i % k else "x" for i, w in enumerate(texts[p].split())) for p, k in MARKED)
+    return {"a": texts[:12], "b": [texts[0].upper(), near, mid, "", high, low] + texts[12:]}
 
 
 def shingle_jaccard(x: str, y: str, n: int = 5) -> float:

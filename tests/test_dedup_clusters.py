@@ -4,14 +4,21 @@ from __future__ import annotations
 
 import polars as pl
 import pytest
-from dedup_corpus import EXACT_COPY, NEAR_COPY, new_pass, planted
+from dedup_corpus import EXACT_COPY, HIGH_COPY, NEAR_COPY, new_pass, planted
 
 from dataprep.dedup.candidates import candidates_task
 from dataprep.dedup.clusters import find_clusters
 from dataprep.dedup.scratch import read_part
 from dataprep.dedup.settings import DedupConfig
 from dataprep.dedup.signatures import signature_task
-from dataprep.dedup.verification import signature_first_task, signature_second_task
+from dataprep.dedup.verification import (
+    jaccard_first_task,
+    jaccard_second_task,
+    locate_first_task,
+    locate_second_task,
+    signature_first_task,
+    signature_second_task,
+)
 from dataprep.engine.executor import LocalExecutor
 
 
@@ -21,12 +28,14 @@ def texts(shared_data) -> dict[str, list[str]]:
 
 
 def clustered(tmp_path, texts: dict | list) -> tuple[int, pl.DataFrame]:
-    """Phases 1-4 with the default settings; the rounds and every member row."""
+    """Phases 1-4 with the default settings (hybrid verification); the rounds and every member row."""
     run = new_pass(tmp_path, texts, DedupConfig())
     executor = LocalExecutor()
     executor.map(signature_task, run.shard_tasks)
-    for phase in (candidates_task, signature_first_task, signature_second_task):
+    for phase in (candidates_task, signature_first_task, signature_second_task, locate_first_task, locate_second_task):
         executor.map(phase, run.part_tasks)
+    for phase in (jaccard_first_task, jaccard_second_task):
+        executor.map(phase, run.shard_tasks)
     rounds = find_clusters(executor, run.part_tasks)
     return rounds, pl.concat([read_part(run.work, "members", p) for p in range(len(run.part_tasks))])
 
@@ -34,7 +43,7 @@ def clustered(tmp_path, texts: dict | list) -> tuple[int, pl.DataFrame]:
 def test_each_cluster_gathers_its_members_with_their_ranking_attributes(tmp_path, texts) -> None:
     rounds, members = clustered(tmp_path, texts)
     groups = sorted(sorted(g) for g in members.group_by("label").agg("id")["id"].to_list())
-    assert groups == [["a:0", EXACT_COPY], ["a:1", NEAR_COPY]]
+    assert groups == [["a:0", EXACT_COPY], ["a:1", NEAR_COPY], ["a:4", HIGH_COPY]]
     # labelled with the component's smallest node, as the stage's decisions expect
     assert members.select((pl.col("label") == pl.col("node").min().over("label")).all()).item()
     assert {"shard", "row", "length", "exact"} <= set(members.columns)

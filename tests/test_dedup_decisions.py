@@ -4,14 +4,21 @@ from __future__ import annotations
 
 import pyarrow as pa
 import pytest
-from dedup_corpus import EXACT_COPY, NEAR_COPY, new_pass, planted
+from dedup_corpus import EXACT_COPY, HIGH_COPY, NEAR_COPY, new_pass, planted
 
 from dataprep.dedup.candidates import candidates_task
 from dataprep.dedup.clusters import find_clusters
 from dataprep.dedup.decisions import EXACT, NEAR, decide_task, shard_decisions, shard_stats
 from dataprep.dedup.settings import DedupConfig
 from dataprep.dedup.signatures import signature_task
-from dataprep.dedup.verification import signature_first_task, signature_second_task
+from dataprep.dedup.verification import (
+    jaccard_first_task,
+    jaccard_second_task,
+    locate_first_task,
+    locate_second_task,
+    signature_first_task,
+    signature_second_task,
+)
 from dataprep.engine.executor import LocalExecutor
 
 
@@ -25,8 +32,10 @@ def decided(tmp_path, texts, keep: list[str]) -> tuple[dict[str, tuple[str, str]
     run = new_pass(tmp_path, texts, DedupConfig(keep=keep))
     executor = LocalExecutor()
     executor.map(signature_task, run.shard_tasks)
-    for phase in (candidates_task, signature_first_task, signature_second_task):
+    for phase in (candidates_task, signature_first_task, signature_second_task, locate_first_task, locate_second_task):
         executor.map(phase, run.part_tasks)
+    for phase in (jaccard_first_task, jaccard_second_task):
+        executor.map(phase, run.shard_tasks)
     find_clusters(executor, run.part_tasks)
     sizes = [s for chunk in executor.map(decide_task, run.part_tasks) for s in chunk]
     out = {}
@@ -40,13 +49,13 @@ def decided(tmp_path, texts, keep: list[str]) -> tuple[dict[str, tuple[str, str]
 def test_the_longest_copy_stays_and_each_removal_names_it(tmp_path, texts) -> None:
     out, sizes, _ = decided(tmp_path, texts, ["length"])
     # the upper-case copy ties on length, so the smaller id stays; the near copy is shorter
-    assert out == {EXACT_COPY: (EXACT, "a:0"), NEAR_COPY: (NEAR, "a:1")}
-    assert sorted(sizes) == [2, 2]
+    assert out == {EXACT_COPY: (EXACT, "a:0"), NEAR_COPY: (NEAR, "a:1"), HIGH_COPY: (NEAR, "a:4")}
+    assert sorted(sizes) == [2, 2, 2]
 
 
 def test_the_keep_rule_can_prefer_the_shortest(tmp_path, texts) -> None:
     out, _, _ = decided(tmp_path, texts, ["-length"])
-    assert out == {EXACT_COPY: (EXACT, "a:0"), "a:1": (NEAR, NEAR_COPY)}
+    assert out == {EXACT_COPY: (EXACT, "a:0"), "a:1": (NEAR, NEAR_COPY), "a:4": (NEAR, HIGH_COPY)}
 
 
 def test_shard_stats_count_documents_and_removals_by_source_and_domain(tmp_path, texts) -> None:
@@ -55,4 +64,4 @@ def test_shard_stats_count_documents_and_removals_by_source_and_domain(tmp_path,
     table = pa.table({"source": ["s"] * len(docs), "domain": ["copies"] * 2 + ["other"] * (len(docs) - 2)})
     stats = shard_stats(table, shard_decisions(run.work, 1, len(docs))["reason"])
     assert stats["docs_by_domain"] == {"copies": 2, "other": len(docs) - 2}
-    assert stats["removed_by_domain"] == {"copies": 2} and stats["removed_by_source"] == {"s": 2}
+    assert stats["removed_by_domain"] == {"copies": 2, "other": 1} and stats["removed_by_source"] == {"s": 3}

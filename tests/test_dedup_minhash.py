@@ -11,7 +11,14 @@ import polars as pl
 import pytest
 from datasketch import MinHashLSH
 
-from dataprep.dedup.lsh import Banding, band_keys, candidate_pairs, derive_banding, estimate_similarity
+from dataprep.dedup.lsh import (
+    Banding,
+    agreement_at_least,
+    band_keys,
+    candidate_pairs,
+    derive_banding,
+    estimate_similarity,
+)
 from dataprep.dedup.minhash import EMPTY, MinHasher, shingle_hashes
 from dataprep.dedup.normalize import Normalization, normalize
 
@@ -84,12 +91,23 @@ def test_signatures_are_stable_across_processes_and_versions() -> None:
 GOLDEN = [2274753194379863728, 2114064841812763641, 886791752576528863, 3464410185545041960]
 
 
-def test_derived_banding_matches_datasketch_and_reports_its_catch_rate() -> None:
-    lsh = MinHashLSH(threshold=0.8, num_perm=128)
-    assert derive_banding(0.8, 128, 0.5, 0.5) == Banding(lsh.b, lsh.r) == Banding(9, 13)
-    assert Banding(9, 13).probability(0.8) == pytest.approx(0.40, abs=0.01)
-    default = derive_banding(0.8, 128, 0.1, 0.9)
-    assert default.bands * default.rows <= 128 and default.probability(0.85) > 0.95
+def test_derived_banding_catches_pairs_just_above_the_threshold() -> None:
+    lsh = MinHashLSH(threshold=0.8, num_perm=128)  # datasketch's choice: 9 x 13, 40% caught at 0.8
+    assert Banding(lsh.b, lsh.r) == Banding(9, 13) and Banding(9, 13).probability(0.8) == pytest.approx(0.40, abs=0.01)
+    default = derive_banding(0.8, 128, 0.98)
+    assert default == Banding(18, 7) and default.probability(0.82) >= 0.98
+    assert Banding(16, 8).probability(0.82) < 0.98  # one row more per band falls short: 18 x 7 is the cheapest
+    for threshold in (0.5, 0.7, 0.9):
+        banding = derive_banding(threshold, 128, 0.98)
+        assert banding.bands * banding.rows <= 128 and banding.probability(threshold + 0.02) >= 0.98
+
+
+def test_signature_agreement_tail_is_the_binomial_one() -> None:
+    assert agreement_at_least(0.8, 128, 0.8) == pytest.approx(0.5, abs=0.05)  # the median sits at J
+    assert agreement_at_least(0.0, 128, 0.5) == 0 and agreement_at_least(1.0, 128, 0.99) == 1
+    rng = np.random.default_rng(4)
+    simulated = (rng.random((20_000, 128)) < 0.82).mean(axis=1) >= 0.8
+    assert simulated.mean() == pytest.approx(agreement_at_least(0.82, 128, 0.8), abs=0.01)
 
 
 def test_band_keys_match_only_where_band_values_match() -> None:

@@ -64,7 +64,7 @@ def test_a_keep_rule_column_missing_from_the_input_is_named(tmp_path, texts) -> 
 
 
 def test_partitions_follow_the_memory_budget_per_task() -> None:
-    # ~5.5 KB a document at the defaults (128 permutations, 14 bands)
+    # ~6 KB a document at the defaults (128 permutations, 18 bands)
     assert DedupConfig().partition_count(1_000_000) == 6
-    assert DedupConfig(memory_per_task=256 << 20).partition_count(1_000_000) == 21
+    assert DedupConfig(memory_per_task=256 << 20).partition_count(1_000_000) == 23
     assert DedupConfig().partition_count(10) == 1 and DedupConfig(partitions=7).partition_count(10) == 7

@@ -46,10 +46,7 @@ def _sweep(args: argparse.Namespace) -> int:
 
     config, sigs = load_signatures(args.stage_dir)
     thresholds = args.threshold or ([] if args.bands_rows else [0.5, 0.6, 0.7, 0.8, 0.9])
-    settings = [
-        Setting(derive_banding(t, config.num_perm, config.false_positive_weight, config.false_negative_weight), t)
-        for t in thresholds
-    ]
+    settings = [Setting(derive_banding(t, config.num_perm, config.candidate_recall), t) for t in thresholds]
     settings += [Setting(_banding(b), config.threshold) for b in args.bands_rows]
     for s in settings:
         if s.banding.bands * s.banding.rows > config.num_perm or not 0 < s.threshold < 1:

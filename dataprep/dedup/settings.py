@@ -12,7 +12,7 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from dataprep.core.contract import StageConfig
-from dataprep.dedup.lsh import Banding, derive_banding
+from dataprep.dedup.lsh import Banding, agreement_at_least, derive_banding
 from dataprep.dedup.minhash import MinHasher
 from dataprep.dedup.normalize import Normalization
 
@@ -30,14 +30,15 @@ class DedupConfig(StageConfig):
     threshold: float = Field(0.8, gt=0, lt=1, description="Jaccard similarity that makes a near duplicate")
     bands: int | None = Field(None, ge=1)
     rows: int | None = Field(None, ge=1)
-    # (b, r) from the threshold when not given. Candidates are verified, so false positives
-    # cost only verification time while false negatives are lost duplicates: weigh the latter.
-    false_positive_weight: float = Field(0.1, ge=0, le=1)
-    false_negative_weight: float = Field(0.9, ge=0, le=1)
-    # Candidates become edges if their signatures agree on >= threshold of values
-    # ("signature"), if the exact Jaccard of their shingle sets reaches it ("jaccard": reads
-    # the candidates' text again), or unverified ("none").
-    verify: Literal["signature", "jaccard", "none"] = "signature"
+    # (b, r) from the threshold when not given: the cheapest banding under which a pair of
+    # Jaccard threshold + 0.02 becomes a candidate with at least this probability.
+    candidate_recall: float = Field(0.98, gt=0, lt=1)
+    # Candidates become edges if their signature estimate is clearly above the threshold, or,
+    # within ``margin()`` of it, if the exact Jaccard of their shingle sets reaches it
+    # ("hybrid": reads only those candidates' text again); if their signatures agree on >=
+    # threshold of values ("signature"); if their exact Jaccard reaches it ("jaccard": reads
+    # every candidate's text again); or unverified ("none").
+    verify: Literal["hybrid", "signature", "jaccard", "none"] = "hybrid"
     keep: list[str] = Field(default_factory=lambda: [LENGTH])
     bucket_anchors: int = Field(100, ge=1, description="a bucket's members are paired with its first N members")
     hash_seed: int = Field(1, ge=0)
@@ -67,14 +68,40 @@ class DedupConfig(StageConfig):
     def banding(self) -> Banding:
         if self.bands is not None and self.rows is not None:
             return Banding(self.bands, self.rows)
-        return derive_banding(self.threshold, self.num_perm, self.false_positive_weight, self.false_negative_weight)
+        return derive_banding(self.threshold, self.num_perm, self.candidate_recall)
+
+    def margin(self) -> float:
+        """Half-width of the band around the threshold where ``hybrid`` checks exactly: three
+        standard errors of the estimate (0.106 at 0.8 and 128 values). A pair 0.02 above the
+        threshold falls below it with probability ~2e-4; one 0.1 below rises above it ~1e-6."""
+        return 3 * math.sqrt(self.threshold * (1 - self.threshold) / self.num_perm)
+
+    def recall_curve(self) -> dict[str, float]:
+        """Predicted chance that a pair of each Jaccard similarity is merged: P(candidate)
+        times P(verified), the latter from the binomial agreement of signature values."""
+        banding, t, n = self.banding(), self.threshold, self.num_perm
+        points = sorted({round(x / 20, 2) for x in range(10, 21)} | {round(t - 0.1, 2), round(t + 0.02, 2)})
+        curve = {}
+        for j in (p for p in points if 0 < p <= 1):
+            if self.verify == "none":
+                verified = 1.0
+            elif self.verify == "jaccard":
+                verified = float(j >= t)
+            elif self.verify == "signature":
+                verified = agreement_at_least(j, n, t)
+            else:  # clearly above by estimate, or within the margin and truly above
+                verified = agreement_at_least(j, n, t + self.margin()) + (
+                    agreement_at_least(j, n, t - self.margin()) - agreement_at_least(j, n, t + self.margin())
+                ) * (j >= t)
+            curve[f"{j:.2f}"] = round(banding.probability(j) * verified, 4)
+        return curve
 
     def partition_count(self, documents: int) -> int:
         """Shuffle partitions: as given, or enough that one partition task's data fits ``memory_per_task``.
 
         A partition holds its documents' signatures (8 bytes a permutation), band rows (~40 bytes
-        a band) and attributes (~256 bytes), about three times over while joining: ~5.5 KB a
-        document at the defaults, ~195k documents a GiB (a 200k-document partition was measured
+        a band) and attributes (~256 bytes), about three times over while joining: ~6 KB a
+        document at the defaults, ~179k documents a GiB (a 200k-document partition was measured
         at 1.3 GB peak RSS, interpreter included).
         """
         if self.partitions is not None:

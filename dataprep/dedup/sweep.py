@@ -6,7 +6,9 @@ would go and how many clusters form. Runs in one process over all signatures
 corpora that fit one machine; the stage itself is the partitioned, distributed path.
 It reuses the stage's banding, candidate and verification functions and its connected
 components (run by the given executor, in process for the CLI), so a setting equal to the
-stage's own reproduces the stage's removal count.
+stage's own reproduces the stage's removal count; the exact checks of ``verify: jaccard``
+and ``hybrid`` are estimated from the signatures here (no text is read), so there it may
+differ by the pairs whose estimate falls on the other side of the threshold.
 """
 
 from __future__ import annotations
@@ -72,7 +74,7 @@ def evaluate(config: DedupConfig, sigs: pl.DataFrame, setting: Setting, executor
     located = pairs.join(index.rename({"node": "a", "i": "ia"}), on="a").join(
         index.rename({"node": "b", "i": "ib"}), on="b"
     )
-    if config.verify != "none" and not located.is_empty():  # "jaccard" is estimated here: no text
+    if config.verify != "none" and not located.is_empty():  # exact checks estimated: no text
         similar = (
             estimate_similarity(matrix[located["ia"].to_numpy()], matrix[located["ib"].to_numpy()])
             >= setting.threshold

@@ -3,7 +3,11 @@
 ``verify: signature`` joins both signatures of each candidate (two partitioned joins) and
 keeps pairs whose MinHash estimate reaches the threshold; ``verify: jaccard`` locates both
 documents, then per shard recomputes their shingle sets from the text and keeps pairs whose
-exact Jaccard reaches it; ``verify: none`` keeps every distinct candidate.
+exact Jaccard reaches it; ``verify: hybrid`` (the default) decides by the estimate where it
+clears the threshold by three standard errors and checks exactly within that margin, so a
+pair's fate near the threshold does not hang on the estimate's noise (at 128 values it is
++-0.035: a pair of true Jaccard 0.82 was estimated below 0.8 28% of the time);
+``verify: none`` keeps every distinct candidate.
 """
 
 from __future__ import annotations
@@ -48,37 +52,56 @@ def _attach(
 
 
 def signature_first_task(task: Task) -> dict[str, int]:
-    """Phase 3a (``verify: signature``): the first document's signature, sent to the second's partition."""
+    """Phase 3a (``verify: signature``, ``hybrid``): the first document's signature, sent to the second's partition."""
     n = _attach(task.work, "cand", "sigs", task.index, "a", {"signature": "sig_a"}, "cand2", "b", task.parts)
     return {"candidate_pairs": n}
 
 
 def signature_second_task(task: Task) -> dict[str, int]:
-    """Phase 3b: the second signature; pairs whose similarity estimate reaches the threshold are edges."""
+    """Phase 3b: the second signature and the similarity estimate.
+
+    ``signature``: pairs whose estimate reaches the threshold are edges. ``hybrid``: pairs
+    whose estimate clears it by the margin are edges; those within the margin go on to the
+    exact check (``exact_cand``), the rest are dropped.
+    """
+    cfg = task.config
     pairs = read_part(task.work, "cand2", task.index)
     sigs = read_part(task.work, "sigs", task.index, ["node", "signature"])
     joined = pairs.join(sigs.rename({"node": "b", "signature": "sig_b"}), on="b")
-    edges = joined.select("a", "b")
-    if not joined.is_empty():
-        similar = estimate_similarity(joined["sig_a"].to_numpy(), joined["sig_b"].to_numpy()) >= task.config.threshold
-        edges = edges.filter(pl.Series(similar))
+    estimate = pl.Series(estimate_similarity(joined["sig_a"].to_numpy(), joined["sig_b"].to_numpy()))
+    margin = cfg.margin() if cfg.verify == "hybrid" else 0.0
+    edges = joined.filter(estimate >= cfg.threshold + margin).select("a", "b")
     write_edges(task.work, "edges", 2 * task.index + 1, edges, task.parts)
-    return {"verified_pairs": edges.height}
+    if cfg.verify != "hybrid":
+        return {"verified_pairs": edges.height}
+    unsure = joined.filter((estimate >= cfg.threshold - margin) & (estimate < cfg.threshold + margin))
+    write_parts(task.work, "exact_cand", task.index, unsure.select("a", "b"), "a", task.parts)
+    return {"verified_pairs": edges.height, "exact_checks": unsure.height}
 
 
 def locate_first_task(task: Task) -> dict[str, int]:
-    """Phase 3a (``verify: jaccard``): where the first document of each pair lives."""
+    """Phase 3a (``verify: jaccard``; 3c for ``hybrid``, on the pairs within the margin):
+    where the first document of each pair to check exactly lives."""
+    jaccard = task.config.verify == "jaccard"
     n = _attach(
-        task.work, "cand", "attrs", task.index, "a", {"shard": "shard_a", "row": "row_a"}, "cand2", "b", task.parts
+        task.work,
+        "cand" if jaccard else "exact_cand",
+        "attrs",
+        task.index,
+        "a",
+        {"shard": "shard_a", "row": "row_a"},
+        "located",
+        "b",
+        task.parts,
     )
-    return {"candidate_pairs": n}
+    return {"candidate_pairs": n} if jaccard else {}
 
 
 def locate_second_task(task: Task) -> None:
     """Phase 3b: where the second lives; pairs go to the first document's shard."""
     _attach(
         task.work,
-        "cand2",
+        "located",
         "attrs",
         task.index,
         "b",

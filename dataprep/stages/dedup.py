@@ -7,7 +7,8 @@ maps, each phase a module of ``dataprep.dedup`` working in the pass's scratch fo
 1. ``signatures`` (per input shard): normalize, exact digest, MinHash signature, LSH band
    keys, shuffled into partitions;
 2. ``candidates`` (per partition): exact groups -> edges; band buckets -> candidate pairs;
-3. ``verification``: candidates -> edges by signature estimate, exact Jaccard, or unverified;
+3. ``verification``: candidates -> edges by signature estimate, exact Jaccard near the
+   threshold or everywhere, or unverified;
 4. ``clusters``: connected components of the edges, each cluster's members gathered;
 5. ``decisions`` (per partition): the kept member of each cluster by the ``keep`` rule
    (content and id only, never arrival order); per shard decision tables.
@@ -66,10 +67,10 @@ class DedupStage(Stage):
         found = ctx.executor.map(candidates_task, part_tasks)
         if cfg.verify == "none":
             found += ctx.executor.map(accept_task, part_tasks)
-        elif cfg.verify == "signature":
+        if cfg.verify in ("signature", "hybrid"):
             found += ctx.executor.map(signature_first_task, part_tasks)
             found += ctx.executor.map(signature_second_task, part_tasks)
-        else:
+        if cfg.verify in ("jaccard", "hybrid"):
             found += ctx.executor.map(locate_first_task, part_tasks)
             ctx.executor.map(locate_second_task, part_tasks)
             ctx.executor.map(jaccard_first_task, shard_tasks)
@@ -85,6 +86,7 @@ class DedupStage(Stage):
                 "rows": banding.rows,
                 "threshold": cfg.threshold,
                 "candidate_probability_at_threshold": round(banding.probability(cfg.threshold), 4),
+                "predicted_recall": cfg.recall_curve(),
                 "partitions": parts,
                 "component_rounds": rounds,
                 "clusters": len(sizes),
