@@ -101,7 +101,53 @@ def test_empty_documents_are_rejected_not_tokenized(shared_data):
     tok = Tokenizer.from_file(str(shared_data / GPT_NEO))
     kept = [t for t in texts if t]
     assert result.kept.column("input_ids").to_pylist() == [tok.encode(t).ids + [stage.eos_id] for t in kept]
-    assert result.stats == {"tokens": sum(result.kept.column("n_tokens").to_pylist()), "documents": len(kept)}
+    assert result.stats == {
+        "tokens": sum(result.kept.column("n_tokens").to_pylist()),
+        "documents": len(kept),
+        "documents_reused_ids": 0,
+    }
+
+
+def _carried_case(
+    shared_data: Path, carried_by: str, edit: bool = False
+) -> tuple[dict, list[list[int]], int, Tokenizer, list[str]]:
+    """Tokenize real code whose rows carry ids (as mix emits them) made by ``carried_by``;
+    with ``edit``, one text changes after they were made (e.g. a redaction stage in between)."""
+    from dataprep.core.contract import RunInfo
+    from dataprep.stages.base import ShardContext
+    from dataprep.stages.tokenize import TokenizeConfig, TokenizeStage
+    from dataprep.tokenize.reuse import encode_with_identity
+
+    with gzip.open(shared_data / "corpus/code/thealgorithms_python.jsonl.gz", "rt") as f:
+        texts = [t for t in (json.loads(line)["text"] for line in f) if t][:40]
+    carried = encode_with_identity(texts, carried_by)
+    if edit:
+        assert "def " in texts[7]
+        texts[7] = texts[7].replace("def ", "fed ")
+    run_info = RunInfo(seed=0, base_dir=str(shared_data))
+    stage = TokenizeStage(TokenizeConfig(tokenizer=GPT_NEO), run_info)
+    table = pa.table({"id": [f"d{i}" for i in range(len(texts))], "text": texts})
+    for name in carried.column_names:
+        table = table.append_column(name, carried.column(name))
+    table = pa.concat_tables([table, table])  # a repeated copy carries the same ids
+    result = stage.process(table, ShardContext(0, None, run_info, None))  # type: ignore[arg-type]  # unused by process
+    assert result.kept.column_names == ["id", "input_ids", "n_tokens"]
+    tok = Tokenizer.from_file(str(shared_data / GPT_NEO))
+    return result.stats, result.kept.column("input_ids").to_pylist(), stage.eos_id, tok, texts * 2
+
+
+def test_ids_carried_for_this_tokenizer_are_framed_not_encoded(shared_data):
+    stats, out, eos, tok, texts = _carried_case(shared_data, str(shared_data / GPT_NEO))
+    assert stats["documents_reused_ids"] == len(texts) == 80
+    assert out == [tok.encode(t).ids + [eos] for t in texts]
+
+
+@pytest.mark.parametrize("case", ["other tokenizer", "edited text"])
+def test_ids_are_not_reused_from_another_tokenizer_or_text(shared_data, big_vocab, case):
+    by = str(big_vocab) if case == "other tokenizer" else str(shared_data / GPT_NEO)
+    stats, out, eos, tok, texts = _carried_case(shared_data, by, edit=case == "edited text")
+    assert stats["documents_reused_ids"] == 0
+    assert out == [tok.encode(t).ids + [eos] for t in texts]
 
 
 @pytest.fixture(scope="module")

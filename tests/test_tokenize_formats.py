@@ -19,7 +19,8 @@ from dataprep.tokenize.train import train_bpe
 
 def test_index_bytes_follow_the_documented_layout():
     buf = io.BytesIO()
-    write_index(buf, np.array([3, 0, 5]), np.dtype(np.uint16))
+    # lengths in two pieces (shards), one of them empty: offsets run on across pieces
+    write_index(buf, 3, lambda: [np.array([3]), np.array([], np.int64), np.array([0, 5])], np.dtype(np.uint16))
     data = buf.getvalue()
     assert data[:9] == b"MMIDIDX\x00\x00"
     assert struct.unpack_from("<QBQQ", data, 9) == (1, 8, 3, 4)  # version, uint16 code, sequences, doc_idx length
@@ -33,9 +34,14 @@ def test_index_bytes_follow_the_documented_layout():
 
 def test_uint32_ids_are_written_as_megatron_int32():
     buf = io.BytesIO()
-    write_index(buf, np.array([2, 2]), np.dtype(np.uint32))
+    write_index(buf, 2, lambda: [np.array([2, 2])], np.dtype(np.uint32))
     index = read_index(buf.getvalue())
     assert index.dtype == np.int32 and index.pointers.tolist() == [0, 8]
+
+
+def test_pieces_that_disagree_with_the_count_fail():
+    with pytest.raises(ValueError, match="2 document lengths for 3 documents"):
+        write_index(io.BytesIO(), 3, lambda: [np.array([1, 2])], np.dtype(np.uint16))
 
 
 def test_a_file_that_is_not_an_index_is_named():

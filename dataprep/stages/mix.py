@@ -9,6 +9,9 @@ sample; a document appearing 0 times goes to rejected with reason ``not_sampled`
 Repeated copies get unique ids: the first copy keeps the document's id, copy ``k`` (k ≥ 2)
 is ``<id>#r<k>``. Output shard ``i`` holds every first copy of input shard ``i`` in input
 order, then every second copy, and so on, so repeats of a document are never adjacent.
+
+With a tokenizer, counting encodes every document; those ids (text only) go out with each
+kept copy in ``text_ids`` columns (``dataprep.tokenize.reuse``) so tokenize does not encode again.
 """
 
 from __future__ import annotations
@@ -17,8 +20,9 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
-from dataprep.core.contract import RunInfo, ShardRef
+from dataprep.core.contract import RunInfo, ShardRef, WorkDir
 from dataprep.mix.plan import DomainPlan, InfeasibleMix, plan_mixture
 from dataprep.mix.sample import Cutoff, DomainDraw, copies, draw_for, in_sample, sample_keys
 from dataprep.mix.scaling import chinchilla_budget
@@ -26,24 +30,40 @@ from dataprep.mix.settings import MixConfig
 from dataprep.mix.units import Unit, columns_needed, count_units, describe_units
 from dataprep.stages.base import FinalizeContext, PrepareContext, ShardContext, ShardResult, Stage
 from dataprep.tokenize.encoder import tokenizer_source
+from dataprep.tokenize.reuse import COLUMNS as CARRIED
+from dataprep.tokenize.reuse import TEXT_IDS, encode_with_identity
 
 NOT_SAMPLED = "not_sampled"
 PLAN_FILE = "plan.json"
 
 
-def measure_shard(task: tuple[ShardRef, str, Unit, str | None, int]) -> pa.Table:
-    """Per document of one shard: its group, units and sample key (a Ray task: one tuple argument)."""
-    shard, by, unit, tokenizer, seed = task
+def measure_shard(task: tuple[ShardRef, str, Unit, str | None, int, WorkDir, int]) -> pa.Table:
+    """Per document of one shard: its group, units and sample key (a Ray task: one tuple argument).
+
+    With a tokenizer, the ids that counting computed are kept in the work dir for ``process``
+    to emit, so the tokenize stage frames them instead of encoding the text again.
+    """
+    shard, by, unit, tokenizer, seed, work, index = task
     table = shard.read(["id", by, *columns_needed(unit)])
     ids = table.column("id").to_pylist()
+    if unit == "tokens" and tokenizer is not None:
+        carried = encode_with_identity(table.column("text").to_pylist(), tokenizer)
+        work.write_table(_ids_name(index), carried)
+        units = pc.list_value_length(carried.column(TEXT_IDS)).cast(pa.int64())
+    else:
+        units = pa.array(count_units(table, unit, tokenizer))
     return pa.table(
         {
             "group": table.column(by),
-            "units": pa.array(count_units(table, unit, tokenizer)),
+            "units": units,
             "key": pa.array(sample_keys(ids, seed), pa.uint64()),
             "id": table.column("id"),
         }
     )
+
+
+def _ids_name(index: int) -> str:
+    return f"text_ids/part-{index:05d}.parquet"
 
 
 class MixStage(Stage):
@@ -58,11 +78,14 @@ class MixStage(Stage):
         self.seed = config.seed if config.seed is not None else run.seed
         path, name = tokenizer_source(config.tokenizer, run) if config.unit == "tokens" else (None, None)
         self.tokenizer, self.tokenizer_name = path, name
+        self.carries_ids = path is not None
 
     def prepare(self, ctx: PrepareContext) -> None:
         """Count units per group, plan the mixture (or fail saying what is possible), fix the sample."""
         cfg = self.config
-        tasks = [(shard, cfg.by, cfg.unit, self.tokenizer, self.seed) for shard in ctx.inputs]
+        tasks = [
+            (shard, cfg.by, cfg.unit, self.tokenizer, self.seed, ctx.work, i) for i, shard in enumerate(ctx.inputs)
+        ]
         parts = ctx.executor.map(measure_shard, tasks, num_cpus=self.num_cpus)
         docs = pa.concat_tables(parts) if parts else pa.table({"group": [], "units": [], "key": [], "id": []})
         groups = np.asarray(docs.column("group").to_pylist(), dtype=object)
@@ -72,6 +95,11 @@ class MixStage(Stage):
         names = sorted(set(groups.tolist()))
         rows = {g: np.flatnonzero(groups == g) for g in names}
         sizes = {g: int(units[r].sum()) for g, r in rows.items()}
+        if not names:
+            raise InfeasibleMix(
+                f"mix stage: no documents reached it ({len(ctx.inputs)} empty input shards): nothing to mix; "
+                "see which stage rejected them (the run summary, rejected/ of each stage) or check the inputs"
+            )
         try:
             plans = plan_mixture(
                 sizes,
@@ -108,10 +136,11 @@ class MixStage(Stage):
         ids = table.column("id").to_pylist()
         groups = table.column(self.config.by).to_pylist()
         n = copies(groups, sample_keys(ids, self.seed), ids, draws)
-        parts = [table.filter(pa.array(n >= 1))]
+        kept = self._with_ids(table, ctx)
+        parts = [kept.filter(pa.array(n >= 1))]
         for k in range(2, int(n.max(initial=0)) + 1):
             chosen = n >= k
-            repeat = table.filter(pa.array(chosen))
+            repeat = kept.filter(pa.array(chosen))
             new_ids = pa.array([f"{i}#r{k}" for i, c in zip(ids, chosen) if c], pa.string())
             col = repeat.schema.get_field_index("id")
             parts.append(repeat.set_column(col, repeat.schema.field(col), new_ids))
@@ -127,6 +156,20 @@ class MixStage(Stage):
             added=int(np.maximum(n - 1, 0).sum()),
             stats={"documents_out": {g: out_per_group[g] for g in sorted(out_per_group)}},
         )
+
+    def output_columns(self) -> tuple[str, ...]:
+        return CARRIED if self.carries_ids else ()
+
+    def _with_ids(self, table: pa.Table, ctx: ShardContext) -> pa.Table:
+        """``table`` with the ids ``measure_shard`` kept for it (every copy of a document carries them)."""
+        if not self.carries_ids:
+            return table
+        carried = ctx.work.read_table(_ids_name(ctx.index))
+        if carried.num_rows != table.num_rows:
+            raise RuntimeError(f"mix stage, shard {ctx.index}: {carried.num_rows} kept ids for {table.num_rows} rows")
+        for name in carried.column_names:
+            table = table.append_column(carried.schema.field(name), carried.column(name))
+        return table
 
     def finalize(self, ctx: FinalizeContext) -> dict[str, Any]:
         """The plan's report: per domain available, target, achieved tokens and weights, epochs."""

@@ -5,7 +5,8 @@ Output shards have ``id``, ``input_ids`` (uint16 when the vocabulary fits, else 
 (``empty_text``): a lone EOS would be silent noise in training data. ``finalize`` exports
 the whole stage, shard by shard, to a Megatron-LM indexed dataset (``tokens.bin`` /
 ``tokens.idx``) and a flat ``tokens.bin`` with a document index ``tokens.docs.parquet``
-(the same ``.bin`` serves both; see ``dataprep.tokenize.flat``).
+(the same ``.bin`` serves both; see ``dataprep.tokenize.flat``). Ids a mix stage carried
+for this tokenizer and text are framed, not encoded again (``dataprep.tokenize.reuse``).
 """
 
 from __future__ import annotations
@@ -20,14 +21,16 @@ from pydantic import Field
 from dataprep.core.contract import InputPath, RunInfo, StageConfig
 from dataprep.stages.base import FinalizeContext, ShardContext, ShardResult, Stage, reject
 from dataprep.tokenize.encoder import (
+    body_array,
     encode_texts,
+    frame,
     load_tokenizer,
     special_token_id,
-    to_list_array,
     token_dtype,
     tokenizer_source,
 )
 from dataprep.tokenize.export import export_tokens
+from dataprep.tokenize.reuse import reusable_ids, without_ids
 
 EMPTY_TEXT = "empty_text"
 EXPORT_PREFIX = "tokens"
@@ -62,15 +65,26 @@ class TokenizeStage(Stage):
         self.dtype = token_dtype(tok)
 
     def process(self, table: pa.Table, ctx: ShardContext) -> ShardResult:
+        """Frame the ids mix carried (``dataprep.tokenize.reuse``) when they match this tokenizer
+        and text, else encode the shard."""
         empty = pc.equal(pc.utf8_length(table.column("text")), 0).combine_chunks()
         split = reject(table, empty, [EMPTY_TEXT] * int(pc.sum(empty).as_py() or 0))
+        split.rejected = without_ids(split.rejected)
         docs = split.kept
-        ids = encode_texts(load_tokenizer(self.tokenizer_path), docs.column("text").to_pylist())
-        tokens = to_list_array(ids, self.dtype, self.bos_id, self.eos_id)
+        texts = docs.column("text").to_pylist()
+        body = reusable_ids(docs, self.tokenizer_path, texts)
+        reused = body is not None
+        if body is None:
+            body = body_array(encode_texts(load_tokenizer(self.tokenizer_path), texts), self.dtype)
+        tokens = frame(body, self.dtype, self.bos_id, self.eos_id)
         n_tokens = pc.list_value_length(tokens).cast(pa.int64())
         kept = pa.table({"id": docs.column("id"), "input_ids": tokens, "n_tokens": n_tokens})
         split.kept = kept
-        split.stats = {"tokens": int(pc.sum(n_tokens).as_py() or 0), "documents": kept.num_rows}
+        split.stats = {
+            "tokens": int(pc.sum(n_tokens).as_py() or 0),
+            "documents": kept.num_rows,
+            "documents_reused_ids": kept.num_rows if reused else 0,
+        }
         return split
 
     def finalize(self, ctx: FinalizeContext) -> dict[str, Any]:
@@ -82,6 +96,5 @@ class TokenizeStage(Stage):
             "dtype": np.dtype(self.dtype).name,
         }
         if self.config.export:
-            shards = (ref.read(["id", "input_ids"]) for ref in ctx.outputs)
-            figures["export"] = export_tokens(shards, ctx.artifacts, EXPORT_PREFIX, self.dtype)
+            figures["export"] = export_tokens(ctx.outputs, ctx.artifacts, EXPORT_PREFIX, self.dtype)
         return figures

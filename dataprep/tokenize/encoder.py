@@ -70,24 +70,34 @@ def token_counts(tok: Tokenizer, texts: Sequence[str]) -> np.ndarray:
     return np.fromiter((len(ids) for ids in encode_texts(tok, texts)), dtype=np.int64, count=len(texts))
 
 
-def to_list_array(ids: list[list[int]], dtype: np.dtype, bos: int | None, eos: int) -> pa.ListArray:
-    """Documents' ids framed by optional BOS and EOS, as one Arrow list array of ``dtype``.
-
-    Built from one flat numpy buffer and offsets: no per-document Arrow objects.
-    """
-    extra = 1 + (bos is not None)
-    lengths = np.fromiter((len(x) for x in ids), dtype=np.int64, count=len(ids)) + extra
+def body_array(ids: list[list[int]], dtype: np.dtype) -> pa.ListArray:
+    """Documents' ids, unframed, as one Arrow list array of ``dtype`` (one flat buffer, no per-document objects)."""
     offsets = np.zeros(len(ids) + 1, dtype=np.int32)
-    np.cumsum(lengths, out=offsets[1:])
+    np.cumsum(np.fromiter((len(x) for x in ids), dtype=np.int64, count=len(ids)), out=offsets[1:])
+    values = np.fromiter(chain.from_iterable(ids), dtype=dtype, count=int(offsets[-1]))
+    return pa.ListArray.from_arrays(pa.array(offsets), pa.array(values))
+
+
+def frame(body: pa.ListArray, dtype: np.dtype, bos: int | None, eos: int) -> pa.ListArray:
+    """Each document's ids framed by optional BOS and EOS, in numpy: reused ids need no Python loop."""
+    extra = 1 + (bos is not None)
+    old = body.offsets.to_numpy().astype(np.int64)
+    src = body.values.to_numpy(zero_copy_only=False)[old[0] : old[-1]].astype(dtype, copy=False)
+    offsets = np.zeros(len(body) + 1, dtype=np.int32)
+    np.cumsum(np.diff(old) + extra, out=offsets[1:])
     values = np.empty(int(offsets[-1]), dtype=dtype)
     starts = offsets[:-1]
     if bos is not None:
         values[starts] = bos
     values[offsets[1:] - 1] = eos
-    body = np.fromiter(chain.from_iterable(ids), dtype=dtype, count=int(lengths.sum()) - extra * len(ids))
     mask = np.ones(len(values), dtype=bool)
     mask[offsets[1:] - 1] = False
     if bos is not None:
         mask[starts] = False
-    values[mask] = body
+    values[mask] = src
     return pa.ListArray.from_arrays(pa.array(offsets), pa.array(values))
+
+
+def to_list_array(ids: list[list[int]], dtype: np.dtype, bos: int | None, eos: int) -> pa.ListArray:
+    """Documents' ids framed by optional BOS and EOS, as one Arrow list array of ``dtype``."""
+    return frame(body_array(ids, dtype), dtype, bos, eos)

@@ -1,11 +1,11 @@
 """Streams tokenized shards into the training formats: one ``.bin`` (flat and Megatron),
 Megatron's ``.idx`` and the flat document index, shard by shard, never the whole corpus
-in memory (only 4 bytes of length per document, which the ``.idx`` needs up front)."""
+in memory: the ``.idx`` is streamed from per-shard lengths too (memory is O(1) in documents)."""
 
 from __future__ import annotations
 
 import io
-from collections.abc import Iterable
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -13,7 +13,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from dataprep.core.contract import ArtifactWriter
+from dataprep.core.contract import ArtifactWriter, ShardRef
 from dataprep.tokenize.flat import doc_index_schema
 from dataprep.tokenize.megatron import write_index
 
@@ -39,14 +39,21 @@ class _Sink(io.RawIOBase):
 
 
 def export_tokens(
-    shards: Iterable[pa.Table], artifacts: ArtifactWriter, prefix: str, dtype: np.dtype
+    shards: Sequence[ShardRef], artifacts: ArtifactWriter, prefix: str, dtype: np.dtype
 ) -> dict[str, Any]:
-    """Write ``<prefix>.bin``, ``<prefix>.idx`` and ``<prefix>.docs.parquet``; return their figures."""
-    lengths: list[np.ndarray] = []
+    """Write ``<prefix>.bin``, ``<prefix>.idx`` and ``<prefix>.docs.parquet`` from tokenized shards
+    (``id``, ``input_ids``, ``n_tokens``) in order; return their figures.
+
+    The ``.idx`` needs the document count before any length, so it is written after the
+    ``.bin``, from each shard's ``n_tokens`` read again (small): memory is one shard, whatever
+    the number of documents.
+    """
     start = 0
+    count = 0
     with artifacts.open(f"{prefix}.bin") as bin_f, artifacts.open(f"{prefix}.docs.parquet") as doc_f:
         writer = pq.ParquetWriter(_Sink(doc_f), doc_index_schema(dtype), compression="zstd")
-        for table in shards:
+        for ref in shards:
+            table = ref.read(["id", "input_ids"])
             ids = table.column("input_ids")
             bin_f.write(pc.list_flatten(ids).to_numpy().astype(dtype, copy=False).tobytes())
             n = pc.list_value_length(ids).to_numpy(zero_copy_only=False).astype(np.int64)
@@ -54,14 +61,17 @@ def export_tokens(
             writer.write_table(
                 pa.table({"id": table.column("id"), "start": starts, "n_tokens": n}, schema=doc_index_schema(dtype))
             )
-            lengths.append(n)
             start += int(n.sum())
+            count += len(n)
         writer.close()
-    all_lengths = np.concatenate(lengths) if lengths else np.empty(0, np.int64)
+
+    def lengths() -> Iterator[np.ndarray]:
+        return (ref.read(["n_tokens"]).column("n_tokens").to_numpy() for ref in shards)
+
     with artifacts.open(f"{prefix}.idx") as idx_f:
-        write_index(idx_f, all_lengths, dtype)
+        write_index(idx_f, count, lengths, dtype)
     return {
-        "documents": int(len(all_lengths)),
+        "documents": count,
         "tokens": start,
         "dtype": np.dtype(dtype).name,
         "megatron_prefix": prefix,

@@ -20,6 +20,7 @@ round trip checks the writer against the documented layout rather than against i
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import BinaryIO
 
@@ -27,22 +28,31 @@ import numpy as np
 
 MAGIC = b"MMIDIDX\x00\x00"
 VERSION = 1
+DOC_IDX_CHUNK = 1 << 20  # document-index entries written at a time (8 MB)
 DTYPE_CODES = {np.dtype(np.uint16): 8, np.dtype(np.uint32): 4, np.dtype(np.int32): 4}
 
 
-def write_index(f: BinaryIO, lengths: np.ndarray, dtype: np.dtype) -> None:
-    """Write the ``.idx`` for documents of ``lengths`` tokens, one sequence each."""
-    count = len(lengths)
-    pointers = np.zeros(count, dtype="<i8")
-    np.cumsum(lengths[:-1].astype(np.int64) * np.dtype(dtype).itemsize, out=pointers[1:])
+def write_index(f: BinaryIO, count: int, pieces: Callable[[], Iterable[np.ndarray]], dtype: np.dtype) -> None:
+    """Write the ``.idx`` for ``count`` documents, one sequence each, whose token lengths ``pieces()``
+    yields in order, a piece (e.g. a shard) at a time: the index is streamed, never held whole."""
     f.write(MAGIC)
     f.write(struct.pack("<Q", VERSION))
     f.write(struct.pack("<B", DTYPE_CODES[np.dtype(dtype)]))
     f.write(struct.pack("<Q", count))
     f.write(struct.pack("<Q", count + 1))
-    f.write(np.asarray(lengths, dtype="<i4").tobytes())
-    f.write(pointers.tobytes())
-    f.write(np.arange(count + 1, dtype="<i8").tobytes())
+    seen = 0
+    for lengths in pieces():
+        f.write(np.asarray(lengths, dtype="<i4").tobytes())
+        seen += len(lengths)
+    if seen != count:
+        raise ValueError(f"Megatron index: {seen} document lengths for {count} documents")
+    offset = 0
+    for lengths in pieces():
+        ends = offset + np.cumsum(np.asarray(lengths, dtype=np.int64) * np.dtype(dtype).itemsize)
+        f.write(np.concatenate([[offset], ends[:-1]]).astype("<i8").tobytes() if len(ends) else b"")
+        offset = int(ends[-1]) if len(ends) else offset
+    for start in range(0, count + 1, DOC_IDX_CHUNK):
+        f.write(np.arange(start, min(start + DOC_IDX_CHUNK, count + 1), dtype="<i8").tobytes())
 
 
 @dataclass(frozen=True)
