@@ -116,7 +116,10 @@ class MinHasher:
         """A ``(len(normalized), num_perm)`` uint64 matrix; rows of empty texts are all ``EMPTY``.
 
         ``single_spaced``: the texts have exactly one space between words (a faster split)."""
-        shingles, per_doc = self.shingles(normalized, single_spaced)
+        return self.of_shingles(*self.shingles(normalized, single_spaced))
+
+    def of_shingles(self, shingles: np.ndarray, per_doc: np.ndarray) -> np.ndarray:
+        """Signatures of documents given as their shingle hashes back to back (see ``shingles``)."""
         out = np.full((self.num_perm, len(per_doc)), EMPTY, dtype=np.uint64)
         has = np.flatnonzero(per_doc > 0)
         out[:, has] = self._minima(shingles, per_doc[has])

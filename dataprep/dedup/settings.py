@@ -39,6 +39,11 @@ class DedupConfig(StageConfig):
     # threshold of values ("signature"); if their exact Jaccard reaches it ("jaccard": reads
     # every candidate's text again); or unverified ("none").
     verify: Literal["hybrid", "signature", "jaccard", "none"] = "hybrid"
+    # What makes a near duplicate: shingle-set Jaccard with another document, or containment
+    # in a document at least as long (its shingles at least ``threshold`` inside the other's:
+    # partial copies, e.g. an answer copied from a longer page; always verified exactly).
+    measure: Literal["jaccard", "containment"] = "jaccard"
+    anchors: int = Field(16, ge=4, le=256, description="containment: shingles sampled per document")
     keep: list[str] = Field(default_factory=lambda: [LENGTH])
     bucket_anchors: int = Field(100, ge=1, description="a bucket's members are paired with its first N members")
     hash_seed: int = Field(1, ge=0)
@@ -55,6 +60,8 @@ class DedupConfig(StageConfig):
             raise ValueError(f"bands x rows = {self.bands * self.rows} exceeds num_perm = {self.num_perm}")  # type: ignore[operator]
         if not (self.exact or self.near):
             raise ValueError("exact and near are both off: the stage would do nothing")
+        if self.measure == "containment" and self.verify in ("signature", "none"):
+            raise ValueError("measure: containment is verified exactly: use verify: hybrid or jaccard")
         return self
 
     @field_validator("keep")
@@ -76,13 +83,26 @@ class DedupConfig(StageConfig):
         threshold falls below it with probability ~2e-4; one 0.1 below rises above it ~1e-6."""
         return 3 * math.sqrt(self.threshold * (1 - self.threshold) / self.num_perm)
 
+    def anchor_share(self) -> float:
+        """Containment: the share of a document's anchors another must hold to be a candidate,
+        the largest that a pair contained at threshold + 0.02 reaches with probability >=
+        ``candidate_recall`` (anchors are a uniform sample of its shingles)."""
+        target = min(self.threshold + 0.02, 1.0)
+        for held in range(self.anchors, 0, -1):
+            if agreement_at_least(target, self.anchors, held / self.anchors) >= self.candidate_recall:
+                return held / self.anchors
+        return 1 / self.anchors
+
     def recall_curve(self) -> dict[str, float]:
-        """Predicted chance that a pair of each Jaccard similarity is merged: P(candidate)
-        times P(verified), the latter from the binomial agreement of signature values."""
+        """Predicted chance that a pair of each similarity (Jaccard, or containment) is merged:
+        P(candidate) times P(verified), from the binomial agreement of sampled values."""
         banding, t, n = self.banding(), self.threshold, self.num_perm
         points = sorted({round(x / 20, 2) for x in range(10, 21)} | {round(t - 0.1, 2), round(t + 0.02, 2)})
         curve = {}
         for j in (p for p in points if 0 < p <= 1):
+            if self.measure == "containment":
+                curve[f"{j:.2f}"] = round(agreement_at_least(j, self.anchors, self.anchor_share()) * (j >= t), 4)
+                continue
             if self.verify == "none":
                 verified = 1.0
             elif self.verify == "jaccard":

@@ -9,12 +9,15 @@ to key partitions (``bands``).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import polars as pl
 import pyarrow as pa
 import xxhash
 
 from dataprep.core.contract import WorkDir
+from dataprep.dedup.containment import write_containment_sketch
 from dataprep.dedup.lsh import band_keys, has_shingles
 from dataprep.dedup.minhash import exact_digests
 from dataprep.dedup.normalize import normalize
@@ -29,17 +32,40 @@ def node_ids(ids: pl.Series) -> np.ndarray:
     return np.fromiter((xxhash.xxh3_64_intdigest(i.encode("utf-8")) for i in ids.to_list()), np.uint64, len(ids))
 
 
-def sketch(texts: pl.Series, cfg: DedupConfig) -> tuple[list[bytes], np.ndarray]:
-    """Exact digests and MinHash signatures of raw texts, in batches to bound memory."""
+def sketch(texts: pl.Series, cfg: DedupConfig, with_shingles: bool = False) -> Sketch:
+    """Exact digests and MinHash signatures of raw texts (and, if asked, their shingle hashes),
+    in batches to bound memory."""
     digests: list[bytes] = []
-    sigs = []
+    sigs, shingles, per_doc = [], [], []
     hasher = cfg.hasher()
     for start in range(0, len(texts), BATCH_DOCS):
         norm = normalize(texts.slice(start, BATCH_DOCS), cfg.normalize)
         digests.extend(exact_digests(norm))
-        sigs.append(hasher.signatures(norm, single_spaced=cfg.normalize.whitespace))
+        batch = hasher.shingles(norm, single_spaced=cfg.normalize.whitespace)
+        sigs.append(hasher.of_shingles(*batch))
+        if with_shingles:
+            shingles.append(batch[0])
+            per_doc.append(batch[1])
     matrix = np.concatenate(sigs) if sigs else np.zeros((0, cfg.num_perm), np.uint64)
-    return digests, matrix
+    if not with_shingles:
+        return Sketch(digests, matrix)
+    return Sketch(
+        digests,
+        matrix,
+        np.concatenate([np.zeros(0, np.uint64), *shingles]),
+        np.concatenate([np.zeros(0, np.int64), *per_doc]),
+    )
+
+
+@dataclass
+class Sketch:
+    """What phase 1 computes per document: exact digests, signatures, optionally shingle hashes
+    (all documents' back to back, ``per_doc`` of them each)."""
+
+    digests: list[bytes]
+    signatures: np.ndarray
+    shingles: np.ndarray | None = None
+    per_doc: np.ndarray | None = None
 
 
 def signature_task(task: Task) -> None:
@@ -51,7 +77,8 @@ def signature_task(task: Task) -> None:
         table = pl.from_arrow(shard.read(["id", "text", *ranks]))
     except (KeyError, pa.ArrowInvalid) as exc:
         raise ValueError(f"dedup keep rule {task.config.keep}: {shard.path} lacks a column it names ({exc})") from exc
-    digests, sigs = sketch(table["text"], cfg)
+    sketched = sketch(table["text"], cfg, with_shingles=cfg.measure == "containment")
+    digests, sigs = sketched.digests, sketched.signatures
     base = pl.DataFrame(
         {
             "node": pl.Series(node_ids(table["id"]), dtype=NODE),
@@ -72,14 +99,16 @@ def signature_task(task: Task) -> None:
     keyed = base.select("node", "exact").with_columns(pl.Series("ekey", ekey, dtype=NODE))
     write_parts(work, "exact", task.index, keyed if cfg.exact else keyed.clear(), "ekey", parts)
     _write_bands(work, task.index, parts, keyed, sigs, cfg)
+    if sketched.shingles is not None:
+        write_containment_sketch(work, task.index, parts, base["node"], sketched.shingles, sketched.per_doc, cfg)
 
 
 def _write_bands(
     work: WorkDir, index: int, parts: int, keyed: pl.DataFrame, sigs: np.ndarray, cfg: DedupConfig
 ) -> None:
-    """Shuffle the band buckets of documents with shingles by key."""
+    """Shuffle the band buckets of documents with shingles by key (Jaccard near duplicates only)."""
     banding = cfg.banding()
-    live = has_shingles(sigs) if cfg.near else np.zeros(len(sigs), bool)
+    live = has_shingles(sigs) if cfg.near and cfg.measure == "jaccard" else np.zeros(len(sigs), bool)
     keys = band_keys(sigs[live], banding)
     docs = keyed.filter(pl.Series(live))
     bands = pl.DataFrame(

@@ -82,10 +82,11 @@ def signature_second_task(task: Task) -> dict[str, int]:
 def locate_first_task(task: Task) -> dict[str, int]:
     """Phase 3a (``verify: jaccard``; 3c for ``hybrid``, on the pairs within the margin):
     where the first document of each pair to check exactly lives."""
-    jaccard = task.config.verify == "jaccard"
+    cfg = task.config
+    jaccard = cfg.verify == "jaccard"
     n = _attach(
         task.work,
-        "cand" if jaccard else "exact_cand",
+        "exact_cand" if cfg.verify == "hybrid" and cfg.measure == "jaccard" else "cand",
         "attrs",
         task.index,
         "a",
@@ -138,12 +139,16 @@ def jaccard_first_task(task: Task) -> None:
 
 
 def jaccard_second_task(task: Task) -> dict[str, int]:
-    """Phase 3d (per shard): exact Jaccard of the two shingle sets; pairs reaching the threshold are edges."""
+    """Phase 3d (per shard): exact Jaccard (or containment) of the two shingle sets; pairs
+    reaching the threshold are edges."""
     pairs = read_part(task.work, "jset", task.index)
     sets = _shingle_sets(task, pairs["row_b"]).rename({"row": "row_b", "shingles": "set_b"})
     both = pairs.join(sets, on="row_b")
     common = pl.col("set_a").list.set_intersection("set_b").list.len()
-    union = pl.col("set_a").list.len() + pl.col("set_b").list.len() - common
-    edges = both.filter(common >= task.config.threshold * union).select("a", "b")
+    if task.config.measure == "containment":  # of the smaller set in the larger
+        whole = pl.min_horizontal(pl.col("set_a").list.len(), pl.col("set_b").list.len())
+    else:
+        whole = pl.col("set_a").list.len() + pl.col("set_b").list.len() - common  # the union
+    edges = both.filter(common >= task.config.threshold * whole).select("a", "b")
     write_edges(task.work, "edges", 2 * task.parts + task.index, edges, task.parts)
     return {"verified_pairs": edges.height}

@@ -6,7 +6,8 @@ maps, each phase a module of ``dataprep.dedup`` working in the pass's scratch fo
 
 1. ``signatures`` (per input shard): normalize, exact digest, MinHash signature, LSH band
    keys, shuffled into partitions;
-2. ``candidates`` (per partition): exact groups -> edges; band buckets -> candidate pairs;
+2. ``candidates`` (per partition): exact groups -> edges; band buckets -> candidate pairs
+   (``containment``: shared anchor shingles -> candidate pairs);
 3. ``verification``: candidates -> edges by signature estimate, exact Jaccard near the
    threshold or everywhere, or unverified;
 4. ``clusters``: connected components of the edges, each cluster's members gathered;
@@ -26,6 +27,7 @@ import pyarrow as pa
 from dataprep.dedup.candidates import candidates_task
 from dataprep.dedup.clusters import find_clusters
 from dataprep.dedup.components import size_histogram
+from dataprep.dedup.containment import anchor_counts_task, containment_pairs_task
 from dataprep.dedup.decisions import decide_task, shard_decisions, shard_stats
 from dataprep.dedup.scratch import CURRENT, Task, current_pass, pass_name
 from dataprep.dedup.settings import DedupConfig
@@ -65,9 +67,12 @@ class DedupStage(Stage):
         part_tasks = [Task(cfg, work, parts, shards, p) for p in range(parts)]
         ctx.executor.map(signature_task, shard_tasks)
         found = ctx.executor.map(candidates_task, part_tasks)
-        if cfg.verify == "none":
+        if cfg.measure == "containment":
+            found += ctx.executor.map(anchor_counts_task, part_tasks)
+            found += ctx.executor.map(containment_pairs_task, part_tasks)
+        elif cfg.verify == "none":
             found += ctx.executor.map(accept_task, part_tasks)
-        if cfg.verify in ("signature", "hybrid"):
+        elif cfg.verify in ("signature", "hybrid"):
             found += ctx.executor.map(signature_first_task, part_tasks)
             found += ctx.executor.map(signature_second_task, part_tasks)
         if cfg.verify in ("jaccard", "hybrid"):
@@ -84,6 +89,7 @@ class DedupStage(Stage):
             {
                 "bands": banding.bands,
                 "rows": banding.rows,
+                "measure": cfg.measure,
                 "threshold": cfg.threshold,
                 "candidate_probability_at_threshold": round(banding.probability(cfg.threshold), 4),
                 "predicted_recall": cfg.recall_curve(),
