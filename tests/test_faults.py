@@ -260,3 +260,53 @@ def test_a_failed_start_leaves_no_run_to_resume(tmp_path):
     src.rename(tmp_path / "web.jsonl.gz")  # the corrected retry needs no --resume
     pipeline["stages"][0]["inputs"][0]["path"] = str(tmp_path / "web.jsonl.gz")
     assert run(pipeline, output=str(out), executor="local", report=False).stages[0].manifest["counts"]["out"] > 0
+
+
+def test_no_documents_reaching_mix_is_named_in_one_line(tmp_path):
+    """Quality rejects every document (an impossible sentence count): mix says so, not 'its domains are:'."""
+    import pytest
+    from conftest import REPO
+
+    from dataprep.api import run
+    from dataprep.mix.plan import InfeasibleMix
+
+    pipeline = {
+        "name": "empty-mix",
+        "stages": [
+            {
+                "stage": "ingest",
+                "inputs": [{"path": str(REPO / "pipelines/data/quickstart/web.jsonl.gz"), "domain": "web"}],
+            },
+            {"stage": "quality", "rule_sets": ["c4"], "overrides": {"c4.min_sentences": 100000}, "language": None},
+            {"stage": "mix", "weights": {"web": 1.0}, "budget_documents": 10},
+        ],
+    }
+    with pytest.raises(InfeasibleMix) as err:
+        run(pipeline, output=str(tmp_path / "run"), executor="local")
+    message = str(err.value)
+    assert "\n" not in message
+    assert message.startswith("mix stage: no documents reached it (1 empty input shards): nothing to mix; ")
+    assert "see which stage rejected them" in message
+
+
+def test_audit_of_a_file_without_the_text_field_names_its_fields(tmp_path):
+    """A corpus whose text is under 'body': one line naming the field, the file and its fields; exit 2."""
+    import json
+    import subprocess
+    import sys
+
+    from conftest import REPO
+
+    data = tmp_path / "corpus.jsonl"
+    data.write_text("".join(json.dumps({"id": str(i), "body": f"words of record {i}"}) + "\n" for i in range(30)))
+    cmd = [sys.executable, "-m", "dataprep", "audit", "--data", str(data), "--out", str(tmp_path / "audit")]
+    cmd += ["--benchmarks", str(REPO / "pipelines/data/benchmarks"), "--executor", "local", "--quiet"]
+    res = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 2
+    assert res.stdout == ""
+    assert res.stderr.strip() == (
+        "error: no record has the text field 'text' (30 rows read, none checked); corpus.jsonl has the fields: "
+        "body, id; pass --text-field with the one holding the text"
+    )
+    res = subprocess.run(cmd + ["--text-field", "body", "--resume"], capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0 and res.stdout.startswith("0 of 30 documents hold benchmark text"), res.stderr

@@ -65,9 +65,9 @@ def _main(argv: list[str] | None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:  # a run stopped by SIGINT/SIGTERM says so itself, with its exit code
+        print(str(exc) or "interrupted", file=sys.stderr)
+        return getattr(exc, "exit_code", 130)
     except (ValueError, FileNotFoundError, FileExistsError, PermissionError) as exc:
         # Errors a user can fix: say what is wrong without a traceback.
         print(f"error: {exc}", file=sys.stderr)

@@ -9,6 +9,9 @@ Rows that cannot be read are the ingest stage's rejected rows, with file, line a
 from __future__ import annotations
 
 import argparse
+import json
+import sys
+from typing import Any
 
 # Flags that are the decontaminate stage's settings, under the same names (dashes for underscores).
 STAGE_SETTINGS = ("ngram", "min_item_words", "max_doc_freq", "min_overlap")
@@ -64,6 +67,24 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_audit)
 
 
+def _no_text_field(ingest: Any, field: str) -> str:
+    """Every row lacked the text field: name a file, its fields (from a rejected record) and the fix."""
+    from dataprep.core.storage import Storage
+
+    entry = ingest.manifest["rejected"][0]
+    row = Storage(ingest.dir).parent().read_parquet(entry["path"], ["text", "meta"]).slice(0, 1).to_pylist()[0]
+    try:
+        record = json.loads(row["text"])  # a rejected record keeps its raw line
+    except (ValueError, TypeError):
+        record = None
+    fields = ", ".join(record) if isinstance(record, dict) else "unknown"
+    where = json.loads(row["meta"]).get("file")
+    return (
+        f"no record has the text field {field!r} ({ingest.manifest['counts']['in']:,} rows read, none checked); "
+        f"{where} has the fields: {fields}; pass --text-field with the one holding the text"
+    )
+
+
 def _audit(args: argparse.Namespace) -> int:
     from dataprep.api import audit
     from dataprep.core.storage import Storage
@@ -88,13 +109,16 @@ def _audit(args: argparse.Namespace) -> int:
         **settings,
     )
     ingest, stage = result.stages
+    unread = ingest.manifest["counts"]
+    if unread["in"] and unread["by_reason"].get("missing_text") == unread["in"]:
+        print(f"error: {_no_text_field(ingest, args.text_field or 'text')}", file=sys.stderr)
+        return 2
     report = Storage(stage.dir).read_json(f"{REPORT}.json")
     totals = report["totals"]
     print(
         f"{totals['contaminated_documents']:,} of {totals['documents']:,} documents hold benchmark text "
         f"({totals['contaminated_items']:,} items, {totals['matches']:,} spans)"
     )
-    unread = ingest.manifest["counts"]
     if unread["rejected"]:
         reasons = ", ".join(f"{k} {v:,}" for k, v in unread["by_reason"].items())
         print(f"{unread['rejected']:,} rows not checked ({reasons}): dataprep inspect {ingest.dir} --rejected")
