@@ -17,6 +17,7 @@ from conftest import REPO
 
 from dataprep.api import run
 from dataprep.cli import main
+from dataprep.engine.verify import verify_run
 
 CODE = "corpus/code/thealgorithms_python.jsonl.gz"  # 1,413 records, 4.2 MB of JSON Lines
 INTACT = REPO / "pipelines/data/quickstart/fortunes.jsonl.gz"
@@ -140,6 +141,7 @@ def test_parquet_without_footer_and_with_corrupt_pages(tmp_path, shared_data):
         assert sorted({**ok, **others}) == [r for r in range(1, table.num_rows + 1) if r not in lost]
         assert all(doc["text"] == texts[row - 1] for row, doc in ok.items())
     assert not _rows_of(kept, "footless.parquet")
+    assert verify_run(str(tmp_path / "run")) == []  # a run with damaged inputs is a sound run
 
 
 def test_a_run_whose_every_input_is_damaged_fails_in_one_line(tmp_path, shared_data, capsys):
@@ -190,3 +192,22 @@ def test_documents_over_max_doc_bytes_are_rejected_as_too_large(tmp_path, shared
     # The default is a sane bound, and it is in the manifest of every run.
     manifest, _, _ = _ingest(tmp_path / "default", [INTACT])
     assert manifest["config"]["max_doc_bytes"] == 10 << 20
+
+
+def test_a_truncated_dump_keeps_its_pages(tmp_path, shared_data):
+    """The same rule for every reader: here lxml parses a MediaWiki dump whose bz2 stream ends early."""
+    from dataprep.core.storage import open_input
+    from dataprep.readers.base import get_reader, read_records
+
+    data = (
+        shared_data / "corpus/wiki/enwiki-latest-pages-articles1.xml-p000000010p000030302-shortened.bz2"
+    ).read_bytes()
+    cut = tmp_path / "enwiki.xml.bz2"
+    cut.write_bytes(data[: len(data) // 2])
+    with open_input(str(cut)) as stream:
+        records = list(read_records(get_reader("mediawiki"), stream, str(cut), {}))
+    *pages, damage = records
+    assert len(pages) > 50 and all(r.error != "truncated_file" for r in pages)
+    assert [r.row for r in pages] == list(range(1, len(pages) + 1))
+    assert (damage.row, damage.error) == (len(pages) + 1, "truncated_file")
+    assert "at byte" in damage.detail and f"records up to row {len(pages)} are kept" in damage.detail
