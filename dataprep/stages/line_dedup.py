@@ -17,7 +17,7 @@ from dataprep.core.contract import StageConfig
 from dataprep.dedup.lines import Params, find_repeats, removals
 from dataprep.dedup.scratch import CURRENT, current_pass
 from dataprep.stages.base import FinalizeContext, PrepareContext, ShardContext, ShardResult, Stage
-from dataprep.stages.substring_dedup import apply_removals, pass_scope
+from dataprep.stages.spans import apply_removals, pass_scope
 
 REMOVED_COL, SPANS_COL = "line_removed_chars", "line_spans"
 REASON = "line_dup"

@@ -8,8 +8,6 @@ removed spans out of its texts and rejects documents left shorter than ``min_cha
 
 from __future__ import annotations
 
-import hashlib
-import json
 from typing import Any, Literal
 
 import pyarrow as pa
@@ -17,9 +15,9 @@ from pydantic import Field
 
 from dataprep.core.contract import StageConfig
 from dataprep.dedup.scratch import CURRENT, current_pass
-from dataprep.dedup.spans import Removals, cut
 from dataprep.dedup.substring import Params, find_repeats, removals
-from dataprep.stages.base import FinalizeContext, PrepareContext, ShardContext, ShardResult, Stage, reject
+from dataprep.stages.base import FinalizeContext, PrepareContext, ShardContext, ShardResult, Stage
+from dataprep.stages.spans import apply_removals, pass_scope
 
 REMOVED_COL, SPANS_COL = "substr_removed_chars", "substr_spans"
 REASON = "substring_dup"
@@ -62,33 +60,3 @@ class SubstringDedupStage(Stage):
 
     def finalize(self, ctx: FinalizeContext) -> dict[str, Any]:
         return current_pass(ctx.work).read_json("stats.json")
-
-
-def apply_removals(
-    table: pa.Table, found: Removals, min_chars: int, columns: tuple[str, str], reason: str
-) -> ShardResult:
-    """Cut ``found`` out of the texts, add the (removed chars, spans) ``columns``; reject changed
-    documents left shorter than ``min_chars`` (whitespace stripped) with ``reason``."""
-    texts = table.column("text").to_pylist()
-    done = cut(texts, found)
-    short = [bool(c) and len(t.strip()) < min_chars for c, t in zip(done.changed, done.texts)]
-    # rejected rows keep their input text, so the recorded spans index into it
-    kept_text = [t if s else n for t, n, s in zip(texts, done.texts, short)]
-    out = table.set_column(table.schema.get_field_index("text"), "text", pa.array(kept_text, pa.string()))
-    out = out.append_column(columns[0], pa.array(done.removed_chars, pa.int64()))
-    out = out.append_column(columns[1], done.spans)
-    stats = {
-        "documents_changed": int(done.changed.sum()),
-        "removed_chars": int(done.removed_chars.sum()),
-        "removed_spans": len(found.row),
-        "input_chars": sum(map(len, texts)),
-    }
-    result = reject(out, short, [reason] * len(short)) if any(short) else ShardResult(kept=out)
-    result.stats = stats
-    return result
-
-
-def pass_scope(config: dict, ctx: PrepareContext) -> str:
-    """A WorkDir folder per (config, inputs): a resumed or changed run never reads stale partitions."""
-    key = json.dumps([config, [(s.path, s.rows, getattr(s, "sha256", "")) for s in ctx.inputs]])
-    return "pass-" + hashlib.sha256(key.encode()).hexdigest()[:16]
