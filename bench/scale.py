@@ -1,0 +1,320 @@
+"""How the whole pipeline's cost grows with the corpus (issue 12 item 6).
+
+Corpora, built from ``../shared/data`` (via the quickstart's six domain samples, which are
+cut from it; see pipelines/data/quickstart/SOURCES.md):
+* **scale k** (1x, 4x, 16x): the quickstart's 882 documents plus a near-duplicate of 5% of
+  them (1% of words replaced by other words of the same document: word-5-gram Jaccard ~0.9,
+  so dedup has real near-duplicates to find), and k-1 *ciphered* copies of that (each word
+  through a permutation of the vocabulary among words of the same length, see
+  bench/substring_dedup.py): the k-x corpus has exactly k times the bytes, documents and
+  duplicate structure, and its words are still English words (the language filter keeps them).
+  The six quickstart stages run on it with ``budget_tokens`` scaled by k.
+* **short documents**: N documents of ~100 bytes (word-bounded pieces of the ciphered text,
+  3% exact repeats), through ingest, dedup, mix, tokenize.
+
+Measurement: Ray is started once in this process (2 CPUs); the pipeline runs stage prefix by
+stage prefix with ``resume`` (the earlier stages are verified and reused, a few hashes), so each
+stage's cost is the difference. A sampler thread reads every process of this process's tree
+(driver, Ray's services, task workers) every 0.2 s with psutil: CPU seconds (user + system; a
+process that exits keeps its last reading), peak RSS of the driver and of the largest worker
+(sampled, so a spike shorter than 0.2 s can be missed). Scratch: bytes and files left in each
+stage's ``_work`` directory. The growth exponent is the least-squares slope of log(CPU) on
+log(scale).
+
+    python bench/scale.py --scales 1 4 16 --short 100000 400000 --out /tmp/scale.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import logging
+import math
+import os
+import platform
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import psutil
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "bench"))
+from substring_dedup import WORD, cipher  # noqa: E402 - bench scripts are not a package
+
+QUICKSTART = REPO / "pipelines" / "quickstart.yaml"
+SHARD_ROWS = 500
+
+
+def base_corpus() -> dict[str, list[str]]:
+    """The quickstart's documents by domain, plus a near-duplicate of 5% of them."""
+    import yaml
+
+    rng = random.Random(12)
+    spec = yaml.safe_load(QUICKSTART.read_text())
+    domains: dict[str, list[str]] = {}
+    for inp in spec["stages"][0]["inputs"]:
+        with gzip.open(REPO / "pipelines" / inp["path"], "rt") as f:
+            domains.setdefault(inp["domain"], []).extend(json.loads(line)["text"] for line in f)
+    for texts in domains.values():
+        for text in list(texts):
+            if rng.random() < 0.05:
+                words = WORD.findall(text)
+                texts.append(WORD.sub(lambda m: rng.choice(words) if rng.random() < 0.01 else m.group(), text))
+    return domains
+
+
+def scaled(base: dict[str, list[str]], k: int) -> dict[str, list[str]]:
+    """The base and k-1 ciphered copies of it (one permutation per copy, over all domains)."""
+    names = sorted(base)
+    flat = [t for n in names for t in base[n]]
+    copies = [flat] + [cipher(flat, seed) for seed in range(2, k + 1)]
+    out: dict[str, list[str]] = {n: [] for n in names}
+    for copy in copies:
+        it = iter(copy)
+        for n in names:
+            out[n].extend(next(it) for _ in base[n])
+    return out
+
+
+def write_corpus(domains: dict[str, list[str]], folder: Path) -> int:
+    folder.mkdir(parents=True, exist_ok=True)
+    size = 0
+    for name, texts in domains.items():
+        with open(folder / f"{name}.jsonl", "w") as f:
+            for t in texts:
+                f.write(json.dumps({"text": t}) + "\n")
+        size += sum(len(t.encode()) for t in texts)
+    return size
+
+
+def short_corpus(base: dict[str, list[str]], n: int) -> dict[str, list[str]]:
+    """``n`` documents of ~100 bytes, word-bounded, in two domains; 3% exact repeats."""
+    rng = random.Random(7)
+    flat = [t for name in sorted(base) for t in base[name]]
+    out: list[str] = []
+    seed = 1
+    while len(out) < n:
+        texts = flat if seed == 1 else cipher(flat, 100 + seed)
+        seed += 1
+        for text in texts:
+            piece: list[str] = []
+            for w in WORD.findall(text):
+                piece.append(w)
+                if sum(map(len, piece)) + len(piece) >= 100:
+                    out.append(" ".join(piece))
+                    piece = []
+                    if rng.random() < 0.03:
+                        out.append(out[-1])
+    out = out[:n]
+    return {"a": out[0::2], "b": out[1::2]}
+
+
+class Sampler(threading.Thread):
+    """CPU seconds and RSS of every process of this process's tree, sampled every 0.2 s."""
+
+    def __init__(self) -> None:
+        super().__init__(daemon=True)
+        self.me = psutil.Process()
+        self.cpu: dict[int, float] = {}
+        self.role: dict[int, str] = {}
+        self.peak = {"driver": 0, "worker": 0}
+        self.lock = threading.Lock()
+        self.running = True
+
+    def sample(self) -> None:
+        for proc in [self.me, *self.me.children(recursive=True)]:
+            try:
+                with proc.oneshot():
+                    t = proc.cpu_times()
+                    rss = proc.memory_info().rss
+                    if proc.pid not in self.role:
+                        title = " ".join(proc.cmdline())
+                        self.role[proc.pid] = (
+                            "driver"
+                            if proc.pid == self.me.pid
+                            else "worker"
+                            if "default_worker" in title or ("ray::" in title and "Agent" not in title)
+                            else "ray"
+                        )
+            except psutil.Error:
+                continue
+            with self.lock:
+                self.cpu[proc.pid] = t.user + t.system
+                role = self.role[proc.pid]
+                if role in self.peak:
+                    self.peak[role] = max(self.peak[role], rss)
+
+    def run(self) -> None:
+        while self.running:
+            self.sample()
+            time.sleep(0.2)
+
+    def window(self) -> tuple[float, dict[str, int]]:
+        """Total CPU so far and the peaks since the last call (which resets them)."""
+        self.sample()
+        with self.lock:
+            total = sum(self.cpu.values())
+            peak = dict(self.peak)
+            self.peak = {"driver": 0, "worker": 0}
+        return total, peak
+
+
+def scratch(stage_dir: Path) -> tuple[int, int]:
+    files = [p for p in (stage_dir / "_work").rglob("*") if p.is_file()]
+    return sum(p.stat().st_size for p in files), len(files)
+
+
+def run_stages(pipeline: dict, out: Path, sampler: Sampler, text_bytes: int) -> list[dict]:
+    """Each stage in turn (prefix runs with resume); its CPU, memory and scratch."""
+    from dataprep.api import run
+
+    rows = []
+    cpu0, _ = sampler.window()
+    for i in range(len(pipeline["stages"])):
+        prefix = {**pipeline, "stages": pipeline["stages"][: i + 1]}
+        t0 = time.monotonic()
+        res = run(prefix, output=str(out), resume=i > 0, verbose=False, report=False, base_dir=str(REPO / "pipelines"))
+        wall = time.monotonic() - t0
+        cpu1, peak = sampler.window()
+        outcome = res.stages[-1]
+        counts = outcome.manifest["counts"]
+        sbytes, sfiles = scratch(Path(outcome.dir))
+        cpu = cpu1 - cpu0
+        rows.append(
+            {
+                "stage": outcome.name,
+                "docs_in": counts["in"],
+                "docs_out": counts["out"],
+                "cpu_s": round(cpu, 2),
+                "wall_s": round(wall, 1),
+                "mb_per_cpu_s": round(text_bytes / 1e6 / cpu, 3),
+                "docs_per_cpu_s": round(counts["in"] / cpu),
+                "driver_peak_mb": round(peak["driver"] / 2**20),
+                "worker_peak_mb": round(peak["worker"] / 2**20),
+                "scratch_mb": round(sbytes / 1e6, 2),
+                "scratch_files": sfiles,
+                "stage_files": sum(1 for p in Path(outcome.dir).rglob("*") if p.is_file()),
+            }
+        )
+        print(json.dumps(rows[-1]), flush=True)
+        cpu0 = cpu1
+    return rows
+
+
+def quickstart_pipeline(folder: Path, k: int) -> dict:
+    import yaml
+
+    spec = yaml.safe_load(QUICKSTART.read_text())
+    ingest = spec["stages"][0]
+    ingest["shard_rows"] = SHARD_ROWS
+    ingest["inputs"] = [{**i, "path": str(folder / f"{i['domain']}.jsonl")} for i in ingest["inputs"]]
+    mix = next(s for s in spec["stages"] if s["stage"] == "mix")
+    mix["budget_tokens"] *= k
+    return spec
+
+
+def short_pipeline(folder: Path, n: int) -> dict:
+    return {
+        "name": "short-docs",
+        "seed": 1,
+        "tokenizer": "tokenizers/quickstart-bpe4k.json",
+        "stages": [
+            {
+                "stage": "ingest",
+                "shard_rows": 50_000,
+                "inputs": [{"path": str(folder / f"{d}.jsonl"), "domain": d, "source": d} for d in ("a", "b")],
+            },
+            {"stage": "dedup", "threshold": 0.8},
+            {"stage": "mix", "weights": {"a": 0.5, "b": 0.5}, "budget_tokens": 15 * n},
+            {"stage": "tokenize"},
+        ],
+    }
+
+
+def exponent(points: list[tuple[float, float]]) -> float | None:
+    """Least-squares slope of log(cost) on log(size)."""
+    if len(points) < 2:
+        return None
+    xs = [math.log(x) for x, _ in points]
+    ys = [math.log(y) for _, y in points]
+    mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
+    return round(sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sum((x - mx) ** 2 for x in xs), 3)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--scales", type=int, nargs="*", default=[1, 4, 16])
+    ap.add_argument("--short", type=int, nargs="*", default=[100_000], help="short-document run sizes")
+    ap.add_argument("--num-cpus", type=int, default=2)
+    ap.add_argument("--out", help="JSON results file")
+    args = ap.parse_args()
+
+    import ray
+
+    from dataprep.engine.executor import WORKER_ENV
+
+    os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+    work = Path(tempfile.mkdtemp(prefix="dp-scale-"))
+    ray.init(
+        num_cpus=args.num_cpus,
+        include_dashboard=False,
+        log_to_driver=False,
+        logging_level=logging.ERROR,
+        _temp_dir=str(work / "ray"),
+        runtime_env={"env_vars": WORKER_ENV},
+    )
+    sampler = Sampler()
+    sampler.start()
+    base = base_corpus()
+    report: dict = {
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, "
+        f"{psutil.virtual_memory().total / 2**30:.0f} GiB, Python {platform.python_version()}",
+        "load_average_start": os.getloadavg()[0],
+        "commit": subprocess.run(
+            ["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True, text=True
+        ).stdout.strip(),
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "scales": {},
+        "short": {},
+    }
+    for k in args.scales:
+        domains = scaled(base, k)
+        size = write_corpus(domains, work / f"corpus-{k}x")
+        docs = sum(map(len, domains.values()))
+        print(f"# scale {k}x: {docs} documents, {size / 1e6:.1f} MB", flush=True)
+        rows = run_stages(quickstart_pipeline(work / f"corpus-{k}x", k), work / f"run-{k}x", sampler, size)
+        report["scales"][k] = {"docs": docs, "mb": round(size / 1e6, 2), "stages": rows}
+    for n in args.short:
+        domains = short_corpus(base, n)
+        size = write_corpus(domains, work / f"short-{n}")
+        print(f"# short: {n} documents, {size / 1e6:.1f} MB", flush=True)
+        rows = run_stages(short_pipeline(work / f"short-{n}", n), work / f"run-short-{n}", sampler, size)
+        report["short"][n] = {"docs": n, "mb": round(size / 1e6, 2), "stages": rows}
+    sampler.running = False
+    ray.shutdown()
+    scales = report["scales"]
+    if len(scales) > 1:
+        names = [r["stage"] for r in next(iter(scales.values()))["stages"]]
+        report["exponent"] = {
+            name: exponent(
+                [(k, next(r["cpu_s"] for r in v["stages"] if r["stage"] == name)) for k, v in scales.items()]
+            )
+            for name in names
+        }
+        report["exponent"]["total"] = exponent([(k, sum(r["cpu_s"] for r in v["stages"])) for k, v in scales.items()])
+    report["load_average_end"] = os.getloadavg()[0]
+    print(json.dumps({"exponent": report.get("exponent")}), flush=True)
+    if args.out:
+        Path(args.out).write_text(json.dumps(report, indent=1))
+    shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
