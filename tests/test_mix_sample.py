@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from dataprep.mix.plan import DomainPlan
-from dataprep.mix.sample import DomainDraw, choose_sample, copies, draw_for, in_sample, sample_keys
+from dataprep.mix.sample import DomainDraw, choose_sample, copies, in_sample, sample_keys
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +49,7 @@ def test_shards_decide_alone_and_agree_with_the_whole(fortunes):
     ids, units = fortunes
     keys = sample_keys(ids, 5)
     plan = DomainPlan("misc", int(units.sum()), 1.0, 3.0 * units.sum(), 2.4 * units.sum())
-    draws = {"misc": draw_for(plan, keys, ids, units)}
+    draws = {"misc": DomainDraw(plan.repeats, *choose_sample(keys, ids, units, plan.fraction))}
     whole = copies(["misc"] * len(ids), keys, ids, draws)
     pieces = np.concatenate(
         [

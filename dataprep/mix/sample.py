@@ -10,19 +10,22 @@ decides alone: a document is taken iff its (key, id) <= the cutoff, or it is one
 few first-fit ``extra`` ids. Filling by units (rather than flipping a coin per document)
 lands token shares within a few tokens of the target even when documents are large; the
 first-fit tail slightly favours small documents, but only for the last few picks.
+
+The planner never holds a domain's documents: it works from per-shard histograms over key
+ranges (``Histogram``) and reads only the documents of the range where the prefix stops
+(``choose_bucketed``), so its memory depends on the number of ranges, not of documents.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import xxhash
-
-from dataprep.mix.plan import DomainPlan
 
 
 @dataclass(frozen=True)
@@ -56,41 +59,132 @@ def seeded_order(keys: np.ndarray, ids: Sequence[str]) -> np.ndarray:
     return pc.sort_indices(table, sort_keys=[("k", "ascending"), ("i", "ascending")]).to_numpy()
 
 
-def choose_sample(
-    keys: np.ndarray, ids: Sequence[str], units: np.ndarray, target: float
-) -> tuple[Cutoff | None, tuple[str, ...]]:
-    """The prefix cutoff and first-fit extras whose units total closest to ``target``.
+BUCKET_BITS = 12  # the seeded order cut into 4,096 key ranges per domain: the planner's memory
+
+
+def buckets_of(keys: np.ndarray, bits: int = BUCKET_BITS) -> np.ndarray:
+    """The key range (top ``bits`` bits of the key) of each document: ranges follow the seeded order."""
+    return (np.asarray(keys, np.uint64) >> np.uint64(64 - bits)).astype(np.int64)
+
+
+@dataclass
+class Histogram:
+    """One domain's documents per key range: count, units and the smallest document's units.
+
+    Enough to place a sample's cutoff to within one range and to skip ranges first-fit cannot
+    use; summed over shards, its size depends on ``bits``, never on the number of documents.
+    """
+
+    counts: np.ndarray
+    units: np.ndarray
+    min_units: np.ndarray
+
+    @classmethod
+    def empty(cls, bits: int = BUCKET_BITS) -> Histogram:
+        n = 1 << bits
+        return cls(np.zeros(n, np.int64), np.zeros(n, np.int64), np.full(n, np.iinfo(np.int64).max))
+
+    def add(self, buckets: np.ndarray, counts: np.ndarray, units: np.ndarray, min_units: np.ndarray) -> None:
+        np.add.at(self.counts, buckets, counts)
+        np.add.at(self.units, buckets, units)
+        np.minimum.at(self.min_units, buckets, min_units)
+
+
+def shard_histogram(groups: pa.Array, keys: np.ndarray, units: np.ndarray, bits: int = BUCKET_BITS) -> pa.Table:
+    """Per (group, key range) of one shard: count, units, min units (only the ranges it has)."""
+    table = pa.table({"group": groups, "bucket": buckets_of(keys, bits), "units": pa.array(units, pa.int64())})
+    agg = table.group_by(["group", "bucket"], use_threads=False).aggregate(
+        [("units", "count"), ("units", "sum"), ("units", "min")]
+    )
+    names = {"units_count": "count", "units_sum": "units", "units_min": "min_units"}
+    return agg.rename_columns([names.get(c, c) for c in agg.column_names])
+
+
+# The documents of the given key ranges of one domain: keys, ids, units (any order).
+Fetch = Callable[[list[int]], tuple[np.ndarray, list[str], np.ndarray]]
+FETCH_DOCS = 1 << 16  # first-fit reads later ranges at most this many documents at a time
+
+
+def _ordered(fetch: Fetch, buckets: list[int]) -> tuple[np.ndarray, list[str], np.ndarray]:
+    keys, ids, units = fetch(buckets)
+    order = seeded_order(keys, ids)
+    return keys[order], [ids[i] for i in order.tolist()], units[order]
+
+
+def choose_bucketed(hist: Histogram, target: float, fetch: Fetch) -> tuple[Cutoff | None, tuple[str, ...], int]:
+    """The prefix cutoff and first-fit extras whose units total closest to ``target``, and
+    their units, reading only the key range where the prefix stops (and the one before it,
+    the last, or ranges first-fit can still use).
 
     First-fit never overshoots; if taking the first document that does not fit (a plain
     prefix one longer) lands closer, that wins instead.
     """
-    if target <= 0 or len(ids) == 0:
-        return None, ()
-    order = seeded_order(keys, ids)
-    ordered = units[order]
-    totals = np.cumsum(ordered, dtype=np.int64)
-    n = int(np.searchsorted(totals, target, side="right"))  # docs fitting wholly in order
-    taken = int(totals[n - 1]) if n else 0
-    if n == len(ids):
-        return _cutoff(keys, ids, order, n), ()
+    nonempty = np.flatnonzero(hist.counts)
+    if target <= 0 or len(nonempty) == 0:
+        return None, (), 0
+    cum = np.cumsum(hist.units)
+    b = int(np.searchsorted(cum, target, side="right"))  # the range holding the first document that does not fit
+    if b == len(cum):  # every document fits: the cutoff is the last one
+        keys, ids, _ = _ordered(fetch, [int(nonempty[-1])])
+        return Cutoff(int(keys[-1]), ids[-1]), (), int(cum[-1])
+    before = int(cum[b - 1]) if b else 0
+    keys, ids, units = _ordered(fetch, [b])
+    totals = before + np.cumsum(units, dtype=np.int64)
+    n = int(np.searchsorted(totals, target, side="right"))  # documents of range b fitting wholly
+    taken = int(totals[n - 1]) if n else before
+    if n:
+        prefix: Cutoff | None = Cutoff(int(keys[n - 1]), ids[n - 1])
+    else:
+        earlier = nonempty[nonempty < b]
+        prev = _ordered(fetch, [int(earlier[-1])]) if len(earlier) else None
+        prefix = Cutoff(int(prev[0][-1]), prev[1][-1]) if prev else None
     extra: list[str] = []
     room = target - taken
-    for i, u in zip(order[n + 1 :].tolist(), ordered[n + 1 :].tolist()):
+    extra_units = 0
+    pending = iter(zip(units[n + 1 :].tolist(), ids[n + 1 :]))
+    later = deque(int(c) for c in nonempty[nonempty > b])
+    limit = max(int(hist.counts[b]), 1)  # first-fit usually ends in the next range or two: read more only if not
+    while room >= 1:
+        for u, i in pending:
+            if room < 1:
+                break
+            if u <= room:
+                extra.append(i)
+                room -= u
+                extra_units += u
         if room < 1:
             break
-        if u <= room:
-            extra.append(str(ids[i]))
-            room -= u
+        batch, size = [], 0
+        while later and (not batch or size + hist.counts[later[0]] <= limit):
+            c = later.popleft()
+            if hist.min_units[c] <= room:  # else no document of range c fits: skip it unread
+                batch.append(c)
+                size += int(hist.counts[c])
+        if not batch:
+            break
+        limit = min(2 * limit, FETCH_DOCS)
+        _, more_ids, more_units = _ordered(fetch, batch)
+        pending = iter(zip(more_units.tolist(), more_ids))
     if int(totals[n]) - target < room:  # one more in plain order is closer
-        return _cutoff(keys, ids, order, n + 1), ()
-    return _cutoff(keys, ids, order, n), tuple(sorted(extra))
+        return Cutoff(int(keys[n]), ids[n]), (), int(totals[n])
+    return prefix, tuple(sorted(extra)), taken + extra_units
 
 
-def _cutoff(keys: np.ndarray, ids: Sequence[str], order: np.ndarray, n: int) -> Cutoff | None:
-    if n == 0:
-        return None
-    last = int(order[n - 1])
-    return Cutoff(int(keys[last]), str(ids[last]))
+def choose_sample(
+    keys: np.ndarray, ids: Sequence[str], units: np.ndarray, target: float
+) -> tuple[Cutoff | None, tuple[str, ...]]:
+    """``choose_bucketed`` over documents held in memory (one domain)."""
+    keys = np.asarray(keys, np.uint64)
+    buckets = buckets_of(keys)
+    hist = Histogram.empty()
+    hist.add(buckets, np.ones(len(keys), np.int64), np.asarray(units, np.int64), np.asarray(units, np.int64))
+
+    def fetch(wanted: list[int]) -> tuple[np.ndarray, list[str], np.ndarray]:
+        rows = np.flatnonzero(np.isin(buckets, wanted))
+        return keys[rows], [str(ids[i]) for i in rows.tolist()], np.asarray(units)[rows]
+
+    cutoff, extra, _ = choose_bucketed(hist, target, fetch)
+    return cutoff, extra
 
 
 def in_sample(keys: np.ndarray, ids: Sequence[str], draw: DomainDraw) -> np.ndarray:
@@ -119,9 +213,3 @@ def copies(groups: Sequence[str], keys: np.ndarray, ids: Sequence[str], draws: M
         picked = in_sample(keys[rows], [ids[i] for i in rows], draws[name])
         out[rows] = draws[name].repeats + picked
     return out
-
-
-def draw_for(plan: DomainPlan, keys: np.ndarray, ids: Sequence[str], units: np.ndarray) -> DomainDraw:
-    """Turn one domain's plan into repeats and a cutoff over its documents."""
-    cutoff, extra = choose_sample(keys, ids, units, plan.fraction)
-    return DomainDraw(plan.repeats, cutoff, extra)

@@ -16,6 +16,7 @@ kept copy in ``text_ids`` columns (``dataprep.tokenize.reuse``) so tokenize does
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -24,7 +25,17 @@ import pyarrow.compute as pc
 
 from dataprep.core.contract import RunInfo, ShardRef, WorkDir
 from dataprep.mix.plan import DomainPlan, InfeasibleMix, plan_mixture
-from dataprep.mix.sample import Cutoff, DomainDraw, copies, draw_for, in_sample, sample_keys
+from dataprep.mix.sample import (
+    Cutoff,
+    DomainDraw,
+    Fetch,
+    Histogram,
+    buckets_of,
+    choose_bucketed,
+    copies,
+    sample_keys,
+    shard_histogram,
+)
 from dataprep.mix.scaling import chinchilla_budget
 from dataprep.mix.settings import MixConfig
 from dataprep.mix.units import Unit, columns_needed, count_units, describe_units
@@ -37,29 +48,43 @@ NOT_SAMPLED = "not_sampled"
 PLAN_FILE = "plan.json"
 
 
-def measure_shard(task: tuple[ShardRef, str, Unit, str | None, int, WorkDir, int]) -> pa.Table:
-    """Per document of one shard: its group, units and sample key (a Ray task: one tuple argument).
+def measure_shard(task: tuple[ShardRef, str, Unit, str | None, int, WorkDir, int]) -> None:
+    """Per document of one shard: group, units and sample key, kept in the work dir, with the
+    shard's histogram per group and key range: all the planner reads (a Ray task: one tuple argument).
 
-    With a tokenizer, the ids that counting computed are kept in the work dir for ``process``
-    to emit, so the tokenize stage frames them instead of encoding the text again.
+    With a tokenizer, the ids that counting computed are kept too, for ``process`` to emit,
+    so the tokenize stage frames them instead of encoding the text again.
     """
     shard, by, unit, tokenizer, seed, work, index = task
     table = shard.read(["id", by, *columns_needed(unit)])
-    ids = table.column("id").to_pylist()
     if unit == "tokens" and tokenizer is not None:
         carried = encode_with_identity(table.column("text").to_pylist(), tokenizer)
         work.write_table(_ids_name(index), carried)
-        units = pc.list_value_length(carried.column(TEXT_IDS)).cast(pa.int64())
+        units = pc.list_value_length(carried.column(TEXT_IDS)).to_numpy(zero_copy_only=False).astype(np.int64)
     else:
-        units = pa.array(count_units(table, unit, tokenizer))
-    return pa.table(
-        {
-            "group": table.column(by),
-            "units": units,
-            "key": pa.array(sample_keys(ids, seed), pa.uint64()),
-            "id": table.column("id"),
-        }
-    )
+        units = count_units(table, unit, tokenizer)
+    keys = sample_keys(table.column("id").to_pylist(), seed)
+    group = table.column(by).combine_chunks()
+    measure = {"group": group, "units": units, "key": pa.array(keys, pa.uint64()), "id": table.column("id")}
+    work.write_table(_measure_name(index), pa.table(measure))
+    work.write_table(_histogram_name(index), shard_histogram(group, keys, units))
+
+
+def fetch_shard(task: tuple[WorkDir, int, str, list[int]]) -> pa.Table:
+    """The documents of one group in the given key ranges, from one shard's measure (a Ray task)."""
+    work, index, group, buckets = task
+    docs = work.read_table(_measure_name(index), ["group", "units", "key", "id"])
+    keys = docs.column("key").to_numpy()
+    mask = pc.and_(pc.equal(docs.column("group"), group), pa.array(np.isin(buckets_of(keys), buckets)))
+    return docs.filter(mask).select(["key", "id", "units"])
+
+
+def _measure_name(index: int) -> str:
+    return f"measure/part-{index:05d}.parquet"
+
+
+def _histogram_name(index: int) -> str:
+    return f"histogram/part-{index:05d}.parquet"
 
 
 def _ids_name(index: int) -> str:
@@ -86,15 +111,17 @@ class MixStage(Stage):
         tasks = [
             (shard, cfg.by, cfg.unit, self.tokenizer, self.seed, ctx.work, i) for i, shard in enumerate(ctx.inputs)
         ]
-        parts = ctx.executor.map(measure_shard, tasks, num_cpus=self.num_cpus)
-        docs = pa.concat_tables(parts) if parts else pa.table({"group": [], "units": [], "key": [], "id": []})
-        groups = np.asarray(docs.column("group").to_pylist(), dtype=object)
-        units = docs.column("units").to_numpy()
-        keys = docs.column("key").to_numpy()
-        ids = docs.column("id").to_pylist()
-        names = sorted(set(groups.tolist()))
-        rows = {g: np.flatnonzero(groups == g) for g in names}
-        sizes = {g: int(units[r].sum()) for g, r in rows.items()}
+        ctx.executor.map(measure_shard, tasks, num_cpus=self.num_cpus)
+        hists: dict[str, Histogram] = {}
+        for i in range(len(ctx.inputs)):  # one shard's histogram in memory at a time
+            part = ctx.work.read_table(_histogram_name(i))
+            for g in sorted(set(part.column("group").to_pylist())):
+                rows = part.filter(pc.equal(part.column("group"), g))
+                hists.setdefault(g, Histogram.empty()).add(
+                    *(rows.column(c).to_numpy() for c in ("bucket", "count", "units", "min_units"))
+                )
+        names = sorted(hists)
+        sizes = {g: int(hists[g].units.sum()) for g in names}
         if not names:
             raise InfeasibleMix(
                 f"mix stage: no documents reached it ({len(ctx.inputs)} empty input shards): nothing to mix; "
@@ -112,7 +139,7 @@ class MixStage(Stage):
             )
         except InfeasibleMix as exc:
             raise InfeasibleMix(f"mix stage: {exc}") from None
-        draws, report = _draw_all(plans, rows, keys, ids, units)
+        draws, report = _draw_all(plans, hists, lambda g: self._fetcher(ctx, g))
         total = sum(d["achieved"] for d in report.values())
         ctx.work.write_json(
             PLAN_FILE,
@@ -157,6 +184,16 @@ class MixStage(Stage):
             stats={"documents_out": {g: out_per_group[g] for g in sorted(out_per_group)}},
         )
 
+    def _fetcher(self, ctx: PrepareContext, group: str) -> Fetch:
+        """Reads one group's documents of some key ranges from every shard's measure, in parallel."""
+
+        def fetch(buckets: list[int]) -> tuple[np.ndarray, list[str], np.ndarray]:
+            tasks = [(ctx.work, i, group, buckets) for i in range(len(ctx.inputs))]
+            docs = pa.concat_tables(ctx.executor.map(fetch_shard, tasks, num_cpus=self.num_cpus))
+            return docs.column("key").to_numpy(), docs.column("id").to_pylist(), docs.column("units").to_numpy()
+
+        return fetch
+
     def output_columns(self) -> tuple[str, ...]:
         return CARRIED if self.carries_ids else ()
 
@@ -177,23 +214,22 @@ class MixStage(Stage):
 
 
 def _draw_all(
-    plans: list[DomainPlan], rows: dict[str, np.ndarray], keys: np.ndarray, ids: list[str], units: np.ndarray
+    plans: list[DomainPlan], hists: dict[str, Histogram], fetcher: Callable[[str], Fetch]
 ) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]]:
     """Each domain's draw (as stored for ``process``) and report entry, achieved figures included."""
     draws: dict[str, dict[str, Any]] = {}
     report: dict[str, dict[str, Any]] = {}
     planned = sum(p.target for p in plans)
     for plan in plans:
-        r = rows[plan.domain]
-        group_ids = [ids[i] for i in r]
-        draw = draw_for(plan, keys[r], group_ids, units[r])
-        achieved = draw.repeats * plan.available + int(units[r][in_sample(keys[r], group_ids, draw)].sum())
-        draws[plan.domain] = {"repeats": draw.repeats, "cutoff": _cutoff_json(draw.cutoff), "extra": list(draw.extra)}
+        hist = hists[plan.domain]
+        cutoff, extra, sampled = choose_bucketed(hist, plan.fraction, fetcher(plan.domain))
+        achieved = plan.repeats * plan.available + sampled
+        draws[plan.domain] = {"repeats": plan.repeats, "cutoff": _cutoff_json(cutoff), "extra": list(extra)}
         report[plan.domain] = {
             **plan.as_dict(),
             "target_weight": plan.target / planned if planned else 0.0,
             "achieved": achieved,
-            "documents": len(r),
+            "documents": int(hist.counts.sum()),
         }
     total = sum(d["achieved"] for d in report.values())
     for entry in report.values():
