@@ -263,8 +263,9 @@ def _timings(runs: list[RunData], draw: _Drawer) -> str:
             rows.append(
                 [f"<td>{e(s.name)}</td>", f"<td>{e(t['start'])}</td>", num(t["wall_seconds"], 1), num(t["workers"])]
                 + [num(t["wall_seconds"] * t["workers"], 1), num(cpu, 2) if cpu else "<td></td>"]
+                + [num(t.get("retries", 0))]
             )
-        head = ["stage", "start", "wall s", "workers", "worker-seconds", "CPU s recorded"]
+        head = ["stage", "start", "wall s", "workers", "worker-seconds", "CPU s recorded", "retries"]
         span = f"{run.label}: {run.run.get('start')} to {run.run.get('end')}"
         return table(head, rows, span)
 
