@@ -40,7 +40,7 @@ def versions() -> dict[str, str | None]:
         "git_commit": _git_commit(),
         "python": platform.python_version(),
     }
-    for dist in ("ray", "pyarrow", "polars", "tokenizers", "numpy", "datasketch", "fasttext-numpy2"):
+    for dist in ("ray", "pyarrow", "polars", "tokenizers", "numpy", "fasttext-numpy2"):
         try:
             out[dist] = metadata.version(dist)
         except metadata.PackageNotFoundError:
