@@ -2,7 +2,9 @@
 
 ``prepare`` counts units per domain over the whole input (in parallel), plans the mixture
 (weights or temperature, UniMax epoch caps, budget; see ``dataprep.mix.plan``) and fixes a
-seeded sample per domain (``dataprep.mix.sample``). ``process`` then applies it shard by
+seeded sample per domain (``dataprep.mix.sample``). The driver holds per-domain histograms
+over key ranges, never a per-document list: per-document measures stay in the work dir, and
+only a sample's boundary ranges are read back. ``process`` then applies it shard by
 shard: a document appears ``repeats`` times, plus once more if it is in the fractional
 sample; a document appearing 0 times goes to rejected with reason ``not_sampled``.
 
@@ -199,7 +201,7 @@ class MixStage(Stage):
 
     def _with_ids(self, table: pa.Table, ctx: ShardContext) -> pa.Table:
         """``table`` with the ids ``measure_shard`` kept for it (every copy of a document carries them)."""
-        if not self.carries_ids:
+        if not self.carries_ids or not ctx.work.exists(_ids_name(ctx.index)):  # a plan made before ids were kept
             return table
         carried = ctx.work.read_table(_ids_name(ctx.index))
         if carried.num_rows != table.num_rows:
