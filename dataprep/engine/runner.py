@@ -31,7 +31,8 @@ from dataprep.config import Pipeline, StagePlan, check_columns, sha256_json
 from dataprep.core.schema import CORE_COLUMNS
 from dataprep.core.storage import Shard, StageArtifacts, StageWorkDir, Storage, redact_secrets
 from dataprep.engine import manifest as mf
-from dataprep.engine.executor import AnyExecutor, open_executor, stop_tagged
+from dataprep.engine.cluster import check_shared_output
+from dataprep.engine.executor import AnyExecutor, RayExecutor, open_executor, stop_tagged
 from dataprep.engine.progress import Style, note
 from dataprep.engine.shards import intact, run_shards
 from dataprep.engine.source import inputs_unchanged, run_source
@@ -98,6 +99,8 @@ def run_pipeline(
             with open_executor(executor, address, num_cpus, tag=lock.tag) as runner:
                 if runner.temp_dir:
                     lock.record_ray_temp(runner.temp_dir)
+                if isinstance(runner, RayExecutor):
+                    check_shared_output(storage)  # a multi-node cluster must reach a local output
                 inputs: list[Shard] = list(pool or [])
                 for plan, stage in zip(pipeline.stages, stages):
                     run_doc["stages"][plan.index]["status"] = "running"

@@ -9,6 +9,7 @@ so a run killed at any point and resumed gives the same bytes as one never inter
 
 from __future__ import annotations
 
+import sys
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
@@ -119,9 +120,19 @@ def write_result(
         "rejected": rej_entry.as_dict() if rej_entry else None,
         "by_reason": by_reason,
         "stats": result.stats,
+        "node": _node_id(),
     }
     storage.write_json(f"{stage_dir}/_progress/part-{index:05d}.json", record)
     return record
+
+
+def _node_id() -> str | None:
+    """The Ray node this task ran on (None in this process without Ray): shows a cluster spread the work.
+
+    Read from ``sys.modules``: a task of the local executor must not import Ray just to ask.
+    """
+    ray = sys.modules.get("ray")
+    return ray.get_runtime_context().get_node_id() if ray is not None and ray.is_initialized() else None
 
 
 def _progress(storage: Storage, stage_dir: str, index: int) -> dict[str, Any] | None:
