@@ -2,6 +2,7 @@
 
     python bench/tokenization.py                 # ~16 MB of real text, 1 tokenizer thread
     python bench/tokenization.py --mb 4 --reps 1 # quicker
+    python bench/tokenization.py --mix --mb 64   # mix + tokenize vs encoding the kept text once
 
 Same text, same tokenizer (the GPT-NeoX 50k BPE of dolma's tests), same thread count
 (``RAYON_NUM_THREADS``, set before ``tokenizers`` loads: 1 by default, which is what each
@@ -53,24 +54,27 @@ SOURCES = (
 SHARD_ROWS = 2000
 
 
-def corpus(mb: float) -> list[str]:
+def corpus(mb: float) -> tuple[list[str], list[int]]:
     """Real non-empty documents (Python docs, Python code, fortunes) taken in turn until ``mb`` MB;
-    past the ~18 MB they hold, the same documents again (to show fixed per-worker costs amortize)."""
+    past the ~18 MB they hold, the same documents again (to show fixed per-worker costs amortize).
+    Also each document's source (an index into ``SOURCES``): the mix benchmark's domains."""
     per_source = []
     for rel in SOURCES:
         with gzip.open(SHARED / "corpus" / rel, "rt") as f:
             # empty texts (e.g. empty __init__.py files) never reach tokenize: ingest rejects them
             per_source.append([t for t in (json.loads(line)["text"] for line in f) if t])
     texts: list[str] = []
+    domains: list[int] = []
     size, i = 0, 0
     longest = max(len(s) for s in per_source)
     while size < mb * 1e6:
-        for source in per_source:
+        for d, source in enumerate(per_source):
             if i % longest < len(source):
                 texts.append(source[i % longest])
+                domains.append(d)
                 size += len(texts[-1].encode())
         i += 1
-    return texts
+    return texts, domains
 
 
 def cpu(fn) -> float:
@@ -151,6 +155,97 @@ def run_engine(batches: list[list[str]], work: Path, num_cpus: int) -> dict:
     }
 
 
+def run_mix(texts: list[str], domains: list[int], work: Path, num_cpus: int, reps: int) -> dict:
+    """Mix (exact tokens, repeats and down-sampling) then tokenize through the engine on Ray,
+    against raw ``encode_batch`` of the unique kept text: each kept document should be encoded
+    once (by mix), so the pair should cost little more than encoding that text once."""
+    import logging
+
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+    import ray
+    from tokenizers import Tokenizer
+
+    from dataprep.api import read_stage, run
+    from dataprep.engine.executor import WORKER_ENV
+
+    names = [Path(rel).name.split("_")[0].split(".")[0].split("-")[0] for rel in SOURCES]
+    inputs = []
+    for d, name in enumerate(names):
+        (work / "in" / name).mkdir(parents=True)
+        mine = [t for t, dom in zip(texts, domains) if dom == d]
+        for i in range(0, len(mine), SHARD_ROWS):
+            pq.write_table(pa.table({"text": mine[i : i + SHARD_ROWS]}), work / "in" / name / f"part-{i:07d}.parquet")
+        inputs.append({"path": str(work / "in" / name / "*.parquet"), "domain": name, "source": name})
+    ingest = {"stage": "ingest", "shard_rows": SHARD_ROWS, "inputs": inputs}
+    # 1.3 epochs of every domain: each document kept, 30% of them twice (whole repeats and the
+    # seeded sample both); a down-sampling mix would still count (encode) all of its input
+    tok = Tokenizer.from_file(str(TOKENIZER))
+    total = sum(len(e.ids) for e in tok.encode_batch_fast(texts, add_special_tokens=False))
+    mix = {"stage": "mix", "budget_tokens": int(1.3 * total), "max_epochs": 3}
+    pipeline = {"name": "mix-bench", "seed": 1, "tokenizer": str(TOKENIZER), "stages": [ingest]}
+    os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+    ray.init(
+        num_cpus=num_cpus,
+        include_dashboard=False,
+        log_to_driver=False,
+        logging_level=logging.ERROR,
+        _temp_dir=str(work / "ray"),
+        runtime_env={"env_vars": WORKER_ENV},
+    )
+    try:
+        run(pipeline, output=str(work / "run"), num_cpus=num_cpus, verbose=False, report=False)
+        before, t0 = tree_cpu(), time.monotonic()
+        result = run(
+            {**pipeline, "stages": [ingest, mix, {"stage": "tokenize"}]},
+            output=str(work / "run"),
+            num_cpus=num_cpus,
+            resume=True,
+            verbose=False,
+            report=False,
+        )
+        wall = time.monotonic() - t0
+        after = tree_cpu()
+    finally:
+        ray.shutdown()
+    by_role: dict[str, float] = {}
+    for pid, (role, seconds) in after.items():
+        by_role[role] = by_role.get(role, 0.0) + seconds - before.get(pid, (role, 0.0))[1]
+    ingested, mixed, tokenized = result.stages
+    kept_ids = pc.unique(
+        pc.replace_substring_regex(read_stage(mixed.dir, columns=["id"]).column("id"), "#r[0-9]+$", "")
+    )
+    source = read_stage(ingested.dir, columns=["id", "text"])
+    unique = source.filter(pc.is_in(source.column("id"), value_set=kept_ids))
+    kept_texts = unique.column("text").to_pylist()
+    batches = [kept_texts[i : i + SHARD_ROWS] for i in range(0, len(kept_texts), SHARD_ROWS)]
+    raw = min(cpu(lambda: [tok.encode_batch(b) for b in batches]) for _ in range(reps))
+    raw_fast = min(cpu(lambda: [tok.encode_batch_fast(b) for b in batches]) for _ in range(reps))
+    cpu_total = sum(by_role.values())
+    return {
+        "workers": num_cpus,
+        "documents": {
+            "in": source.num_rows,
+            "kept_unique": unique.num_rows,
+            "out": tokenized.manifest["stats"]["documents"],
+        },
+        "documents_reused_ids": tokenized.manifest["stats"]["documents_reused_ids"],
+        "mb": {
+            "in": round(sum(len(t.encode()) for t in texts) / 1e6, 2),
+            "kept_unique": round(sum(len(t.encode()) for t in kept_texts) / 1e6, 2),
+        },
+        "wall_seconds": round(wall, 2),
+        "cpu_seconds_mix_plus_tokenize": round(cpu_total, 3),
+        "cpu_seconds_by_role": {k: round(v, 3) for k, v in sorted(by_role.items())},
+        "cpu_seconds_raw_encode_batch_of_unique_kept": round(raw, 3),
+        "cpu_seconds_raw_encode_batch_fast_of_unique_kept": round(raw_fast, 3),
+        "mix_plus_tokenize_vs_raw": round(cpu_total / raw, 3),
+        "mix_plus_tokenize_vs_raw_fast": round(cpu_total / raw_fast, 3),
+        "workers_only_vs_raw": round(by_role.get("worker", 0.0) / raw, 3),
+    }
+
+
 def run_peer(texts: list[str], work: Path, threads: int) -> dict:
     """datatrove's DocumentTokenizer in its own venv, on the same texts written as JSONL."""
     py = subprocess.run(["bash", str(REPO / "bench/setup_datatrove.sh")], capture_output=True, text=True, check=True)
@@ -212,12 +307,20 @@ def main() -> None:
     ap.add_argument("--reps", type=int, default=3, help="alternating repetitions; the best is kept (default 3)")
     ap.add_argument("--no-peer", action="store_true", help="skip datatrove")
     ap.add_argument("--num-cpus", type=int, default=2, help="Ray workers of the engine run (default 2; 0 skips it)")
+    ap.add_argument("--mix", action="store_true", help="only mix + tokenize vs raw encode_batch of the kept text")
     ap.add_argument("--peer", nargs=2, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.peer:
         peer_main(*args.peer)
         return
     os.environ["RAYON_NUM_THREADS"] = str(args.threads)  # before tokenizers starts its pool
+    if args.mix:
+        with tempfile.TemporaryDirectory(prefix="mix-bench-") as tmp:
+            report = run_mix(*corpus(args.mb), Path(tmp), max(args.num_cpus, 1), args.reps)
+        print(
+            json.dumps({"command": " ".join(["python", "bench/tokenization.py", *sys.argv[1:]]), **report}, indent=2)
+        )
+        return
     import pyarrow as pa
     from tokenizers import Tokenizer
 
@@ -225,7 +328,7 @@ def main() -> None:
     from dataprep.stages.base import ShardContext
     from dataprep.stages.tokenize import TokenizeConfig, TokenizeStage
 
-    texts = corpus(args.mb)
+    texts, _ = corpus(args.mb)
     mb = sum(len(t.encode()) for t in texts) / 1e6
     batches = [texts[i : i + SHARD_ROWS] for i in range(0, len(texts), SHARD_ROWS)]
     tables = [
