@@ -23,7 +23,7 @@ from dataprep.config import Pipeline, StagePlan, load_pipeline
 from dataprep.core.storage import Shard, Storage
 from dataprep.engine.executor import open_executor
 from dataprep.engine.lineage import trace
-from dataprep.engine.progress import Style
+from dataprep.engine.progress import Style, note
 from dataprep.engine.runner import RunLock, RunResult, run_pipeline
 from dataprep.engine.verify import verify_run
 from dataprep.mix.mixtures import parse_mixtures
@@ -167,7 +167,7 @@ def write_mixtures(
     finished ones and continues the rest.
     """
     pipelines = _mixture_pipelines(mixtures)
-    shards, note = _pool(pool)
+    shards, pool_note = _pool(pool)
     root = Storage(output)
     runs = [MixtureRun(p.name, root.uri(p.name)) for p in pipelines]
     if not resume:  # refuse before writing any mixture, not after the first few
@@ -193,7 +193,7 @@ def write_mixtures(
                     verbose=verbose,
                     executor=executor,
                     pool=shards,
-                    notes={POOL_JSON: note},
+                    notes={POOL_JSON: pool_note},
                 )
             except Exception as exc:  # noqa: BLE001 - reported with the mixture named; the others still run
                 mix.error = f"{type(exc).__name__}: {exc}"
