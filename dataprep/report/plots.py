@@ -239,7 +239,8 @@ def dedup(runs: list[RunData]) -> Figure | None:
                 _empty(axes[row, col], "no dedup stage")
             continue
         stats = stages[0].stats
-        sizes = sorted((int(k), v) for k, v in stats["cluster_sizes"].items())
+        # bucket labels ("2", "3-4", "5-8", ...), ordered by their lower bound
+        sizes = sorted(stats["cluster_sizes"].items(), key=lambda kv: int(kv[0].split("-")[0]))
         if sizes:
             axes[0, col].bar([str(k) for k, _ in sizes], [v for _, v in sizes], color=KEPT)
             axes[0, col].set_xlabel("documents in a duplicate cluster")
