@@ -43,7 +43,7 @@ def run(
     verbose: Style = "auto",
     base_dir: str | None = None,
     executor: str = "ray",
-    report: bool = True,
+    report: bool = False,
     settings: list[str] | None = None,
     force_unlock: bool = False,
 ) -> RunResult:
@@ -52,7 +52,8 @@ def run(
     ``settings``: ``STAGE.KEY=VALUE`` changes applied before validation, as ``--set`` does.
     ``executor="local"`` runs every task in this process (no Ray): for debugging and tests.
     ``force_unlock``: take the output's lock even from a live process (``--force-unlock``).
-    ``report``: write ``report.html`` (``dataprep report``) into the run directory at the end.
+    ``report``: write ``report.html`` (``dataprep report``) into the run directory at the end, as
+    ``dataprep run`` does; off by default here, since drawing ~40 figures costs ~10 CPU s a run.
     """
     pipe = load_pipeline(pipeline, inputs=inputs, base_dir=base_dir, settings=settings)
     result = run_pipeline(

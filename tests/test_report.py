@@ -28,7 +28,7 @@ WINDOW = (1400, 2400)
 def quickstart(tmp_path_factory) -> Path:
     """The quickstart, run once in this process; ``run`` writes the report at the end."""
     out = tmp_path_factory.mktemp("report") / "qs"
-    run(QUICKSTART, output=str(out), executor="local")
+    run(QUICKSTART, output=str(out), executor="local", report=True)
     return out
 
 
