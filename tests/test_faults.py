@@ -42,13 +42,11 @@ def test_a_worker_killed_mid_task_is_retried_and_the_map_finishes(tmp_path, ray_
     assert len(list(marks.iterdir())) == 5  # four tasks, one of them twice
 
 
-def _small_run(tmp_path: Path) -> str:
-    """An ingest + quality run of the quickstart sample, in this process (no Ray needed)."""
+def _small_pipeline() -> dict:
+    """Ingest + quality of the quickstart sample (several shards), for runs in this process."""
     from conftest import REPO
 
-    from dataprep.api import run
-
-    pipeline = {
+    return {
         "name": "faults",
         "seed": 3,
         "stages": [
@@ -60,7 +58,12 @@ def _small_run(tmp_path: Path) -> str:
             {"stage": "quality", "rule_sets": ["gopher_repetition"]},
         ],
     }
-    return run(pipeline, output=str(tmp_path / "run"), executor="local").output_dir
+
+
+def _small_run(tmp_path: Path) -> str:
+    from dataprep.api import run
+
+    return run(_small_pipeline(), output=str(tmp_path / "run"), executor="local").output_dir
 
 
 def test_verify_names_every_damaged_file_and_keeps_going(tmp_path):
@@ -310,3 +313,24 @@ def test_audit_of_a_file_without_the_text_field_names_its_fields(tmp_path):
     )
     res = subprocess.run(cmd + ["--text-field", "body", "--resume"], capture_output=True, text=True, timeout=300)
     assert res.returncode == 0 and res.stdout.startswith("0 of 30 documents hold benchmark text"), res.stderr
+
+
+def test_a_resumed_ingest_reuses_the_units_it_already_read(tmp_path):
+    """The unit records' keys are compared as stored (JSON, credentials redacted)."""
+    import json
+
+    from dataprep.api import run
+
+    run_dir = Path(_small_run(tmp_path))
+    units = sorted((run_dir / "00-ingest/_work/units").glob("unit-*.json"))
+    assert units
+    stamps = {u: u.stat().st_mtime_ns for u in units}
+    run_doc = json.loads((run_dir / "run.json").read_text())
+    for stage in ("00-ingest", "01-quality"):  # as if killed before the stages finished
+        (run_dir / stage / "manifest.json").unlink()
+        for rec in (run_dir / stage / "_progress").glob("*.json"):
+            rec.unlink()
+    run_doc["status"] = "running"
+    (run_dir / "run.json").write_text(json.dumps(run_doc))
+    run(_small_pipeline(), output=str(run_dir), executor="local", resume=True)
+    assert {u: u.stat().st_mtime_ns for u in units} == stamps  # not read again

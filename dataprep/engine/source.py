@@ -27,7 +27,7 @@ import pyarrow.parquet as pq
 
 from dataprep.config import StagePlan, sha256_json
 from dataprep.core.schema import REASON
-from dataprep.core.storage import StageWorkDir, Storage, file_sha256_and_size, public_uri
+from dataprep.core.storage import StageWorkDir, Storage, file_sha256_and_size, public_uri, redact
 from dataprep.engine.executor import AnyExecutor
 from dataprep.engine.progress import Progress, Style, note
 from dataprep.engine.shards import run_shards, write_result
@@ -104,7 +104,8 @@ def _read_units(
     recs: dict[int, dict[str, Any]] = {}
     todo = []
     for k, unit in enumerate(units):
-        key = {"config_sha256": cfg, "files": [(f.path, f.size) for f in unit]}
+        # as stored (JSON lists, credentials redacted), so a resumed run recognises its units
+        key = redact({"config_sha256": cfg, "files": [[f.path, f.size] for f in unit]})
         name = _unit_name(k, "json")
         if resume and work.exists(name):
             rec = work.read_json(name)
