@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from dataprep.urls import blocked_by, load_blocklist, normalize_url, url_key, url_keys
-from tests.conftest import REPO
+from conftest import REPO
 
 BLOCKLIST = REPO / "filters" / "url_blocklist.txt"
 
