@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from conftest import REPO
 
 from dataprep.urls import blocked_by, load_blocklist, normalize_url, url_key, url_keys
-from conftest import REPO
 
 BLOCKLIST = REPO / "filters" / "url_blocklist.txt"
 
