@@ -13,6 +13,8 @@ import json
 import sys
 from typing import Any
 
+from dataprep.cli._progress import add_progress_options, progress_style
+
 # Flags that are the decontaminate stage's settings, under the same names (dashes for underscores).
 STAGE_SETTINGS = ("ngram", "min_item_words", "max_doc_freq", "min_overlap")
 
@@ -54,13 +56,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--address", help="address of an existing Ray cluster (default: start a local one)")
     p.add_argument("--num-cpus", type=int, help="CPUs to use (default: all)")
     p.add_argument("--resume", action="store_true", help="continue an interrupted audit in --out")
-    p.add_argument("--quiet", action="store_true", help="no progress lines")
-    p.add_argument(
-        "--log-format",
-        choices=["auto", "rich", "plain", "json"],
-        default="auto",
-        help="progress as live bars (rich), lines (plain) or JSON lines on stderr; auto: bars on a terminal",
-    )
+    add_progress_options(p)
     p.add_argument(
         "--executor", choices=["ray", "local"], default="ray", help="local: every task in this process, for debugging"
     )
@@ -104,7 +100,7 @@ def _audit(args: argparse.Namespace) -> int:
         address=args.address,
         num_cpus=args.num_cpus,
         resume=args.resume,
-        verbose=False if args.quiet else args.log_format,
+        verbose=progress_style(args),
         executor=args.executor,
         **settings,
     )

@@ -11,6 +11,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from dataprep.cli._progress import add_progress_options, progress_style
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -25,13 +27,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--resume", action="store_true", help="keep finished mixtures and verified shards, do the rest")
     p.add_argument("--address", help="address of an existing Ray cluster (default: start a local one)")
     p.add_argument("--num-cpus", type=int, help="CPUs to use (default: all)")
-    p.add_argument("--quiet", action="store_true", help="no progress lines")
-    p.add_argument(
-        "--log-format",
-        choices=["auto", "rich", "plain", "json"],
-        default="auto",
-        help="progress as live bars (rich), lines (plain) or JSON lines on stderr; auto: bars on a terminal",
-    )
+    add_progress_options(p)
     p.add_argument(
         "--executor",
         choices=["ray", "local"],
@@ -51,7 +47,7 @@ def _mix(args: argparse.Namespace) -> int:
         address=args.address,
         num_cpus=args.num_cpus,
         resume=args.resume,
-        verbose=False if args.quiet else args.log_format,
+        verbose=progress_style(args),
         executor=args.executor,
     )
     failed = [r for r in runs if r.result is None]

@@ -6,6 +6,8 @@ import argparse
 import shlex
 import sys
 
+from dataprep.cli._progress import add_progress_options, progress_style
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("run", help="run a pipeline", description=__doc__)
@@ -30,13 +32,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--address", help="address of an existing Ray cluster (default: start a local one)")
     p.add_argument("--num-cpus", type=int, help="CPUs to use (default: all)")
     p.add_argument("--resume", action="store_true", help="continue a run: keep verified shards, redo the rest")
-    p.add_argument("--quiet", action="store_true", help="no progress lines")
-    p.add_argument(
-        "--log-format",
-        choices=["auto", "rich", "plain", "json"],
-        default="auto",
-        help="progress as live bars (rich), lines (plain) or JSON lines on stderr; auto: bars on a terminal",
-    )
+    add_progress_options(p)
     p.add_argument(
         "--force-unlock",
         action="store_true",
@@ -79,7 +75,7 @@ def _run(args: argparse.Namespace) -> int:
             address=args.address,
             num_cpus=args.num_cpus,
             resume=args.resume,
-            verbose=False if args.quiet else args.log_format,
+            verbose=progress_style(args),
             executor=args.executor,
             report=not args.no_report,
             settings=args.settings,
