@@ -1,4 +1,4 @@
-"""Shared fixtures: one local Ray per test session, paths to the shared real data."""
+"""Shared fixtures: one local Ray per test session, paths to the shared real data, the planted dedup corpus."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from dedup_corpus import planted
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED_DATA = REPO.parent / "shared" / "data"
@@ -48,3 +49,10 @@ def ray_session():
     yield ray
     ray.shutdown()
     shutil.rmtree(tmp, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def texts(shared_data) -> dict[str, list[str]]:
+    """The planted dedup corpus of ``dedup_corpus`` (shards ``a`` and ``b``), read once for every dedup
+    phase test; tests only read it."""
+    return planted(shared_data)

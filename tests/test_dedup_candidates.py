@@ -3,19 +3,13 @@
 from __future__ import annotations
 
 import polars as pl
-import pytest
-from dedup_corpus import EXACT_COPY, MID_COPY, NEAR_COPY, new_pass, planted
+from dedup_corpus import EXACT_COPY, MID_COPY, NEAR_COPY, new_pass
 
 from dataprep.dedup.candidates import candidates_task
 from dataprep.dedup.scratch import read_part
 from dataprep.dedup.settings import DedupConfig
 from dataprep.dedup.signatures import signature_task
 from dataprep.engine.executor import LocalExecutor
-
-
-@pytest.fixture(scope="module")
-def texts(shared_data) -> dict[str, list[str]]:
-    return planted(shared_data)
 
 
 def named(run, prefix: str, columns: tuple[str, str]) -> set[tuple[str, str]]:

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import pyarrow as pa
-import pytest
-from dedup_corpus import EXACT_COPY, HIGH_COPY, NEAR_COPY, new_pass, planted
+from dedup_corpus import EXACT_COPY, HIGH_COPY, NEAR_COPY, new_pass
 
 from dataprep.dedup.candidates import candidates_task
 from dataprep.dedup.clusters import find_clusters
@@ -20,11 +19,6 @@ from dataprep.dedup.verification import (
     signature_second_task,
 )
 from dataprep.engine.executor import LocalExecutor
-
-
-@pytest.fixture(scope="module")
-def texts(shared_data) -> dict[str, list[str]]:
-    return planted(shared_data)
 
 
 def decided(tmp_path, texts, keep: list[str]) -> tuple[dict[str, tuple[str, str]], list[int], object]:

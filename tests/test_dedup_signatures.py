@@ -7,18 +7,13 @@ import polars as pl
 import pyarrow.parquet as pq
 import pytest
 import xxhash
-from dedup_corpus import EMPTY, EXACT_COPY, new_pass, planted
+from dedup_corpus import EMPTY, EXACT_COPY, new_pass
 
 from dataprep.dedup.normalize import normalize
 from dataprep.dedup.scratch import read_part
 from dataprep.dedup.settings import DedupConfig
 from dataprep.dedup.signatures import signature_task
 from dataprep.engine.executor import LocalExecutor
-
-
-@pytest.fixture(scope="module")
-def texts(shared_data) -> dict[str, list[str]]:
-    return planted(shared_data)
 
 
 def test_each_shard_keeps_its_signatures_and_shuffles_every_partition(tmp_path, texts) -> None:

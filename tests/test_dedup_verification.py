@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import polars as pl
 import pytest
-from dedup_corpus import HIGH_COPY, LOW_COPY, MID_COPY, NEAR_COPY, new_pass, planted, shingle_jaccard
+from dedup_corpus import HIGH_COPY, LOW_COPY, MID_COPY, NEAR_COPY, new_pass, shingle_jaccard
 
 from dataprep.dedup.candidates import candidates_task
 from dataprep.dedup.scratch import read_part
@@ -20,11 +20,6 @@ from dataprep.dedup.verification import (
     signature_second_task,
 )
 from dataprep.engine.executor import LocalExecutor
-
-
-@pytest.fixture(scope="module")
-def texts(shared_data) -> dict[str, list[str]]:
-    return planted(shared_data)
 
 
 def verified(tmp_path, texts, verify: str) -> tuple[set[tuple[str, str]], dict[str, int]]:
