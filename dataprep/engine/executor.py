@@ -38,6 +38,11 @@ class TaskError(RuntimeError):
     """A task failed; names the item it was working on."""
 
 
+def _task_failed(item: str, cause: BaseException) -> TaskError:
+    """The one wording of a task's own failure, whichever executor ran it (Ray's cause unwrapped by the caller)."""
+    return TaskError(f"task failed on {item}: {type(cause).__name__}: {cause}")
+
+
 RUN_TAG = "DATAPREP_RUN"  # set in every process of a local Ray we start, to find them after a crash
 
 
@@ -63,7 +68,7 @@ class LocalExecutor:
             try:
                 result = fn(item)
             except Exception as exc:  # noqa: BLE001 - re-raised with the item named
-                raise TaskError(f"task failed on {describe(item)}: {type(exc).__name__}: {exc}") from exc
+                raise _task_failed(describe(item), exc) from exc
             results.append(result)
             if on_done is not None:
                 on_done(i, result)
@@ -156,8 +161,7 @@ class RayExecutor:
                     continue
                 except Exception as exc:  # noqa: BLE001 - re-raised with the item named
                     self._cancel(pending)
-                    cause = getattr(exc, "cause", None) or exc
-                    raise TaskError(f"task failed on {describe(items[i])}: {type(cause).__name__}: {cause}") from exc
+                    raise _task_failed(describe(items[i]), getattr(exc, "cause", None) or exc) from exc
                 if on_done is not None:
                     on_done(i, results[i])  # type: ignore[arg-type]
         return results  # type: ignore[return-value]
