@@ -13,14 +13,11 @@ from typing import Any, Literal
 import pyarrow as pa
 from pydantic import Field
 
-from dataprep.core.contract import StageConfig
-from dataprep.dedup.lines import Params, find_repeats, removals
-from dataprep.dedup.scratch import CURRENT, current_pass
-from dataprep.stages.base import FinalizeContext, PrepareContext, ShardContext, ShardResult, Stage
-from dataprep.stages.spans import apply_removals, pass_scope
-
-REMOVED_COL, SPANS_COL = "line_removed_chars", "line_spans"
-REASON = "line_dup"
+from dataprep.core.contract import StageConfig, WorkDir
+from dataprep.dedup import lines
+from dataprep.dedup.spans import Removals
+from dataprep.stages.base import PrepareContext
+from dataprep.stages.spans import SpanRemovalStage
 
 
 class LineDedupConfig(StageConfig):
@@ -33,27 +30,19 @@ class LineDedupConfig(StageConfig):
     partition_mb: int = Field(256, ge=1, description="memory of one shuffle partition")
 
 
-class LineDedupStage(Stage):
+class LineDedupStage(SpanRemovalStage):
     name = "line_dedup"
-    kind = "global"
     config_model = LineDedupConfig
-    reads = ("id", "text")
-    writes = (REMOVED_COL, SPANS_COL)
+    writes = ("line_removed_chars", "line_spans")
+    reason = "line_dup"
     config: LineDedupConfig
 
-    def params(self) -> Params:
+    def params(self) -> lines.Params:
         cfg = self.config
-        return Params(cfg.unit, cfg.min_docs, cfg.keep, cfg.partition_mb)
+        return lines.Params(cfg.unit, cfg.min_docs, cfg.keep, cfg.partition_mb)
 
-    def prepare(self, ctx: PrepareContext) -> None:
-        scope = pass_scope(self.config.model_dump(mode="json"), ctx)
-        work = ctx.work.sub(scope)
-        work.write_json("stats.json", find_repeats(ctx.inputs, work, ctx.executor, self.params()))
-        ctx.work.write_json(CURRENT, {"scope": scope})
+    def find_repeats(self, ctx: PrepareContext, work: WorkDir) -> dict[str, Any]:
+        return lines.find_repeats(ctx.inputs, work, ctx.executor, self.params())
 
-    def process(self, table: pa.Table, ctx: ShardContext) -> ShardResult:
-        found = removals(current_pass(ctx.work), table, self.config.unit, ctx.index)
-        return apply_removals(table, found, self.config.min_chars, (REMOVED_COL, SPANS_COL), REASON)
-
-    def finalize(self, ctx: FinalizeContext) -> dict[str, Any]:
-        return current_pass(ctx.work).read_json("stats.json")
+    def removals(self, work: WorkDir, table: pa.Table, shard: int) -> Removals:
+        return lines.removals(work, table, self.config.unit, shard)

@@ -13,14 +13,11 @@ from typing import Any, Literal
 import pyarrow as pa
 from pydantic import Field
 
-from dataprep.core.contract import StageConfig
-from dataprep.dedup.scratch import CURRENT, current_pass
-from dataprep.dedup.substring import Params, find_repeats, removals
-from dataprep.stages.base import FinalizeContext, PrepareContext, ShardContext, ShardResult, Stage
-from dataprep.stages.spans import apply_removals, pass_scope
-
-REMOVED_COL, SPANS_COL = "substr_removed_chars", "substr_spans"
-REASON = "substring_dup"
+from dataprep.core.contract import StageConfig, WorkDir
+from dataprep.dedup import substring
+from dataprep.dedup.spans import Removals
+from dataprep.stages.base import PrepareContext
+from dataprep.stages.spans import SpanRemovalStage
 
 
 class SubstringDedupConfig(StageConfig):
@@ -33,30 +30,23 @@ class SubstringDedupConfig(StageConfig):
     partition_mb: int = Field(256, ge=1, description="memory of one shuffle partition")
 
 
-class SubstringDedupStage(Stage):
+class SubstringDedupStage(SpanRemovalStage):
     name = "substring_dedup"
-    kind = "global"
     config_model = SubstringDedupConfig
-    reads = ("id", "text")
-    writes = (REMOVED_COL, SPANS_COL)
+    writes = ("substr_removed_chars", "substr_spans")
+    reason = "substring_dup"
     config: SubstringDedupConfig
 
-    def params(self) -> Params:
+    def params(self) -> substring.Params:
         cfg = self.config
         tok = self.run.tokenizer if cfg.tokens == "auto" else None
-        return Params(cfg.min_tokens, cfg.keep, tok, cfg.partition_mb)
+        return substring.Params(cfg.min_tokens, cfg.keep, tok, cfg.partition_mb)
 
-    def prepare(self, ctx: PrepareContext) -> None:
-        scope = pass_scope(self.config.model_dump(mode="json"), ctx)
-        work = ctx.work.sub(scope)
-        stats = find_repeats(ctx.inputs, work, ctx.executor, self.params())
-        stats["tokens_unit"] = "tokenizer" if self.params().tokenizer else "words"
-        work.write_json("stats.json", stats)
-        ctx.work.write_json(CURRENT, {"scope": scope})
+    def find_repeats(self, ctx: PrepareContext, work: WorkDir) -> dict[str, Any]:
+        params = self.params()
+        stats = substring.find_repeats(ctx.inputs, work, ctx.executor, params)
+        stats["tokens_unit"] = "tokenizer" if params.tokenizer else "words"
+        return stats
 
-    def process(self, table: pa.Table, ctx: ShardContext) -> ShardResult:
-        found = removals(current_pass(ctx.work), self.params(), ctx.index)
-        return apply_removals(table, found, self.config.min_chars, (REMOVED_COL, SPANS_COL), REASON)
-
-    def finalize(self, ctx: FinalizeContext) -> dict[str, Any]:
-        return current_pass(ctx.work).read_json("stats.json")
+    def removals(self, work: WorkDir, table: pa.Table, shard: int) -> Removals:
+        return substring.removals(work, self.params(), shard)
