@@ -6,6 +6,7 @@ kept = read_stage(result.stages[-1].dir)
 dropped = read_stage(result.stages[1].dir, rejected=True)
 mixes = write_mixtures("runs/qs/03-decontaminate", "mixes.yaml", output="runs/mixes")  # a run per mixture
 report = audit(["corpus.parquet"], ["evals/"], output="audit").stages[-1].dir  # contamination.json there
+export_stage("runs/qs/03-dedup", "exports/dedup")  # a delta-stored stage as plain Parquet
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import pyarrow as pa
 from dataprep.config import Pipeline, StagePlan, load_pipeline
 from dataprep.core.storage import Shard, Storage
 from dataprep.engine.executor import open_executor
+from dataprep.engine.export import export_stage
 from dataprep.engine.lineage import trace
 from dataprep.engine.progress import Style, note
 from dataprep.engine.runner import RunLock, RunResult, run_pipeline
@@ -30,7 +32,17 @@ from dataprep.mix.mixtures import parse_mixtures
 from dataprep.report import write_report
 from dataprep.stages.mix import MixStage
 
-__all__ = ["run", "audit", "write_mixtures", "read_stage", "verify_run", "trace", "RunResult", "MixtureRun"]
+__all__ = [
+    "run",
+    "audit",
+    "write_mixtures",
+    "read_stage",
+    "export_stage",
+    "verify_run",
+    "trace",
+    "RunResult",
+    "MixtureRun",
+]
 
 
 def run(

@@ -49,6 +49,7 @@ class _PipelineModel(BaseModel):
     name: str
     seed: int = 0
     tokenizer: InputPath | None = None
+    storage: Literal["delta", "full"] = "delta"
     stages: list[dict[str, Any]]
 
     @field_validator("name")
@@ -71,6 +72,7 @@ class StagePlan:
     name: str
     config: StageConfig
     cls: type[Stage]
+    materialize: bool = False  # stored in full even when the pipeline stores deltas
 
     @property
     def dir(self) -> str:
@@ -98,6 +100,17 @@ class Pipeline:
     sha256: str | None = None
     raw: dict[str, Any] = field(default_factory=dict)
     settings: list[str] = field(default_factory=list)  # --set KEY=VALUE, applied to raw; kept for run.json
+    storage: Literal["delta", "full"] = "delta"
+
+    def stores_delta(self, plan: StagePlan) -> bool:
+        """Whether ``plan``'s shards are stored as deltas over its input (``core/delta.py``).
+
+        The last stage and any stage with ``materialize: true`` are written in full, so other
+        tools (polars, duckdb, HF datasets, Spark) read them as plain Parquet; a source stage
+        has no input to be a delta of.
+        """
+        last = plan.index == self.stages[-1].index
+        return self.storage == "delta" and not plan.materialize and not last and plan.cls.kind != "source"
 
     @property
     def run_info(self) -> RunInfo:
@@ -154,9 +167,13 @@ def load_pipeline(
     for i, spec in enumerate(model.stages):
         spec = dict(spec)
         name = spec.pop("stage", None)
+        materialize = spec.pop("materialize", False)
         label = f"stage {i + 1} ({name})"
         if not isinstance(name, str):
             errors.append(f"{where}: stage {i + 1}: missing 'stage:' naming what it is")
+            continue
+        if not isinstance(materialize, bool):
+            errors.append(f"{where}: {label}: materialize: true or false (got {materialize!r})")
             continue
         try:
             cls = stage_class(name)
@@ -167,12 +184,14 @@ def load_pipeline(
         except (ValueError, ImportError) as exc:
             errors.append(f"{where}: {label}: {exc}")
             continue
-        plans.append(StagePlan(i, name, config, cls))
+        plans.append(StagePlan(i, name, config, cls, materialize))
     if not errors:
         errors += _check_order(where, plans) or _check_mix_groups(where, plans)
     if errors:
         raise PipelineError("\n".join(errors))
-    return Pipeline(model.name, model.seed, base, plans, model.tokenizer, path, sha, raw, list(settings or []))
+    return Pipeline(
+        model.name, model.seed, base, plans, model.tokenizer, path, sha, raw, list(settings or []), model.storage
+    )
 
 
 def check_columns(plans: Sequence[StagePlan], stages: Sequence[Stage], given: Iterable[str] = ()) -> None:
@@ -319,7 +338,11 @@ def pipeline_schema() -> dict[str, Any]:
         model = stage_class(name).config_model
         schema = model.model_json_schema(ref_template=f"#/$defs/{name}.{{model}}")
         defs.update({f"{name}.{k}": v for k, v in schema.pop("$defs", {}).items()})
-        schema["properties"] = {"stage": {"const": name}, **schema.get("properties", {})}
+        schema["properties"] = {
+            "stage": {"const": name},
+            "materialize": {"type": "boolean", "description": "store this stage in full when the run stores deltas"},
+            **schema.get("properties", {}),
+        }
         schema["required"] = ["stage", *schema.get("required", [])]
         schema["title"] = f"stage: {name}"
         entries.append(schema)

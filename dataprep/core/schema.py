@@ -66,13 +66,16 @@ def normalize_table(table: pa.Table) -> pa.Table:
     """Cast large string/list types to their plain forms so every writer gives one schema.
 
     polars produces ``large_string``; pyarrow produces ``string``. Mixing them would make
-    shard schemas (and bytes) depend on which library a stage happened to use.
+    shard schemas (and bytes) depend on which library a stage happened to use. List items
+    are named ``element`` as Parquet readers name them: pyarrow builds ``item``, and types
+    equal but for that name would give different bytes for a table written before and
+    after a round trip through a file (a full copy versus a delta's materialized table).
     """
     fields = []
     changed = False
     for f in table.schema:
         t = _plain_type(f.type)
-        changed |= t != f.type
+        changed |= str(t) != str(f.type)  # == ignores the list item's name
         fields.append(pa.field(f.name, t, f.nullable))
     if not changed:
         return table.replace_schema_metadata(None)
@@ -85,5 +88,5 @@ def _plain_type(t: pa.DataType) -> pa.DataType:
     if pa.types.is_large_binary(t):
         return pa.binary()
     if pa.types.is_large_list(t) or pa.types.is_list(t):
-        return pa.list_(_plain_type(t.value_type))
+        return pa.list_(pa.field("element", _plain_type(t.value_type), t.value_field.nullable))
     return t

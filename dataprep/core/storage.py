@@ -26,6 +26,7 @@ import pyarrow as pa
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
+from dataprep.core import delta
 from dataprep.core.schema import normalize_table
 
 PARQUET_OPTIONS: dict[str, Any] = {
@@ -165,13 +166,24 @@ class Storage:
                 h.update(chunk)
         return h.hexdigest()
 
-    def write_parquet(self, rel: str, table: pa.Table, row_groups: Sequence[int] | None = None) -> FileEntry:
+    def write_parquet(
+        self,
+        rel: str,
+        table: pa.Table,
+        row_groups: Sequence[int] | None = None,
+        metadata: dict[bytes, bytes] | None = None,
+    ) -> FileEntry:
         """Write ``table`` as one zstd Parquet file, atomically; return its manifest entry.
 
         ``row_groups`` gives the rows of each row group in order (empty ones included), so a
         reader of a partitioned file reads only its group (``read_parquet(row_group=...)``).
+        ``metadata`` goes to the footer (a delta shard's spec).
         """
-        table = normalize_table(table)
+        # One chunk per column: the writer cuts pages at chunk boundaries, and bytes must not
+        # depend on how a table was assembled (a full copy versus a materialized delta).
+        table = normalize_table(table).combine_chunks()
+        if metadata:
+            table = table.replace_schema_metadata(metadata)
         buf = io.BytesIO()
         dictionary = [f.name for f in table.schema if pa.types.is_string(f.type) and f.name not in NO_DICTIONARY]
         if row_groups is None:
@@ -188,12 +200,44 @@ class Storage:
         return FileEntry(rel, hashlib.sha256(data).hexdigest(), table.num_rows, len(data))
 
     def read_parquet(self, rel: str, columns: Sequence[str] | None = None, row_group: int | None = None) -> pa.Table:
-        if row_group is None:
-            return pq.read_table(self.full(rel), columns=list(columns) if columns else None, filesystem=self.fs)
+        """The table a Parquet file stands for: a delta shard is materialized along its chain of
+        bases (``core/delta.py``), reading from each file only the columns asked for."""
+        cols = list(columns) if columns is not None else None
         with self.fs.open_input_file(self.full(rel)) as f:
-            return pq.ParquetFile(f).read_row_group(row_group, columns=list(columns) if columns else None)
+            pf = pq.ParquetFile(f)
+            if row_group is not None:
+                return pf.read_row_group(row_group, columns=cols)
+            spec = delta.DeltaSpec.from_metadata(pf.schema_arrow.metadata)
+            if spec is None:
+                return pq.read_table(f, columns=cols)
+            want = cols if cols is not None else spec.schema.names
+            if missing := [c for c in want if c not in spec.schema.names]:
+                raise KeyError(f"{rel}: no column {missing[0]!r} (it has {', '.join(spec.schema.names)})")
+            stored = pf.schema_arrow.names
+            own = [c for c in stored if c == delta.ROW or c in want or c.removeprefix(delta.PATCH) in want]
+            table = pf.read(columns=own)
+        parts = [self.read_parquet(path, cols) for path, cols in delta.needed_from_base(spec, stored, want).items()]
+        base = pa.Table.from_arrays(
+            [c for p in parts for c in p.columns], schema=pa.schema([f for p in parts for f in p.schema])
+        )
+        return delta.apply(table, base if parts else None, spec, want)
+
+    def parquet_schema(self, rel: str) -> pa.Schema:
+        """The schema of the table a Parquet file stands for (a delta's materialized one)."""
+        schema = self._footer_schema(rel)
+        spec = delta.DeltaSpec.from_metadata(schema.metadata)
+        return spec.schema if spec is not None else schema
+
+    def delta_spec(self, rel: str) -> delta.DeltaSpec | None:
+        """What a delta shard is read over (None for a full file): one footer read."""
+        return delta.DeltaSpec.from_metadata(self._footer_schema(rel).metadata)
+
+    def _footer_schema(self, rel: str) -> pa.Schema:
+        with self.fs.open_input_file(self.full(rel)) as f:
+            return pq.read_schema(f)
 
     def parquet_rows(self, rel: str) -> int:
+        """Rows of the table a file stands for (a delta has one row per materialized row)."""
         with self.fs.open_input_file(self.full(rel)) as f:
             return pq.ParquetFile(f).metadata.num_rows
 
@@ -220,6 +264,10 @@ class StageWorkDir:
 
     def _p(self, name: str) -> str:
         return f"{self.rel_dir}/{name}"
+
+    def path(self, name: str) -> str:
+        """The run-relative path of ``name``: how a delta shard refers to an attribute file here."""
+        return self._p(name)
 
     def write_table(self, name: str, table: pa.Table, row_groups: Sequence[int] | None = None) -> None:
         self.storage.write_parquet(self._p(name), table, row_groups)

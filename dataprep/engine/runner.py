@@ -25,8 +25,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-import pyarrow.parquet as pq
-
 from dataprep.config import Pipeline, StagePlan, check_columns, sha256_json
 from dataprep.core.schema import CORE_COLUMNS
 from dataprep.core.storage import Shard, StageArtifacts, StageWorkDir, Storage, redact_secrets
@@ -209,8 +207,7 @@ def _columns(pool: list[Shard]) -> tuple[str, ...]:
     if not pool:
         return CORE_COLUMNS
     first = pool[0]
-    with first.storage.fs.open_input_file(first.storage.full(first.path)) as f:
-        return tuple(pq.read_schema(f).names)
+    return tuple(first.storage.parquet_schema(first.path).names)
 
 
 def _check_output(storage: Storage, output: str, resume: bool) -> None:
@@ -264,9 +261,10 @@ def run_stage(
     mpath = f"{plan.dir}/manifest.json"
     if resume and storage.exists(mpath):
         old = storage.read_json(mpath)
-        if _still_valid(old, stage, plan, inputs, storage):
+        if _still_valid(old, stage, plan, inputs, storage, pipeline.stores_delta(plan)):
             return StageOutcome(plan.name, storage.uri(plan.dir), old, reused=True), _shards(storage, old["outputs"])
     storage.delete(mpath)
+    delta = pipeline.stores_delta(plan)
     start, t0, retries = mf.now(), time.monotonic(), executor.retries
     work = StageWorkDir(storage, f"{plan.dir}/_work")
     if isinstance(stage, SourceStage):
@@ -275,9 +273,8 @@ def run_stage(
         input_entries = [{"path": s.path, "sha256": s.sha256, "rows": s.rows} for s in inputs]
         if stage.kind == "global":
             _prepare(stage, plan, inputs, storage, executor, work, resume)
-        records = run_shards(
-            stage, plan, storage, executor, work, [(i, s) for i, s in enumerate(inputs)], resume, verbose
-        )
+        items = [(i, s) for i, s in enumerate(inputs)]
+        records = run_shards(stage, plan, storage, executor, work, items, resume, verbose, delta=delta)
     _prune(storage, plan.dir, records)
     outputs = [r["output"] for r in records]
     rejected = [r["rejected"] for r in records if r["rejected"]]
@@ -300,6 +297,7 @@ def run_stage(
     doc = mf.stage_manifest(
         plan=plan,
         writes=stage.output_columns(),
+        storage="delta" if delta else "full",
         seed=pipeline.seed,
         inputs=input_entries,
         outputs=outputs,
@@ -335,9 +333,13 @@ def _prepare(
     work.write_json("_prepared.json", key)
 
 
-def _still_valid(old: dict[str, Any], stage: Stage, plan: StagePlan, inputs: list[Shard], storage: Storage) -> bool:
-    """A finished stage is kept by --resume if config, inputs and every file still match."""
-    if old.get("config_sha256") != plan.config_sha256:
+def _still_valid(
+    old: dict[str, Any], stage: Stage, plan: StagePlan, inputs: list[Shard], storage: Storage, delta: bool
+) -> bool:
+    """A finished stage is kept by --resume if config, storage mode, inputs and every file still match."""
+    if old.get("config_sha256") != plan.config_sha256 or old["stage"].get("storage", "full") != (
+        "delta" if delta else "full"
+    ):
         return False
     if plan.cls.kind != "source" and [(i["path"], i["sha256"]) for i in old["inputs"]] != [
         (s.path, s.sha256) for s in inputs

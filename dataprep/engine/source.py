@@ -223,7 +223,7 @@ def plan_shards(
 
 def _write_shard(args: tuple[Any, ...]) -> dict[str, Any]:
     """Task: gather a shard's slices from the unit tables and land it."""
-    stage, stage_dir, name, cfg, index, slices, storage, work = args
+    stage, stage_dir, name, cfg, index, slices, storage, work, _delta = args  # a source has no base
     parts = [_read_slice(work, Slice(**s)) for s in slices]
     table = pa.concat_tables(parts) if parts else SOURCE_SCHEMA.empty_table()
     good = pc.is_null(table.column(REASON))

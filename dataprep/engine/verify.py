@@ -3,7 +3,8 @@
 Re-hashes every shard and artifact, re-counts rows, validates manifests against the
 schemas in ``manifests/``, checks that rows add up (in + added = out + rejected, and by
 reason), that each stage read exactly what the previous one wrote, that every shard's
-progress record (``_progress/part-i.json``) agrees with the manifest, that shards carry
+progress record (``_progress/part-i.json``) agrees with the manifest, that every delta shard's
+base and attribute files are still the files it was written over, that shards carry
 the document columns (and rejected shards ``reason`` and ``stage``), that ids are unique
 among the documents a stage kept, and that no stray shard lies beside the recorded ones.
 
@@ -20,7 +21,6 @@ from typing import Any
 
 import numpy as np
 import polars as pl
-import pyarrow.parquet as pq
 
 from dataprep.core.schema import REASON, STAGE
 from dataprep.core.storage import Storage
@@ -89,6 +89,8 @@ def _check_stage(storage: Storage, stage_dir: str, doc: dict[str, Any], max_ids:
     problems += found
     for entry in doc["outputs"] + doc["rejected"] + doc["artifacts"]:
         problems += _check_file(storage, entry, records.get(entry["path"]), table=entry not in doc["artifacts"])
+    for entry in doc["outputs"] + doc["rejected"]:
+        problems += _check_chain(storage, entry)
     for path, rec in sorted(records.items()):
         listed = {e["path"]: e for e in doc["outputs"] + doc["rejected"]}.get(path)
         if listed is not None and (listed["sha256"], listed["rows"]) != (rec["sha256"], rec["rows"]):
@@ -152,6 +154,33 @@ def _check_file(storage: Storage, entry: dict[str, Any], record: dict[str, Any] 
     return problems
 
 
+def _check_chain(storage: Storage, entry: dict[str, Any]) -> list[str]:
+    """A delta shard reads its rows from its base and attribute files: each must still hash to
+    what it had when the delta was written, or the materialized table would silently change."""
+    if "base" not in entry or not storage.exists(entry["path"]):
+        return []
+    rel = entry["path"]
+    try:
+        spec = storage.delta_spec(rel)
+    except Exception:  # noqa: BLE001 - an unreadable shard is named by _check_file
+        return []
+    if spec is None:
+        return [f"{rel}: the manifest records a base but the file is not a delta shard"]
+    refs = [(entry["base"]["path"], entry["base"]["sha256"])]
+    if (spec.base, spec.base_sha256) != refs[0]:
+        return [f"{rel}: its footer names base {spec.base}, the manifest {refs[0][0]} (sha256 differs)"]
+    problems = []
+    for path, sha in refs + [(a.path, a.sha256) for a in spec.attributes]:
+        if not storage.exists(path):
+            problems.append(f"{rel}: is a delta over {path}, which is missing")
+        elif storage.sha256(path) != sha:
+            problems.append(
+                f"{rel}: is a delta over {path}, which changed after it was written; "
+                "rerun the run with --resume to rebuild the stages after it"
+            )
+    return problems
+
+
 def _readable(storage: Storage, rel: str) -> bool:
     if not storage.exists(rel):
         return False
@@ -170,7 +199,7 @@ def _check_columns(storage: Storage, doc: dict[str, Any], readable: list[dict[st
     for e in doc["outputs"]:
         if e not in readable:
             continue
-        schema = pq.read_schema(storage.full(e["path"]), filesystem=storage.fs)
+        schema = storage.parquet_schema(e["path"])
         schemas.add(str(schema))
         if missing := needed - set(schema.names):
             problems.append(f"{e['path']}: missing columns {sorted(missing)}")
@@ -178,7 +207,7 @@ def _check_columns(storage: Storage, doc: dict[str, Any], readable: list[dict[st
         problems.append(f"{stage_dir}: output shards do not share one schema")
     for e in doc["rejected"]:
         if e in readable:
-            names = pq.read_schema(storage.full(e["path"]), filesystem=storage.fs).names
+            names = storage.parquet_schema(e["path"]).names
             if missing := {"id", REASON, STAGE} - set(names):
                 problems.append(f"{e['path']}: rejected shard lacks {sorted(missing)}")
     return problems

@@ -71,12 +71,18 @@ class ShardResult:
     e.g. ``dup_of``); the engine adds ``stage``. ``added`` counts rows a stage created
     (e.g. upsampled repeats) so that ``in + added == out + rejected`` always holds.
     ``stats`` are summed across shards by ``Stage.merge_stats`` unless it is overridden.
+    ``rows``: the position in the input shard of each kept row, for delta storage; a stage
+    that repeats rows or changes ids says it, otherwise the engine finds rows by id.
+    ``attributes``: work-dir tables aligned row for row with the input shard whose columns
+    ``kept`` carries (mix's token ids): a delta shard refers to them instead of storing them again.
     """
 
     kept: pa.Table
     rejected: pa.Table | None = None
     stats: dict[str, Any] = field(default_factory=dict)
     added: int = 0
+    rows: pa.Array | None = None
+    attributes: tuple[str, ...] = ()
 
 
 class Stage(ABC):

@@ -167,6 +167,7 @@ class MixStage(Stage):
         n = copies(groups, sample_keys(ids, self.seed), ids, draws)
         kept = self._with_ids(table, ctx)
         parts = [kept.filter(pa.array(n >= 1))]
+        rows = [np.flatnonzero(n >= k) for k in range(1, int(n.max(initial=0)) + 1)]
         for k in range(2, int(n.max(initial=0)) + 1):
             chosen = n >= k
             repeat = kept.filter(pa.array(chosen))
@@ -184,6 +185,8 @@ class MixStage(Stage):
             rejected=rejected,
             added=int(np.maximum(n - 1, 0).sum()),
             stats={"documents_out": {g: out_per_group[g] for g in sorted(out_per_group)}},
+            rows=pa.array(np.concatenate(rows) if rows else np.zeros(0, np.int64)),
+            attributes=(_ids_name(ctx.index),) if ctx.work.exists(_ids_name(ctx.index)) else (),
         )
 
     def _fetcher(self, ctx: PrepareContext, group: str) -> Fetch:
