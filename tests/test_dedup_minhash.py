@@ -124,7 +124,7 @@ def test_candidate_pairs_collapse_exact_copies_and_cap_large_buckets() -> None:
             "band": [0] * 5 + [1, 1],
             "key": pl.Series([7] * 5 + [7, 8], dtype=pl.UInt64),
             "node": pl.Series([5, 1, 3, 4, 2, 1, 3], dtype=pl.UInt64),
-            "exact": [b"x", b"x", b"y", b"z", b"w", b"x", b"y"],
+            "ekey": pl.Series([11, 11, 12, 13, 14, 11, 12], dtype=pl.UInt64),  # exact keys: 5 and 1 share a text
         }
     )
     pairs, large = candidate_pairs(buckets, anchors=10)

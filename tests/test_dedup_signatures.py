@@ -9,6 +9,7 @@ import pytest
 import xxhash
 from dedup_corpus import EMPTY, EXACT_COPY, new_pass
 
+from dataprep.dedup.minhash import unpack
 from dataprep.dedup.normalize import normalize
 from dataprep.dedup.scratch import read_part
 from dataprep.dedup.settings import DedupConfig
@@ -30,7 +31,7 @@ def test_each_shard_keeps_its_signatures_and_shuffles_every_partition(tmp_path, 
         assert kept["id"].to_list() == [f"{name}:{i}" for i in range(len(docs))]
         assert kept["node"].to_list() == [xxhash.xxh3_64_intdigest(i.encode()) for i in kept["id"]]
         expected = config.hasher().signatures(normalize(pl.Series(docs), config.normalize), single_spaced=True)
-        assert np.array_equal(kept["signature"].to_numpy(), expected)
+        assert np.array_equal(unpack(kept["signature"], config.num_perm), expected)
     for prefix, key in (("attrs", "node"), ("exact", "ekey"), ("bands", "key"), ("sigs", "node")):
         files = run.work.list(f"{prefix}/")
         assert len(files) == len(run.shard_tasks)

@@ -87,17 +87,21 @@ def candidate_pairs(buckets: pl.DataFrame, anchors: int, collapse_exact: bool = 
     """Pairs ``(a, b)``, ``a < b``, of uint64 nodes sharing a ``(band, key)`` bucket, and the
     number of buckets larger than ``anchors``.
 
-    ``buckets`` has columns band, key, node and (with ``collapse_exact``) exact: documents
-    with equal normalized text keep one node per bucket, the smallest (they are joined by
+    ``buckets`` has columns band, key, node and (with ``collapse_exact``) ekey (``exact_keys``):
+    documents with equal normalized text keep one node per bucket, the smallest (they are joined by
     exact edges already). Each member is paired with the bucket's first ``anchors`` members
     (smallest nodes), so a bucket of k documents costs at most ``anchors * k`` pairs, not
     k**2; for buckets up to ``anchors`` that is every pair.
     """
     empty = pl.DataFrame(schema={"a": pl.UInt64, "b": pl.UInt64})
+    # Nearly every bucket holds one document: drop those rows first in one hash pass over the key
+    # (a key repeated in another band only keeps a few rows too many), so the grouping, sort and
+    # self-join below see the shared buckets only (20x less CPU on 100k short documents).
+    buckets = buckets.filter(pl.col("key").is_duplicated())
     if buckets.is_empty():
         return empty, 0
     collapsed = (
-        buckets.group_by("band", "key", "exact").agg(pl.col("node").min())
+        buckets.group_by("band", "key", "ekey").agg(pl.col("node").min())
         if collapse_exact
         else buckets.select("band", "key", "node").unique()
     )

@@ -19,12 +19,15 @@ import xxhash
 from dataprep.core.contract import WorkDir
 from dataprep.dedup.containment import write_containment_sketch
 from dataprep.dedup.lsh import band_keys, has_shingles
-from dataprep.dedup.minhash import exact_digests
+from dataprep.dedup.minhash import exact_digests, exact_keys, pack
 from dataprep.dedup.normalize import normalize
 from dataprep.dedup.scratch import NODE, Task, write_parts
 from dataprep.dedup.settings import LENGTH, DedupConfig
 
-BATCH_DOCS = 4096  # documents per signature batch: bounds the shingle arrays' memory
+# Text bytes per signature batch: bounds the shingle arrays' memory (~16 MB of shingles per MB of
+# text) while keeping batches large for short documents, whose per-batch overheads (a polars
+# pass, the distinct words hashed again in each batch) were 15% of phase 1 with 4,096-document batches.
+BATCH_BYTES = 16 << 20
 
 
 def node_ids(ids: pl.Series) -> np.ndarray:
@@ -38,8 +41,8 @@ def sketch(texts: pl.Series, cfg: DedupConfig, with_shingles: bool = False) -> S
     digests: list[bytes] = []
     sigs, shingles, per_doc = [], [], []
     hasher = cfg.hasher()
-    for start in range(0, len(texts), BATCH_DOCS):
-        norm = normalize(texts.slice(start, BATCH_DOCS), cfg.normalize)
+    for start, length in batches(texts):
+        norm = normalize(texts.slice(start, length), cfg.normalize)
         digests.extend(exact_digests(norm))
         batch = hasher.shingles(norm, single_spaced=cfg.normalize.whitespace)
         sigs.append(hasher.of_shingles(*batch))
@@ -55,6 +58,14 @@ def sketch(texts: pl.Series, cfg: DedupConfig, with_shingles: bool = False) -> S
         np.concatenate([np.zeros(0, np.uint64), *shingles]),
         np.concatenate([np.zeros(0, np.int64), *per_doc]),
     )
+
+
+def batches(texts: pl.Series) -> list[tuple[int, int]]:
+    """``(start, length)`` runs of whole documents of about ``BATCH_BYTES`` text bytes each."""
+    ends = np.cumsum(texts.str.len_bytes().fill_null(0).to_numpy(), dtype=np.int64)
+    cuts = np.unique(np.searchsorted(ends, np.arange(BATCH_BYTES, int(ends[-1]) if len(ends) else 0, BATCH_BYTES)))
+    bounds = [0, *(int(c) + 1 for c in cuts if c + 1 < len(texts)), len(texts)]
+    return [(a, b - a) for a, b in zip(bounds, bounds[1:]) if b > a]
 
 
 @dataclass
@@ -87,7 +98,7 @@ def signature_task(task: Task) -> None:
             LENGTH: table["text"].str.len_chars().cast(pl.Int64),
         }
     )
-    signed = base.select("node", "id", "exact", signature=pl.Series(sigs, dtype=pl.Array(pl.UInt64, cfg.num_perm)))
+    signed = base.select("node", "id", "exact", signature=pack(sigs))
     write_parts(work, "sigs", task.index, signed, "node", parts)
     attrs = base.with_columns(
         *(table[c] for c in ranks),
@@ -95,8 +106,7 @@ def signature_task(task: Task) -> None:
         row=pl.int_range(0, table.height, dtype=pl.Int64),
     )
     write_parts(work, "attrs", task.index, attrs, "node", parts)
-    ekey = np.frombuffer(b"".join(digests), dtype="<u8")[::2] if digests else np.zeros(0, np.uint64)
-    keyed = base.select("node", "exact").with_columns(pl.Series("ekey", ekey, dtype=NODE))
+    keyed = base.select("node", "exact").with_columns(pl.Series("ekey", exact_keys(digests), dtype=NODE))
     write_parts(work, "exact", task.index, keyed if cfg.exact else keyed.clear(), "ekey", parts)
     _write_bands(work, task.index, parts, keyed, sigs, cfg)
     if sketched.shingles is not None:
@@ -106,7 +116,9 @@ def signature_task(task: Task) -> None:
 def _write_bands(
     work: WorkDir, index: int, parts: int, keyed: pl.DataFrame, sigs: np.ndarray, cfg: DedupConfig
 ) -> None:
-    """Shuffle the band buckets of documents with shingles by key (Jaccard near duplicates only)."""
+    """Shuffle the band buckets of documents with shingles by key (Jaccard near duplicates only).
+
+    A row is four integers (band, key, node, exact key): no 16-byte digest repeated per band."""
     banding = cfg.banding()
     live = has_shingles(sigs) if cfg.near and cfg.measure == "jaccard" else np.zeros(len(sigs), bool)
     keys = band_keys(sigs[live], banding)
@@ -116,7 +128,7 @@ def _write_bands(
             "band": np.repeat(np.arange(banding.bands, dtype=np.int32)[None, :], len(docs), 0).ravel(),
             "key": keys.ravel(),
             "node": np.repeat(docs["node"].to_numpy(), banding.bands),
-            "exact": docs["exact"].gather(np.repeat(np.arange(len(docs)), banding.bands)),
+            "ekey": np.repeat(docs["ekey"].to_numpy(), banding.bands),
         }
     )
     write_parts(work, "bands", index, bands, "key", parts)

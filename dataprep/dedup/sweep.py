@@ -23,6 +23,7 @@ from dataprep.core.contract import Executor
 from dataprep.core.storage import StageWorkDir, Storage
 from dataprep.dedup.components import connected_components, read_labels, write_edges
 from dataprep.dedup.lsh import Banding, band_keys, candidate_pairs, estimate_similarity, has_shingles
+from dataprep.dedup.minhash import exact_keys, unpack
 from dataprep.dedup.scratch import CURRENT
 from dataprep.dedup.settings import DedupConfig
 
@@ -58,7 +59,7 @@ def evaluate(config: DedupConfig, sigs: pl.DataFrame, setting: Setting, executor
     if config.exact:
         reps = sigs.select("node", rep=pl.col("node").min().over("exact")).filter(pl.col("node") != pl.col("rep"))
         edges.append(reps.select(a="node", b="rep"))
-    matrix = sigs["signature"].to_numpy()
+    matrix = unpack(sigs["signature"], config.num_perm)
     live = has_shingles(matrix) & config.near
     keys = band_keys(matrix[live], setting.banding)
     docs = sigs.filter(pl.Series(live))
@@ -67,7 +68,7 @@ def evaluate(config: DedupConfig, sigs: pl.DataFrame, setting: Setting, executor
             "band": np.tile(np.arange(setting.banding.bands, dtype=np.int32), len(docs)),
             "key": keys.ravel(),
             "node": np.repeat(docs["node"].to_numpy(), setting.banding.bands),
-            "exact": docs["exact"].gather(np.repeat(np.arange(len(docs)), setting.banding.bands)),
+            "ekey": np.repeat(exact_keys(docs["exact"].to_list()), setting.banding.bands),
         }
     )
     pairs, _ = candidate_pairs(buckets, config.bucket_anchors, config.exact)

@@ -18,6 +18,7 @@ import polars as pl
 from dataprep.core.contract import WorkDir
 from dataprep.dedup.components import write_edges
 from dataprep.dedup.lsh import estimate_similarity
+from dataprep.dedup.minhash import unpack
 from dataprep.dedup.normalize import normalize
 from dataprep.dedup.scratch import NODE, Task, read_part, write_parts
 
@@ -68,7 +69,8 @@ def signature_second_task(task: Task) -> dict[str, int]:
     pairs = read_part(task.work, "cand2", task.index)
     sigs = read_part(task.work, "sigs", task.index, ["node", "signature"])
     joined = pairs.join(sigs.rename({"node": "b", "signature": "sig_b"}), on="b")
-    estimate = pl.Series(estimate_similarity(joined["sig_a"].to_numpy(), joined["sig_b"].to_numpy()))
+    sig_a, sig_b = (unpack(joined[c], cfg.num_perm) for c in ("sig_a", "sig_b"))
+    estimate = pl.Series(estimate_similarity(sig_a, sig_b))
     margin = cfg.margin() if cfg.verify == "hybrid" else 0.0
     edges = joined.filter(estimate >= cfg.threshold + margin).select("a", "b")
     write_edges(task.work, "edges", 2 * task.index + 1, edges, task.parts)
