@@ -42,6 +42,7 @@ class Attribute:
     path: str
     sha256: str
     columns: tuple[str, ...]
+    bytes: int
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,7 @@ class DeltaSpec:
 
     base: str  # run-relative path of the base shard (itself full or a delta)
     base_sha256: str
+    base_bytes: int  # checked on every read (free: the file is open), the sha256 by ``dataprep verify``
     schema: pa.Schema  # the materialized table's schema, in column order
     patched: tuple[str, ...]
     attributes: tuple[Attribute, ...] = ()
@@ -59,15 +61,19 @@ class DeltaSpec:
             "version": 1,
             "base": self.base,
             "base_sha256": self.base_sha256,
+            "base_bytes": self.base_bytes,
             "patched": list(self.patched),
-            "attributes": [{"path": a.path, "sha256": a.sha256, "columns": list(a.columns)} for a in self.attributes],
+            "attributes": [
+                {"path": a.path, "sha256": a.sha256, "columns": list(a.columns), "bytes": a.bytes}
+                for a in self.attributes
+            ],
             "schema": base64.b64encode(self.schema.serialize().to_pybytes()).decode(),
         }
         return {META_KEY: json.dumps(doc, sort_keys=True).encode()}
 
-    def source_of(self, column: str) -> str:
-        """The run-relative file a column not held whole by the delta is read from."""
-        return next((a.path for a in self.attributes if column in a.columns), self.base)
+    def source_of(self, column: str) -> tuple[str, int]:
+        """The run-relative file a column not held whole by the delta is read from, and its size."""
+        return next(((a.path, a.bytes) for a in self.attributes if column in a.columns), (self.base, self.base_bytes))
 
     @staticmethod
     def from_metadata(metadata: dict[bytes, bytes] | None) -> DeltaSpec | None:
@@ -77,8 +83,10 @@ class DeltaSpec:
             return None
         doc = json.loads(raw)
         schema = pa.ipc.read_schema(pa.py_buffer(base64.b64decode(doc["schema"])))
-        attributes = tuple(Attribute(a["path"], a["sha256"], tuple(a["columns"])) for a in doc.get("attributes", []))
-        return DeltaSpec(doc["base"], doc["base_sha256"], schema, tuple(doc["patched"]), attributes)
+        attributes = tuple(
+            Attribute(a["path"], a["sha256"], tuple(a["columns"]), a["bytes"]) for a in doc["attributes"]
+        )
+        return DeltaSpec(doc["base"], doc["base_sha256"], doc["base_bytes"], schema, tuple(doc["patched"]), attributes)
 
 
 def encode(base: pa.Table, out: pa.Table, rows: pa.Array) -> tuple[pa.Table, tuple[str, ...]]:
@@ -120,11 +128,11 @@ def _changed(new: pa.ChunkedArray, old: pa.ChunkedArray) -> pa.Array | None:
     return pc.invert(same)
 
 
-def needed_from_base(spec: DeltaSpec, stored: Sequence[str], want: Sequence[str]) -> dict[str, list[str]]:
-    """The columns of ``want`` the delta does not hold whole, by the file (base or attribute)
-    that supplies them, in ``want`` order."""
+def needed_from_base(spec: DeltaSpec, stored: Sequence[str], want: Sequence[str]) -> dict[tuple[str, int], list[str]]:
+    """The columns of ``want`` the delta does not hold whole, by the file (base or attribute,
+    with its size when the delta was written) that supplies them, in ``want`` order."""
     whole = set(stored) - set(spec.patched)
-    need: dict[str, list[str]] = {}
+    need: dict[tuple[str, int], list[str]] = {}
     for c in want:
         if c not in whole:
             need.setdefault(spec.source_of(c), []).append(c)

@@ -202,8 +202,18 @@ class Storage:
     def read_parquet(self, rel: str, columns: Sequence[str] | None = None, row_group: int | None = None) -> pa.Table:
         """The table a Parquet file stands for: a delta shard is materialized along its chain of
         bases (``core/delta.py``), reading from each file only the columns asked for."""
-        cols = list(columns) if columns is not None else None
+        return self._read_parquet(rel, list(columns) if columns is not None else None, row_group)
+
+    def _read_parquet(
+        self, rel: str, cols: list[str] | None, row_group: int | None = None, of: tuple[str, int] | None = None
+    ) -> pa.Table:
+        """``of``: the delta reading ``rel`` as its base, and the size ``rel`` had when it was written."""
         with self.fs.open_input_file(self.full(rel)) as f:
+            if of is not None and f.size() != of[1]:
+                raise ValueError(
+                    f"{of[0]} is a delta over {rel}, which changed after it was written ({f.size()} bytes, "
+                    f"was {of[1]}); rerun the run with --resume to rebuild the stages after it"
+                )
             pf = pq.ParquetFile(f)
             if row_group is not None:
                 return pf.read_row_group(row_group, columns=cols)
@@ -216,7 +226,10 @@ class Storage:
             stored = pf.schema_arrow.names
             own = [c for c in stored if c == delta.ROW or c in want or c.removeprefix(delta.PATCH) in want]
             table = pf.read(columns=own)
-        parts = [self.read_parquet(path, cols) for path, cols in delta.needed_from_base(spec, stored, want).items()]
+        parts = [
+            self._read_parquet(path, need, of=(rel, size))
+            for (path, size), need in delta.needed_from_base(spec, stored, want).items()
+        ]
         base = pa.Table.from_arrays(
             [c for p in parts for c in p.columns], schema=pa.schema([f for p in parts for f in p.schema])
         )

@@ -164,11 +164,14 @@ def _land(storage: Storage, rel: str, table: pa.Table, base: Base | None, rows: 
     for path in base.attributes:
         extra = storage.read_parquet(path)
         names = [c for c in extra.column_names if c not in source.column_names]
-        attributes.append(deltas.Attribute(path, storage.sha256(path), tuple(names)))
+        attributes.append(deltas.Attribute(path, storage.sha256(path), tuple(names), storage.size(path)))
         for c in names:
             source = source.append_column(extra.schema.field(c), extra.column(c))
     stored, patched = deltas.encode(source, table, rows)
-    spec = deltas.DeltaSpec(base.shard.path, base.shard.sha256, table.schema, patched, tuple(attributes))
+    shard = base.shard
+    spec = deltas.DeltaSpec(
+        shard.path, shard.sha256, storage.size(shard.path), table.schema, patched, tuple(attributes)
+    )
     entry = storage.write_parquet(rel, stored, metadata=spec.to_metadata()).as_dict()
     return {**entry, "base": {"path": base.shard.path, "sha256": base.shard.sha256}}
 

@@ -41,6 +41,7 @@ def verify_run(run_dir: str, max_ids: int = MAX_IDS) -> list[str]:
     if run_doc.get("status") != "complete":
         problems.append(f"run.json: run status is {run_doc.get('status')!r}, not complete")
     previous: list[dict[str, Any]] | None = None
+    broken: set[str] = set()  # delta shards that cannot be materialized: their chain changed
     for st in run_doc.get("stages", []):
         mpath = f"{st['dir']}/manifest.json"
         doc, found = _read_json(storage, mpath)
@@ -56,7 +57,7 @@ def verify_run(run_dir: str, max_ids: int = MAX_IDS) -> list[str]:
             (o["path"], o["sha256"], o["rows"]) for o in previous
         ]:
             problems.append(f"{mpath}: inputs are not the previous stage's outputs")
-        problems += _check_stage(storage, st["dir"], doc, max_ids)
+        problems += _check_stage(storage, st["dir"], doc, max_ids, broken)
         previous = doc["outputs"]
     return problems
 
@@ -71,7 +72,7 @@ def _read_json(storage: Storage, rel: str) -> tuple[Any, list[str]]:
         return None, [f"{rel}: not valid JSON ({exc}); the file is damaged"]
 
 
-def _check_stage(storage: Storage, stage_dir: str, doc: dict[str, Any], max_ids: int) -> list[str]:
+def _check_stage(storage: Storage, stage_dir: str, doc: dict[str, Any], max_ids: int, broken: set[str]) -> list[str]:
     problems: list[str] = []
     c = doc["counts"]
     if c["in"] + c["added"] != c["out"] + c["rejected"]:
@@ -90,12 +91,17 @@ def _check_stage(storage: Storage, stage_dir: str, doc: dict[str, Any], max_ids:
     for entry in doc["outputs"] + doc["rejected"] + doc["artifacts"]:
         problems += _check_file(storage, entry, records.get(entry["path"]), table=entry not in doc["artifacts"])
     for entry in doc["outputs"] + doc["rejected"]:
-        problems += _check_chain(storage, entry)
+        found = _check_chain(storage, entry, broken)
+        problems += found
+        if found:
+            broken.add(entry["path"])
     for path, rec in sorted(records.items()):
         listed = {e["path"]: e for e in doc["outputs"] + doc["rejected"]}.get(path)
         if listed is not None and (listed["sha256"], listed["rows"]) != (rec["sha256"], rec["rows"]):
             problems.append(f"{stage_dir}/_progress: record of {path} disagrees with {stage_dir}/manifest.json")
-    readable = [e for e in doc["outputs"] + doc["rejected"] if _readable(storage, e["path"])]
+    readable = [
+        e for e in doc["outputs"] + doc["rejected"] if e["path"] not in broken and _readable(storage, e["path"])
+    ]
     problems += _check_columns(storage, doc, readable)
     problems += _check_unique_ids(storage, stage_dir, [e for e in doc["outputs"] if e in readable], max_ids)
     recorded = {e["path"] for e in doc["outputs"] + doc["rejected"]}
@@ -154,12 +160,15 @@ def _check_file(storage: Storage, entry: dict[str, Any], record: dict[str, Any] 
     return problems
 
 
-def _check_chain(storage: Storage, entry: dict[str, Any]) -> list[str]:
+def _check_chain(storage: Storage, entry: dict[str, Any], broken: set[str]) -> list[str]:
     """A delta shard reads its rows from its base and attribute files: each must still hash to
-    what it had when the delta was written, or the materialized table would silently change."""
+    what it had when the delta was written, or the materialized table would silently change.
+    ``broken``: deltas found unreadable so far (a delta over one of them is unreadable too)."""
     if "base" not in entry or not storage.exists(entry["path"]):
         return []
     rel = entry["path"]
+    if entry["base"]["path"] in broken:
+        return [f"{rel}: cannot be read: its base {entry['base']['path']} is a delta over a changed file"]
     try:
         spec = storage.delta_spec(rel)
     except Exception:  # noqa: BLE001 - an unreadable shard is named by _check_file
