@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
+import pyarrow as pa
 
 from dataprep.core.contract import ShardRef, WorkDir
 from dataprep.dedup.settings import DedupConfig
@@ -47,21 +48,22 @@ def current_pass(work: WorkDir) -> WorkDir:
     return work.sub(work.read_json(CURRENT)["scope"])
 
 
-def part_of(column: str, parts: int) -> pl.Expr:
-    """The partition of a uint64 hash column (node ids and keys are already uniform hashes)."""
-    return (pl.col(column) % parts).cast(pl.Int64)
-
-
-def write_parts(work: WorkDir, prefix: str, source: int, df: pl.DataFrame, key: str, parts: int) -> None:
-    """Shuffle write: ``df``'s rows as one file ``<prefix>/<source>``, ordered by ``key``'s
-    partition with one row group per partition (empty ones included).
+def write_parts(work: WorkDir, prefix: str, source: int, df: pl.DataFrame | pa.Table, key: str, parts: int) -> None:
+    """Shuffle write: ``df``'s rows as one file ``<prefix>/<source>``, ordered by the partition of
+    ``key`` (an integer hash column: node ids and keys are uniform hashes already; ``value % parts``),
+    rows of one partition in their order, with one row group per partition (empty ones included).
 
     One file per writing task, not one per (task, partition): a phase writes as many files as
-    it has tasks, and a reader reads only its own row group of each.
+    it has tasks, and a reader reads only its own row group of each. Routed in Arrow with one
+    stable argsort: no copy at all for one partition, one ``take`` otherwise (a polars sort of a
+    table with 1 KB signature blobs cost 3x more).
     """
-    routed = df.with_columns(part_of(key, parts).alias("_part")).sort("_part", maintain_order=True)
-    sizes = np.bincount(routed["_part"].to_numpy(), minlength=parts)
-    work.write_table(f"{prefix}/{source:05d}", routed.drop("_part").to_arrow(), row_groups=sizes.tolist())
+    table = df.to_arrow() if isinstance(df, pl.DataFrame) else df
+    part = (table.column(key).to_numpy() % parts).astype(np.int64)
+    if parts > 1:
+        table = table.take(np.argsort(part, kind="stable"))
+    sizes = np.bincount(part, minlength=parts)
+    work.write_table(f"{prefix}/{source:05d}", table, row_groups=sizes.tolist())
 
 
 def read_part(work: WorkDir, prefix: str, part: int, columns: Sequence[str] | None = None) -> pl.DataFrame:

@@ -98,7 +98,7 @@ def signature_task(task: Task) -> None:
             LENGTH: table["text"].str.len_chars().cast(pl.Int64),
         }
     )
-    signed = base.select("node", "id", "exact", signature=pack(sigs))
+    signed = base.select("node", "id", "exact").to_arrow().append_column("signature", pack(sigs))
     write_parts(work, "sigs", task.index, signed, "node", parts)
     attrs = base.with_columns(
         *(table[c] for c in ranks),
