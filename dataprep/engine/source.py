@@ -2,7 +2,11 @@
 
 1. *Read*: input files are grouped into units of about ``unit_bytes`` (so a folder of many
    small text files is not a task per file); one task per unit parses its files, in order,
-   into ``_work/units/unit-NNNNN.parquet`` (good and bad rows, with ``reason``).
+   into ``_work/units/unit-NNNNN.parquet`` (good and bad rows, with ``reason``). A file over
+   ``unit_bytes`` that the stage can cut exactly (uncompressed JSON Lines at line starts,
+   Parquet by row groups) is read in pieces, a task each, after one task per such file finds
+   its pieces and hashes it; its rows are those of a whole-file read, so nothing downstream
+   knows. Compressed files, WARC and XML dumps are read whole.
 2. *Plan*: the stage's run-wide rule (``reject_run_wide``, e.g. URL dedup) sees every unit
    in run order and names rows to reject, kept per unit in ``unit-NNNNN.rejects.parquet``.
    Then the units' ``reason`` and text-size columns are streamed, in order, to cut the
@@ -15,10 +19,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 import pyarrow as pa
@@ -54,9 +59,15 @@ def run_source(
     verbose: Style,
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     sharding = stage.sharding()
-    units = group_units(stage.files(), sharding.unit_bytes, 4 * executor.workers)
-    unit_recs = _read_units(stage, plan, storage, executor, work, units, resume, verbose)
-    _check_damage(plan, [f for u in unit_recs for f in u["files"]], verbose)
+    files = stage.files()
+    limit = read_limit(files, sharding.unit_bytes, 4 * executor.workers)
+    splits = _split_files(stage, plan, executor, files, sharding.unit_bytes, limit, verbose)
+    parts = [Part(f, p) for i, f in enumerate(files) for p in (splits[i][1] if i in splits else [None])]
+    units = list(enumerate(group_units(parts, limit)))
+    unit_recs = _read_units(stage, plan, executor, work, units, resume, verbose)
+    unit_recs = _reread_damaged(stage, plan, executor, work, units, unit_recs, resume, verbose)
+    inputs = _file_records(unit_recs, {files[i].path: sha for i, (sha, _) in splits.items()})
+    _check_damage(plan, inputs, verbose)
     late = stage.reject_run_wide(_Units(work, unit_recs))
     for u in unit_recs:  # rewritten every time: an earlier attempt's rejects never linger
         rows = late.rows.get(u["unit"], np.zeros(0, np.int64)) if late else np.zeros(0, np.int64)
@@ -65,47 +76,118 @@ def run_source(
     shards = plan_shards(work, unit_recs, sharding.shard_rows, sharding.shard_bytes)
     items = [(i, [s.__dict__ for s in sl]) for i, sl in enumerate(shards)]
     records = run_shards(stage, plan, storage, executor, work, items, resume, verbose, task=_write_shard)
-    inputs = [f for u in unit_recs for f in u["files"]]
     if sum(f["rows"] for f in inputs) != sum(r["in"] for r in records):
         raise RuntimeError(f"{plan.dir}: records read and rows written differ")
     return records, [{"path": _rel_to(storage, f["path"]), "sha256": f["sha256"], "rows": f["rows"]} for f in inputs]
 
 
-def group_units(files: Sequence[SourceFile], unit_bytes: int, min_units: int) -> list[list[SourceFile]]:
-    """Consecutive files grouped into read tasks of at most ``unit_bytes``, and into at least
-    ``min_units`` tasks where there are enough files, so every worker has work.
+@runtime_checkable
+class SplitsFiles(Protocol):
+    """A source that reads a big file in pieces, each on its own, whose rows in piece order are
+    exactly a whole-file read's. (The stage contract's place is ``SourceStage``; until it has it,
+    the engine asks for it here.) Pieces are dataclasses with ``start``/``stop`` (contiguous:
+    the next piece starts where one stops), ``first_row`` and ``size`` in bytes."""
+
+    def split_file(self, f: Any, piece_bytes: int) -> Sequence[Any] | None: ...
+
+    def read_piece(self, f: Any, piece: Any) -> Iterator[pa.Table]: ...
+
+
+@dataclass(frozen=True)
+class Part:
+    """What one read task reads of a file: all of it, or one piece."""
+
+    file: SourceFile
+    piece: Any = None
+
+    @property
+    def path(self) -> str:
+        return self.file.path
+
+    @property
+    def size(self) -> int:
+        return self.piece.size if self.piece is not None else self.file.size
+
+    def key(self) -> list[Any]:
+        """What the part is, for the unit's resume key (a piece says its range)."""
+        return [self.path, self.file.size] + ([dataclasses.asdict(self.piece)] if self.piece is not None else [])
+
+
+def read_limit(files: Sequence[SourceFile], unit_bytes: int, min_units: int) -> int:
+    """Bytes per read task: ``unit_bytes``, or less so that there are at least ``min_units``
+    tasks where the input allows, so every worker has work."""
+    return min(unit_bytes, max(1, -(-sum(f.size for f in files) // min_units)))
+
+
+def group_units(parts: Sequence[Part], limit: int) -> list[list[Part]]:
+    """Consecutive whole files grouped into read tasks of at most ``limit`` bytes; a piece of a
+    split file is a task of its own (so a damaged file's pieces can be read again whole).
 
     Grouping may depend on the worker count: output shards do not, because they are cut
-    from the sequence of rows, which is the same however the files were grouped.
+    from the sequence of rows, which is the same however the files were grouped or split.
     """
-    limit = min(unit_bytes, max(1, -(-sum(f.size for f in files) // min_units)))
-    units: list[list[SourceFile]] = []
+    units: list[list[Part]] = []
     size = 0
-    for f in files:
-        if not units or size + f.size > limit:
+    for p in parts:
+        if not units or size + p.size > limit or p.piece is not None or units[-1][-1].piece is not None:
             units.append([])
             size = 0
-        units[-1].append(f)
-        size += f.size
+        units[-1].append(p)
+        size += p.size
     return units
+
+
+def _split_files(
+    stage: SourceStage[Any],
+    plan: StagePlan,
+    executor: AnyExecutor,
+    files: list[SourceFile],
+    unit_bytes: int,
+    limit: int,
+    verbose: Style,
+) -> dict[int, tuple[str, list[Any]]]:
+    """Files over ``unit_bytes`` that the stage can cut exactly, as ``index -> (sha256, pieces)``.
+
+    One task per such file finds its pieces (a Parquet footer, or one newline-counting pass) and
+    hashes it, since its pieces' tasks cannot; a file the stage reads whole (compressed, WARC,
+    XML dumps, a footer that cannot be read) is left to one read task as before. Run again on
+    resume (about a second per GB): pieces depend only on the file and ``limit``.
+    """
+    if not isinstance(stage, SplitsFiles):
+        return {}
+    big = [(i, f) for i, f in enumerate(files) if f.size > unit_bytes]
+    if not big:
+        return {}
+    prog = Progress(f"{plan.name} split", len(big), verbose, executor)
+    todo = [(stage, i, f, limit) for i, f in big]
+    done = executor.map(_split_file, todo, describe=lambda t: f"input file {t[2].path}", on_done=prog.step)
+    return {i: split for i, split in done if split is not None}
+
+
+def _split_file(args: tuple[Any, ...]) -> tuple[int, tuple[str, list[Any]] | None]:
+    """Task: a file's pieces (None: read it whole) and, when it has pieces, its sha256."""
+    stage, i, f, limit = args
+    pieces = stage.split_file(f, limit)
+    return i, (file_sha256_and_size(f.path)[0], list(pieces)) if pieces else None
 
 
 def _read_units(
     stage: SourceStage[Any],
     plan: StagePlan,
-    storage: Storage,
     executor: AnyExecutor,
     work: StageWorkDir,
-    units: list[list[SourceFile]],
+    units: list[tuple[int, list[Part]]],
     resume: bool,
     verbose: Style,
 ) -> list[dict[str, Any]]:
+    """The records of ``units`` (number, parts), in that order: read now, or on resume by an
+    earlier attempt whose record has the same key."""
     cfg = plan.config_sha256
     recs: dict[int, dict[str, Any]] = {}
     todo = []
-    for k, unit in enumerate(units):
+    for k, unit in units:
         # as stored (JSON lists, credentials redacted), so a resumed run recognises its units
-        key = redact({"config_sha256": cfg, "files": [[f.path, f.size] for f in unit]})
+        key = redact({"config_sha256": cfg, "files": [p.key() for p in unit]})
         name = _unit_name(k, "json")
         if resume and work.exists(name):
             rec = work.read_json(name)
@@ -115,24 +197,25 @@ def _read_units(
         todo.append((stage, k, unit, key, work))
     prog = Progress(f"{plan.name} read", len(todo), verbose, executor)
     done = executor.map(
-        _read_unit, todo, describe=lambda t: f"input files {[f.path for f in t[2]]}", on_done=prog.step
+        _read_unit, todo, describe=lambda t: f"input files {[p.path for p in t[2]]}", on_done=prog.step
     )
     recs.update({r["unit"]: r for r in done})
-    return [recs[k] for k in range(len(units))]
+    return [recs[k] for k, _ in units]
 
 
 def _read_unit(args: tuple[Any, ...]) -> dict[str, Any]:
-    """Task: parse a unit's files into one work table; record each file's hash and rows."""
+    """Task: parse a unit's files (or a piece of one) into one work table; record each one's rows,
+    and a whole file's hash (a split file is hashed once, by ``_split_file``)."""
     stage, k, unit, key, work = args
     files = []
     writer = None
     total = 0
     with work.storage.open_atomic(f"{work.rel_dir}/{_unit_name(k)}") as stream:
-        for f in unit:
-            sha, size = file_sha256_and_size(f.path)
+        for p in unit:
             rows = good = 0
             damage: list[str] = []
-            for batch in stage.read_file(f):
+            batches = stage.read_file(p.file) if p.piece is None else stage.read_piece(p.file, p.piece)
+            for batch in batches:
                 batch = batch.append_column(NBYTES, pc.binary_length(batch.column("text")).cast(pa.int64()))
                 if writer is None:
                     writer = pq.ParquetWriter(stream, batch.schema, compression="zstd", compression_level=1)
@@ -140,7 +223,12 @@ def _read_unit(args: tuple[Any, ...]) -> dict[str, Any]:
                 rows += batch.num_rows
                 good += batch.column(REASON).null_count  # a null reason is a document
                 damage += batch.filter(_damaged(stage, batch)).column("text").to_pylist()
-            files.append({"path": f.path, "sha256": sha, "bytes": size, "rows": rows, "good": good, "damage": damage})
+            entry = {"path": p.path, "bytes": p.size, "rows": rows, "good": good, "damage": damage}
+            if p.piece is None:
+                entry["sha256"] = file_sha256_and_size(p.path)[0]
+            else:
+                entry["piece"] = dataclasses.asdict(p.piece)
+            files.append(entry)
             total += rows
         if writer is None:  # no records at all: still a valid, empty unit
             writer = pq.ParquetWriter(stream, SOURCE_SCHEMA.append(pa.field(NBYTES, pa.int64())))
@@ -148,6 +236,63 @@ def _read_unit(args: tuple[Any, ...]) -> dict[str, Any]:
     rec = {"unit": k, "key": key, "files": files, "rows": total}
     work.write_json(_unit_name(k, "json"), rec)
     return rec
+
+
+def _reread_damaged(
+    stage: SourceStage[Any],
+    plan: StagePlan,
+    executor: AnyExecutor,
+    work: StageWorkDir,
+    units: list[tuple[int, list[Part]]],
+    recs: list[dict[str, Any]],
+    resume: bool,
+    verbose: Style,
+) -> list[dict[str, Any]]:
+    """A split file with a damaged piece is read again as one piece spanning the file, so that
+    its damage is one row at its end naming every damaged part, as a whole-file read gives it;
+    that unit (numbered after the others) takes the place of the file's pieces. Rare: of the
+    uncompressed formats only Parquet (a corrupt page) can make a piece damaged."""
+    out: list[dict[str, Any] | int] = []  # a record, or the number of a unit read again
+    again: list[tuple[int, list[Part]]] = []
+    j = 0
+    while j < len(units):
+        first = units[j][1][0]
+        end = j + 1
+        if first.piece is not None:  # a split file's pieces: the units up to its next first piece
+            while end < len(units) and _later_piece(units[end][1][0]):
+                end += 1
+        if first.piece is not None and any(e["damage"] for r in recs[j:end] for e in r["files"]):
+            pieces = [u[0].piece for _, u in units[j:end]]
+            span = dataclasses.replace(pieces[0], stop=pieces[-1].stop, size=sum(p.size for p in pieces))
+            again.append((len(units) + len(again), [Part(first.file, span)]))
+            out.append(again[-1][0])
+        else:
+            out += recs[j:end]
+        j = end
+    if not again:
+        return recs
+    reread = {r["unit"]: r for r in _read_units(stage, plan, executor, work, again, resume, verbose)}
+    return [reread[r] if isinstance(r, int) else r for r in out]
+
+
+def _later_piece(p: Part) -> bool:
+    return p.piece is not None and p.piece.start != 0
+
+
+def _file_records(units: list[dict[str, Any]], split_sha256: dict[str, str]) -> list[dict[str, Any]]:
+    """One record per input file, in run order: a split file's pieces summed, with its hash."""
+    out: list[dict[str, Any]] = []
+    for u in units:
+        for e in u["files"]:
+            piece = e.get("piece")
+            if piece is not None and piece["start"] != 0:
+                last = out[-1]
+                last["rows"] += e["rows"]
+                last["good"] += e["good"]
+                last["damage"] += e["damage"]
+            else:
+                out.append({**e, "sha256": e.get("sha256") or split_sha256[e["path"]], "damage": list(e["damage"])})
+    return out
 
 
 def _damaged(stage: SourceStage[Any], table: pa.Table) -> pa.ChunkedArray:

@@ -14,6 +14,13 @@ compressed stream that breaks off mid-file; a reader that finds damage itself ra
 
 Formats register themselves with ``@reader("name", extensions=(...))``; the ingest stage
 picks one by the input's ``format:`` or by file extension.
+
+A format whose records can be found from any point of the file also registers a ``Splitter``,
+so that a big file is read in pieces by several tasks with exactly the rows of one whole-file
+read: ``LINES`` (JSON Lines: byte ranges cut at line starts) and Parquet's row groups. A
+compressed file is always read whole (a compressed stream can only be decoded from its
+start), and so are formats without an exact cut: WARC and XML dumps (records span lines and
+their numbering needs the whole file) and text files (a file is one document).
 """
 
 from __future__ import annotations
@@ -22,9 +29,11 @@ import importlib
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, Protocol
 
-from dataprep.core.storage import path_part, strip_compression
+import pyarrow as pa
+
+from dataprep.core.storage import Storage, path_part, strip_compression
 
 RAW_LIMIT = 2000  # characters of a bad record kept in the rejected shard
 TRUNCATED_FILE = "truncated_file"  # the file ends early: the records before the break are kept
@@ -47,11 +56,38 @@ ReaderFn = Callable[[BinaryIO, str, dict[str, Any]], Iterator[RawRecord]]
 
 
 @dataclass(frozen=True)
+class Piece:
+    """An exact part of a file that a task reads on its own: bytes ``[start, stop)`` cut at line
+    starts, or row groups ``[start, stop)``; ``first_row`` records (lines) of the file come before
+    it, so row numbers (and ids) are those of a whole-file read."""
+
+    start: int
+    stop: int
+    first_row: int
+    size: int  # bytes as stored, what read tasks are sized by
+
+
+class Splitter(Protocol):
+    """How a format cuts a file (random access, as stored) into pieces and reads one."""
+
+    def cut(self, file: pa.NativeFile, piece_bytes: int) -> list[Piece]:
+        """Pieces of about ``piece_bytes`` covering the file, in order."""
+        ...
+
+    def read(
+        self, spec: ReaderSpec, file: pa.NativeFile, piece: Piece, path: str, options: dict[str, Any]
+    ) -> Iterator[RawRecord]:
+        """The piece's records, numbered as in the whole file."""
+        ...
+
+
+@dataclass(frozen=True)
 class ReaderSpec:
     name: str
     extensions: tuple[str, ...]
     fn: ReaderFn
     text_field: str = "text"  # the field holding document text, unless the input maps another
+    splitter: Splitter | None = None  # None: a file of this format is always read whole
 
 
 _READERS: dict[str, ReaderSpec] = {}
@@ -68,11 +104,13 @@ _MODULES = (
 )
 
 
-def reader(name: str, extensions: tuple[str, ...], text_field: str = "text") -> Callable[[ReaderFn], ReaderFn]:
+def reader(
+    name: str, extensions: tuple[str, ...], text_field: str = "text", splitter: Splitter | None = None
+) -> Callable[[ReaderFn], ReaderFn]:
     """Register ``fn`` as the reader of format ``name`` for files ending in ``extensions``."""
 
     def wrap(fn: ReaderFn) -> ReaderFn:
-        _READERS[name] = ReaderSpec(name, extensions, fn, text_field)
+        _READERS[name] = ReaderSpec(name, extensions, fn, text_field, splitter)
         return fn
 
     return wrap
@@ -183,3 +221,84 @@ def read_records(spec: ReaderSpec, stream: BinaryIO, path: str, options: dict[st
     except UnreadableFile as exc:
         detail = exc.detail + (f"; the records up to row {row:,} are kept" if row else "; no record could be read")
         yield RawRecord(row + 1, None, exc.reason, detail, detail)  # the detail is the row's text too
+
+
+def split_file(spec: ReaderSpec, path: str, piece_bytes: int) -> list[Piece] | None:
+    """Pieces of about ``piece_bytes`` that read apart give the rows of a whole-file read; None
+    when the file is read whole (no splitter, compressed, one piece, or damaged so that its
+    pieces cannot be found: the whole-file read then accounts for the damage as always)."""
+    if spec.splitter is None or strip_compression(path_part(path)) != path_part(path):
+        return None
+    with _open_stored(path) as file:
+        try:
+            pieces = spec.splitter.cut(file, piece_bytes)
+        except (pa.ArrowInvalid, OSError):
+            return None
+    return pieces if len(pieces) > 1 else None
+
+
+def read_piece(spec: ReaderSpec, path: str, piece: Piece, options: dict[str, Any]) -> Iterator[RawRecord]:
+    """The records of one piece of ``split_file``, numbered as in the whole file."""
+    if spec.splitter is None:
+        raise ValueError(f"format {spec.name!r} cannot be read in pieces")
+    with _open_stored(path) as file:
+        yield from spec.splitter.read(spec, file, piece, path, options)
+
+
+def _open_stored(path: str) -> pa.NativeFile:
+    """Random access to an input file's bytes as stored (``core.storage`` has no such input
+    opener: a ``Storage`` rooted at the file gives one, local or object store)."""
+    storage = Storage(path)
+    return storage.fs.open_input_file(storage.base)
+
+
+_CUT_CHUNK = 8 << 20
+
+
+class _Lines:
+    """Records are lines (numbered from 1, blank ones counted): a piece starts at a line start,
+    and its first row is the count of newlines before it, from one pass over the file
+    (``bytes.count``/``find``: 1.7 GB/s here, against ~0.1 GB/s to parse JSON Lines)."""
+
+    def cut(self, file: pa.NativeFile, piece_bytes: int) -> list[Piece]:
+        size = file.size()
+        pieces: list[Piece] = []
+        start = first = lines = pos = 0  # ``lines``: newlines before ``pos``
+        target = piece_bytes  # the next piece starts at the first line start at or after it
+        while chunk := file.read(_CUT_CHUNK):
+            while target < size and target <= pos + len(chunk):
+                nl = chunk.find(b"\n", max(target - 1 - pos, 0))
+                if nl < 0:  # a line longer than what is left of the chunk: go on in the next
+                    break
+                cut = pos + nl + 1
+                if cut < size:
+                    pieces.append(Piece(start, cut, first, cut - start))
+                    start, first = cut, lines + chunk.count(b"\n", 0, nl + 1)
+                target = cut + piece_bytes
+            lines += chunk.count(b"\n")
+            pos += len(chunk)
+        pieces.append(Piece(start, size, first, size - start))
+        return pieces
+
+    def read(
+        self, spec: ReaderSpec, file: pa.NativeFile, piece: Piece, path: str, options: dict[str, Any]
+    ) -> Iterator[RawRecord]:
+        file.seek(piece.start)
+        for rec in read_records(spec, _Span(file, piece.stop - piece.start), path, options):
+            rec.row += piece.first_row
+            yield rec
+
+
+LINES = _Lines()
+
+
+class _Span:
+    """The next ``size`` bytes of a file as a stream."""
+
+    def __init__(self, file: pa.NativeFile, size: int) -> None:
+        self._file, self._left = file, size
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._file.read(self._left if size < 0 else min(size, self._left))
+        self._left -= len(data)
+        return data

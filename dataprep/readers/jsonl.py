@@ -7,10 +7,10 @@ from typing import Any, BinaryIO
 
 import orjson
 
-from dataprep.readers.base import RAW_LIMIT, RawRecord, decode_utf8, reader
+from dataprep.readers.base import LINES, RAW_LIMIT, RawRecord, decode_utf8, reader
 
 
-@reader("jsonl", extensions=(".jsonl", ".ndjson", ".json"))
+@reader("jsonl", extensions=(".jsonl", ".ndjson", ".json"), splitter=LINES)
 def read_jsonl(stream: BinaryIO, path: str, options: dict[str, Any]) -> Iterator[RawRecord]:
     """Yield one record per non-blank line; bad lines become error records, never exceptions."""
     for row, line in enumerate(_lines(stream), start=1):

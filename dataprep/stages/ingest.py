@@ -1,8 +1,9 @@
 """Ingest: raw files (JSONL, Parquet, text folders, and every registered reader) to documents.
 
 This module is the pure part: which files an input names, how one file's records become
-rows of the document schema (field mapping, constants, text checks), and which rows the
-run-wide URL dedup rejects once every file is read. Reading in parallel, re-sharding and
+rows of the document schema (field mapping, constants, text checks), how a big file is cut
+into pieces read apart (``split_file``/``read_piece``, by the format's reader), and which rows
+the run-wide URL dedup rejects once every file is read. Reading in parallel, re-sharding and
 writing are the engine's (``dataprep/engine/source.py``).
 
 Each row carries ``reason``: null for a good document, else why it is rejected
@@ -30,11 +31,14 @@ from dataprep.core.storage import expand_inputs, input_size, open_input, strip_c
 from dataprep.readers.base import (
     DAMAGE_REASONS,
     RAW_LIMIT,
+    Piece,
     RawRecord,
     ReaderSpec,
     get_reader,
+    read_piece,
     read_records,
     reader_for_path,
+    split_file,
 )
 from dataprep.stages.base import SOURCE_SCHEMA, ReadRows, RunWideRejects, Sharding, SourceStage
 from dataprep.urls import BLOCKED, DUPLICATE, blocked_by, later_copies, load_blocklist, url_keys
@@ -136,16 +140,31 @@ class IngestStage(SourceStage[InputFile]):
 
     def read_file(self, f: InputFile) -> Iterator[pa.Table]:
         """The file's records as document rows (with ``reason``), a batch at a time."""
+        spec, rdr = self._format(f)
+        with open_input(f.path) as stream:
+            yield from self._tables(read_records(rdr, stream, f.path, spec.options), spec, rdr, f.name)
+
+    def split_file(self, f: InputFile, piece_bytes: int) -> list[Piece] | None:
+        """Pieces of a big file that tasks read apart, or None to read it whole (see ``readers.base``)."""
+        return split_file(self._format(f)[1], f.path, piece_bytes)
+
+    def read_piece(self, f: InputFile, piece: Piece) -> Iterator[pa.Table]:
+        """One piece's rows: exactly those a whole-file read gives for that part of the file."""
+        spec, rdr = self._format(f)
+        yield from self._tables(read_piece(rdr, f.path, piece, spec.options), spec, rdr, f.name)
+
+    def _format(self, f: InputFile) -> tuple[InputSpec, ReaderSpec]:
         spec = self.config.inputs[f.spec]
-        rdr = get_reader(spec.format) if spec.format else reader_for_path(f.path)
+        return spec, get_reader(spec.format) if spec.format else reader_for_path(f.path)
+
+    def _tables(self, records: Iterator[RawRecord], spec: InputSpec, rdr: ReaderSpec, name: str) -> Iterator[pa.Table]:
         source = spec.source or _default_source(spec.path)
         rows: list[dict[str, Any]] = []
-        with open_input(f.path) as stream:
-            for rec in read_records(rdr, stream, f.path, spec.options):
-                rows.append(self._row(rec, spec, rdr, source, f.name))
-                if len(rows) >= BATCH_ROWS:
-                    yield self._table(rows)
-                    rows = []
+        for rec in records:
+            rows.append(self._row(rec, spec, rdr, source, name))
+            if len(rows) >= BATCH_ROWS:
+                yield self._table(rows)
+                rows = []
         if rows:
             yield self._table(rows)
 
