@@ -18,7 +18,8 @@ stage's cost is the difference. A sampler thread reads every process of this pro
 (driver, Ray's services, task workers) every 0.2 s with psutil: CPU seconds (user + system; a
 process that exits keeps its last reading), peak RSS of the driver and of the largest worker
 (sampled, so a spike shorter than 0.2 s can be missed). Scratch: bytes and files left in each
-stage's ``_work`` directory. The growth exponent is the least-squares slope of log(CPU) on
+stage's ``_work`` directory, the most files in one of its folders (a shuffle phase), and the
+bytes relative to the stage's input Parquet shards. The growth exponent is the least-squares slope of log(CPU) on
 log(scale).
 
     python bench/scale.py --scales 1 4 16 --short 100000 400000 --out /tmp/scale.json
@@ -166,9 +167,21 @@ class Sampler(threading.Thread):
         return total, peak
 
 
-def scratch(stage_dir: Path) -> tuple[int, int]:
+def scratch(stage_dir: Path) -> tuple[int, int, int]:
+    """Bytes and files left in the stage's ``_work``, and the most files in one folder of it
+    (a shuffle phase's folder: issue 12 wants <= 4 x (shards + partitions))."""
     files = [p for p in (stage_dir / "_work").rglob("*") if p.is_file()]
-    return sum(p.stat().st_size for p in files), len(files)
+    per_folder: dict[Path, int] = {}
+    for p in files:
+        per_folder[p.parent] = per_folder.get(p.parent, 0) + 1
+    return sum(p.stat().st_size for p in files), len(files), max(per_folder.values(), default=0)
+
+
+def input_bytes(run_dir: Path, manifest: dict) -> int:
+    """Parquet bytes of the stage's input shards (what the scratch target is relative to)."""
+    return sum(
+        (run_dir / i["path"]).stat().st_size for i in manifest.get("inputs", []) if (run_dir / i["path"]).exists()
+    )
 
 
 def run_stages(pipeline: dict, out: Path, sampler: Sampler, text_bytes: int) -> list[dict]:
@@ -185,7 +198,8 @@ def run_stages(pipeline: dict, out: Path, sampler: Sampler, text_bytes: int) -> 
         cpu1, peak = sampler.window()
         outcome = res.stages[-1]
         counts = outcome.manifest["counts"]
-        sbytes, sfiles = scratch(Path(outcome.dir))
+        sbytes, sfiles, sfolder = scratch(Path(outcome.dir))
+        ibytes = input_bytes(out, outcome.manifest)
         cpu = cpu1 - cpu0
         rows.append(
             {
@@ -200,6 +214,9 @@ def run_stages(pipeline: dict, out: Path, sampler: Sampler, text_bytes: int) -> 
                 "worker_peak_mb": round(peak["worker"] / 2**20),
                 "scratch_mb": round(sbytes / 1e6, 2),
                 "scratch_files": sfiles,
+                "scratch_files_per_folder_max": sfolder,
+                "input_parquet_mb": round(ibytes / 1e6, 2),
+                "scratch_per_input_parquet": round(sbytes / ibytes, 2) if ibytes else None,
                 "stage_files": sum(1 for p in Path(outcome.dir).rglob("*") if p.is_file()),
             }
         )
