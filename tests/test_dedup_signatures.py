@@ -9,11 +9,12 @@ import pytest
 import xxhash
 from dedup_corpus import EMPTY, EXACT_COPY, new_pass
 
+from dataprep.dedup import signatures
 from dataprep.dedup.minhash import unpack
 from dataprep.dedup.normalize import normalize
 from dataprep.dedup.scratch import read_part
 from dataprep.dedup.settings import DedupConfig
-from dataprep.dedup.signatures import signature_task
+from dataprep.dedup.signatures import batches, signature_task, sketch
 from dataprep.engine.executor import LocalExecutor
 
 
@@ -64,3 +65,14 @@ def test_partitions_follow_the_memory_budget_per_task() -> None:
     assert DedupConfig().partition_count(1_000_000) == 6
     assert DedupConfig(memory_per_task=256 << 20).partition_count(1_000_000) == 23
     assert DedupConfig().partition_count(10) == 1 and DedupConfig(partitions=7).partition_count(10) == 7
+
+
+def test_batches_by_text_bytes_cover_every_document_once_and_leave_the_sketch_unchanged(texts, monkeypatch) -> None:
+    series = pl.Series([t for docs in texts.values() for t in docs])
+    whole = sketch(series, DedupConfig())
+    monkeypatch.setattr(signatures, "BATCH_BYTES", 20_000)  # a few documents a batch
+    runs = batches(series)
+    assert len(runs) > 3 and [s for s, _ in runs] == [0, *np.cumsum([n for _, n in runs])[:-1].tolist()]
+    assert sum(n for _, n in runs) == len(series) and all(n > 0 for _, n in runs)
+    small = sketch(series, DedupConfig())
+    assert small.digests == whole.digests and np.array_equal(small.signatures, whole.signatures)
