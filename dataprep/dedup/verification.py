@@ -119,6 +119,8 @@ def _shingle_sets(task: Task, rows: pl.Series) -> pl.DataFrame:
     """``row -> shingles`` (distinct shingle hashes) of some rows of the task's shard."""
     assert task.shard is not None
     rows = rows.unique().sort()
+    if rows.is_empty():  # no pair to check in this shard: its text is not read
+        return pl.DataFrame(schema={"row": rows.dtype, "shingles": pl.List(NODE)})
     texts = pl.from_arrow(task.shard.read(["text"]))["text"].gather(rows)
     norm = normalize(texts, task.config.normalize)
     shingles, per_doc = task.config.hasher().shingles(norm, single_spaced=task.config.normalize.whitespace)
