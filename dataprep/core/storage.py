@@ -215,14 +215,15 @@ class Storage:
                     f"was {of[1]}); rerun the run with --resume to rebuild the stages after it"
                 )
             pf = pq.ParquetFile(f)
+            spec = delta.DeltaSpec.from_metadata(pf.schema_arrow.metadata)
+            names = spec.schema.names if spec is not None else pf.schema_arrow.names
+            if missing := [c for c in cols or () if c not in names]:  # ParquetFile.read would skip it silently
+                raise ValueError(f"{rel}: no column {missing[0]!r} (it has {', '.join(names)})")
             if row_group is not None:
                 return pf.read_row_group(row_group, columns=cols)
-            spec = delta.DeltaSpec.from_metadata(pf.schema_arrow.metadata)
             if spec is None:  # not pq.read_table: it imports pyarrow.dataset (and pandas), ~0.5 CPU s a worker
                 return pf.read(columns=cols)
-            want = cols if cols is not None else spec.schema.names
-            if missing := [c for c in want if c not in spec.schema.names]:
-                raise KeyError(f"{rel}: no column {missing[0]!r} (it has {', '.join(spec.schema.names)})")
+            want = cols if cols is not None else names
             stored = pf.schema_arrow.names
             own = [c for c in stored if c == delta.ROW or c in want or c.removeprefix(delta.PATCH) in want]
             table = pf.read(columns=own)
