@@ -25,6 +25,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="BxR",
         help="explicit banding such as 9x13, verified at the stage's threshold",
     )
+    p.add_argument(
+        "--memory-per-task",
+        type=int,
+        default=None,
+        metavar="BYTES",
+        help="data one partition task may hold (default: the stage's memory_per_task and partitions)",
+    )
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.set_defaults(func=_sweep)
 
@@ -41,10 +48,11 @@ def _banding(text: str):
 
 def _sweep(args: argparse.Namespace) -> int:
     from dataprep.dedup.lsh import derive_banding
-    from dataprep.dedup.sweep import Setting, evaluate, load_signatures
+    from dataprep.dedup.sweep import Setting, open_stage, sweep
     from dataprep.engine.executor import LocalExecutor
 
-    config, sigs = load_signatures(args.stage_dir)
+    stored = open_stage(args.stage_dir)
+    config = stored.config
     thresholds = args.threshold or ([] if args.bands_rows else [0.5, 0.6, 0.7, 0.8, 0.9])
     settings = [Setting(derive_banding(t, config.num_perm, config.candidate_recall), t) for t in thresholds]
     settings += [Setting(_banding(b), config.threshold) for b in args.bands_rows]
@@ -54,11 +62,11 @@ def _sweep(args: argparse.Namespace) -> int:
                 f"{s.banding.bands}x{s.banding.rows} at {s.threshold} does not fit num_perm={config.num_perm}"
                 " and 0 < threshold < 1"
             )
-    rows = [evaluate(config, sigs, s, LocalExecutor()) for s in settings]
+    rows = sweep(stored, settings, LocalExecutor(), args.memory_per_task)
     if args.json:
-        print(json.dumps({"stage_dir": args.stage_dir, "documents": sigs.height, "settings": rows}, indent=1))
+        print(json.dumps({"stage_dir": args.stage_dir, "documents": stored.documents, "settings": rows}, indent=1))
         return 0
-    print(f"{sigs.height:,} documents in {args.stage_dir}")
+    print(f"{stored.documents:,} documents in {args.stage_dir}")
     print(
         f"{'threshold':>9} {'b x r':>7} {'P(s)':>6} {'candidates':>11} {'clusters':>9} {'removed':>9} {'fraction':>9}"
     )

@@ -10,7 +10,7 @@ import polars as pl
 
 from dataprep.core.contract import Executor
 from dataprep.dedup.components import connected_components, read_labels
-from dataprep.dedup.scratch import NODE, Task, read_part, write_parts
+from dataprep.dedup.scratch import NODE, Task, drop, read_part, write_parts
 
 
 def find_clusters(executor: Executor, tasks: list[Task]) -> int:
@@ -18,6 +18,7 @@ def find_clusters(executor: Executor, tasks: list[Task]) -> int:
     (``tasks``: one per partition). Returns the propagation rounds."""
     rounds = connected_components(tasks[0].work, executor, "edges", tasks[0].parts)
     executor.map(members_task, tasks)
+    drop(tasks[0].work, "attrs", "labels")
     return rounds
 
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from dataprep.core.contract import Executor, WorkDir
-from dataprep.dedup.scratch import NODE, read_part, write_parts
+from dataprep.dedup.scratch import NODE, drop, read_part, write_parts
 
 _NO_LABELS = pl.DataFrame(schema={"node": NODE, "label": NODE})
 
@@ -100,13 +100,17 @@ def connected_components(work: WorkDir, executor: Executor, edges: str, parts: i
     """Label every node of the edge files under ``edges`` with its component's smallest node.
 
     Labels land in ``labels/<part>`` (columns ``node``, ``label``; nodes without edges are
-    absent). Returns the number of rounds (parallel steps). Deterministic: the fixpoint does
-    not depend on message order or on how many workers ran.
+    absent); the edge files and each round's messages are deleted once read. Returns the
+    number of rounds (parallel steps). Deterministic: the fixpoint does not depend on message
+    order or on how many workers ran.
     """
     for rnd in range(1, max_rounds, 2):
         executor.map(_send, [_Step(work, edges, parts, p, rnd) for p in range(parts)])
+        drop(work, f"msg/{rnd - 1:04d}")
         if sum(executor.map(_answer, [_Step(work, edges, parts, p, rnd + 1) for p in range(parts)])) == 0:
+            drop(work, edges, "ask", "hook", "msg")
             return rnd + 1
+        drop(work, f"ask/{rnd:04d}", f"hook/{rnd:04d}")
     raise RuntimeError(f"connected components did not converge in {max_rounds} rounds")
 
 

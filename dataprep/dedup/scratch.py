@@ -5,6 +5,7 @@ of the config and the inputs, so a rerun with other settings never reads stale f
 ``current.json`` names the latest completed pass (read by ``process``, ``finalize`` and
 ``dataprep dedup-sweep``). Between phases, rows travel as partitioned files
 ``<prefix>/<source>`` (a row group per partition): no task ever holds the whole corpus's rows.
+Each phase's files are deleted as soon as the next phase has read them (``drop``).
 """
 
 from __future__ import annotations
@@ -46,6 +47,14 @@ def pass_name(config: DedupConfig, inputs: Sequence[ShardRef]) -> str:
 def current_pass(work: WorkDir) -> WorkDir:
     """The scratch folder of the latest completed ``prepare`` (signatures, decisions, stats)."""
     return work.sub(work.read_json(CURRENT)["scope"])
+
+
+def drop(work: WorkDir, *prefixes: str) -> None:
+    """Delete shuffle files once every task of the phase reading them has finished: a pass keeps
+    only what a later phase, ``process`` or ``dataprep dedup-sweep`` still reads (a resumed
+    ``prepare`` reruns the whole pass, so nothing a finished phase consumed is needed again)."""
+    for prefix in prefixes:
+        work.delete(prefix)
 
 
 def write_parts(work: WorkDir, prefix: str, source: int, df: pl.DataFrame | pa.Table, key: str, parts: int) -> None:

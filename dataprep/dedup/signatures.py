@@ -108,12 +108,12 @@ def signature_task(task: Task) -> None:
     write_parts(work, "attrs", task.index, attrs, "node", parts)
     keyed = base.select("node", "exact").with_columns(pl.Series("ekey", exact_keys(digests), dtype=NODE))
     write_parts(work, "exact", task.index, keyed if cfg.exact else keyed.clear(), "ekey", parts)
-    _write_bands(work, task.index, parts, keyed, sigs, cfg)
+    write_bands(work, task.index, parts, keyed, sigs, cfg)
     if sketched.shingles is not None:
         write_containment_sketch(work, task.index, parts, base["node"], sketched.shingles, sketched.per_doc, cfg)
 
 
-def _write_bands(
+def write_bands(
     work: WorkDir, index: int, parts: int, keyed: pl.DataFrame, sigs: np.ndarray, cfg: DedupConfig
 ) -> None:
     """Shuffle the band buckets of documents with shingles by key (Jaccard near duplicates only).

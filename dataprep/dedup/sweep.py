@@ -1,31 +1,33 @@
 """Re-threshold a finished dedup stage from its stored signatures, without recomputing them.
 
 For researchers choosing a threshold or (b, r): for each setting, how many documents
-would go and how many clusters form. Runs in one process over all signatures
-(``num_perm * 8`` bytes per document, 1 KB at the default 128): a research tool for
-corpora that fit one machine; the stage itself is the partitioned, distributed path.
-It reuses the stage's banding, candidate and verification functions and its connected
-components (run by the given executor, in process for the CLI), so a setting equal to the
-stage's own reproduces the stage's removal count; the exact checks of ``verify: jaccard``
-and ``hybrid`` are estimated from the signatures here (no text is read), so there it may
-differ by the pairs whose estimate falls on the other side of the threshold.
+would go and how many clusters form. It runs the stage's own partitioned phases on the given
+executor (band keys, ``candidates``, signature verification, ``components``), so no task holds
+more than one partition (``memory_per_task``, as in the stage) and a setting equal to the stage's
+own reproduces the stage's removal count. The exact checks of ``verify: jaccard`` and ``hybrid``
+are estimated from the signatures here (no text is read), so there it may differ by the pairs
+whose estimate falls on the other side of the threshold. Scratch lives in the stage's
+``_work/sweep`` (deleted before and after), so Ray workers on other nodes see it too.
 """
 
 from __future__ import annotations
 
-import tempfile
 from dataclasses import dataclass
 
-import numpy as np
 import polars as pl
 
-from dataprep.core.contract import Executor
+from dataprep.core.contract import Executor, WorkDir
 from dataprep.core.storage import StageWorkDir, Storage
-from dataprep.dedup.components import connected_components, read_labels, write_edges
-from dataprep.dedup.lsh import Banding, band_keys, candidate_pairs, estimate_similarity, has_shingles
+from dataprep.dedup.candidates import candidates_task
+from dataprep.dedup.components import connected_components, read_labels
+from dataprep.dedup.lsh import Banding
 from dataprep.dedup.minhash import exact_keys, unpack
-from dataprep.dedup.scratch import CURRENT
+from dataprep.dedup.scratch import CURRENT, NODE, Task, drop, read_part, write_parts
 from dataprep.dedup.settings import DedupConfig
+from dataprep.dedup.signatures import write_bands
+from dataprep.dedup.verification import accept_task, signature_first_task, signature_second_task
+
+SCRATCH = "_work/sweep"
 
 
 @dataclass(frozen=True)
@@ -34,67 +36,122 @@ class Setting:
     threshold: float
 
 
-def load_signatures(stage_dir: str) -> tuple[DedupConfig, pl.DataFrame]:
-    """The stage's config (from its manifest) and every stored signature row."""
+@dataclass(frozen=True)
+class Stored:
+    """A finished dedup stage's signatures: the pass folder holding ``sigs``, its config, the node
+    partitions they are stored in (row groups per file) and the documents they cover."""
+
+    stage_dir: str
+    config: DedupConfig
+    work: WorkDir
+    parts: int
+    documents: int
+
+
+def open_stage(stage_dir: str) -> Stored:
+    """Where a finished dedup stage keeps its signatures (errors say what is missing and why)."""
     storage = Storage(stage_dir)
     if not storage.exists("manifest.json"):
         raise FileNotFoundError(f"{stage_dir} has no manifest.json: not a finished stage directory")
     manifest = storage.read_json("manifest.json")
     if manifest["stage"]["name"] != "dedup":
         raise ValueError(f"{stage_dir} is a {manifest['stage']['name']!r} stage, not dedup")
+    config = DedupConfig(**manifest["config"])
+    if not config.keep_signatures:
+        raise ValueError(
+            f"{stage_dir} did not keep its signatures (keep_signatures: false): rerun dedup with keep_signatures: true"
+        )
     scope = storage.read_json(f"_work/{CURRENT}")["scope"] if storage.exists(f"_work/{CURRENT}") else ""
-    names = storage.list(f"_work/{scope}/sigs")
-    if not names:
+    work = StageWorkDir(storage, f"_work/{scope}")
+    if not work.list("sigs/"):
         raise FileNotFoundError(f"{stage_dir}/_work/{scope}/sigs holds no signatures (was _work deleted?)")
-    frames = [pl.from_arrow(storage.read_parquet(n)) for n in names]
-    return DedupConfig(**manifest["config"]), pl.concat(frames).sort("id")
+    return Stored(stage_dir, config, work, work.read_json("stats.json")["partitions"], manifest["counts"]["in"])
 
 
-def evaluate(config: DedupConfig, sigs: pl.DataFrame, setting: Setting, executor: Executor) -> dict:
-    """Removal figures of one setting (same exact grouping, candidates, verification and
-    components as the stage; the components' scratch files live in a temporary folder)."""
-    n = sigs.height
-    index = pl.DataFrame({"node": sigs["node"], "i": np.arange(n)})
-    edges = []
-    if config.exact:
-        reps = sigs.select("node", rep=pl.col("node").min().over("exact")).filter(pl.col("node") != pl.col("rep"))
-        edges.append(reps.select(a="node", b="rep"))
-    matrix = unpack(sigs["signature"], config.num_perm)
-    live = has_shingles(matrix) & config.near
-    keys = band_keys(matrix[live], setting.banding)
-    docs = sigs.filter(pl.Series(live))
-    buckets = pl.DataFrame(
-        {
-            "band": np.tile(np.arange(setting.banding.bands, dtype=np.int32), len(docs)),
-            "key": keys.ravel(),
-            "node": np.repeat(docs["node"].to_numpy(), setting.banding.bands),
-            "ekey": np.repeat(exact_keys(docs["exact"].to_list()), setting.banding.bands),
+@dataclass(frozen=True)
+class _Load:
+    """One stored node partition, re-shuffled into the sweep's partitions (picklable for Ray)."""
+
+    stored: WorkDir
+    part: int
+    task: Task
+
+
+def _load_task(load: _Load) -> None:
+    """Signatures by node partition (for verification), exact keys by key (for exact groups)."""
+    task = load.task
+    sigs = read_part(load.stored, "sigs", load.part, ["node", "exact", "signature"])
+    sigs = sigs.with_columns(ekey=pl.Series(exact_keys(sigs["exact"].to_list()), dtype=NODE))
+    write_parts(task.work, "sigs", load.part, sigs, "node", task.parts)
+    keyed = sigs.select("node", "exact", "ekey")
+    write_parts(task.work, "exact", load.part, keyed if task.config.exact else keyed.clear(), "ekey", task.parts)
+
+
+def _bands_task(task: Task) -> None:
+    """One partition's band buckets under the setting's (b, r), shuffled by key."""
+    sigs = read_part(task.work, "sigs", task.index)
+    matrix = unpack(sigs["signature"], task.config.num_perm)
+    write_bands(task.work, task.index, task.parts, sigs.select("node", "exact", "ekey"), matrix, task.config)
+
+
+def _count_task(task: Task) -> tuple[int, int]:
+    """Labelled nodes and component roots (a component's smallest node) of one partition."""
+    labels = read_labels(task.work, task.index)
+    return labels.height, labels.filter(pl.col("node") == pl.col("label")).height
+
+
+def sweep(
+    stored: Stored, settings: list[Setting], executor: Executor, memory_per_task: int | None = None
+) -> list[dict]:
+    """Removal figures of each setting; partitions from ``memory_per_task`` (default the stage's)."""
+    config = stored.config
+    if memory_per_task is not None:  # not validated: tests force many partitions on a tiny corpus
+        config = config.model_copy(update={"partitions": None, "memory_per_task": memory_per_task})
+    parts = config.partition_count(stored.documents)
+    work = StageWorkDir(Storage(stored.stage_dir), SCRATCH)
+    work.delete("")
+    try:
+        base = Task(config, work, parts, parts, 0)
+        executor.map(_load_task, [_Load(stored.work, g, base) for g in range(stored.parts)])
+        return [_evaluate(config, work, parts, s, executor, stored.documents) for s in settings]
+    finally:
+        work.delete("")
+
+
+def _evaluate(
+    config: DedupConfig, work: WorkDir, parts: int, setting: Setting, executor: Executor, documents: int
+) -> dict:
+    """One setting through the stage's phases; exact checks become signature estimates."""
+    verify = "none" if config.verify == "none" else "signature"
+    cfg = config.model_copy(
+        update={
+            "bands": setting.banding.bands,
+            "rows": setting.banding.rows,
+            "threshold": setting.threshold,
+            "measure": "jaccard",
+            "verify": verify,
         }
     )
-    pairs, _ = candidate_pairs(buckets, config.bucket_anchors, config.exact)
-    located = pairs.join(index.rename({"node": "a", "i": "ia"}), on="a").join(
-        index.rename({"node": "b", "i": "ib"}), on="b"
-    )
-    if config.verify != "none" and not located.is_empty():  # exact checks estimated: no text
-        similar = (
-            estimate_similarity(matrix[located["ia"].to_numpy()], matrix[located["ib"].to_numpy()])
-            >= setting.threshold
-        )
-        located = located.filter(pl.Series(similar))
-    edges.append(located.select("a", "b"))
-    with tempfile.TemporaryDirectory(prefix="dedup-sweep-") as tmp:
-        work = StageWorkDir(Storage(tmp), "components")
-        write_edges(work, "edges", 0, pl.concat(edges), 1)
-        connected_components(work, executor, "edges", 1)
-        sizes = read_labels(work, 0).group_by("label").len()["len"]
-    clustered = int(sizes.sum())
+    tasks = [Task(cfg, work, parts, parts, p) for p in range(parts)]
+    executor.map(_bands_task, tasks)
+    executor.map(candidates_task, tasks)
+    drop(work, "bands")
+    found = executor.map(accept_task if verify == "none" else signature_first_task, tasks)
+    drop(work, "cand")
+    if verify != "none":
+        executor.map(signature_second_task, tasks)
+        drop(work, "cand2")
+    connected_components(work, executor, "edges", parts)
+    counts = executor.map(_count_task, tasks)
+    labelled, clusters = sum(c[0] for c in counts), sum(c[1] for c in counts)
+    drop(work, "labels")
     return {
         "bands": setting.banding.bands,
         "rows": setting.banding.rows,
         "threshold": setting.threshold,
         "candidate_probability_at_threshold": round(setting.banding.probability(setting.threshold), 4),
-        "candidate_pairs": pairs.height,
-        "clusters": len(sizes),
-        "removed": clustered - len(sizes),
-        "removed_fraction": round((clustered - len(sizes)) / max(1, n), 6),
+        "candidate_pairs": sum(f["candidate_pairs"] for f in found),
+        "clusters": clusters,
+        "removed": labelled - clusters,
+        "removed_fraction": round((labelled - clusters) / max(1, documents), 6),
     }

@@ -29,7 +29,7 @@ from dataprep.dedup.clusters import find_clusters
 from dataprep.dedup.components import size_histogram
 from dataprep.dedup.containment import anchor_counts_task, containment_pairs_task
 from dataprep.dedup.decisions import decide_task, shard_decisions, shard_stats
-from dataprep.dedup.scratch import CURRENT, Task, current_pass, pass_name
+from dataprep.dedup.scratch import CURRENT, Task, current_pass, drop, pass_name
 from dataprep.dedup.settings import DedupConfig
 from dataprep.dedup.signatures import signature_task
 from dataprep.dedup.verification import (
@@ -65,23 +65,37 @@ class DedupStage(Stage):
         shards = len(ctx.inputs)
         shard_tasks = [Task(cfg, work, parts, shards, i, s) for i, s in enumerate(ctx.inputs)]
         part_tasks = [Task(cfg, work, parts, shards, p) for p in range(parts)]
+        ctx.work.delete(scope)  # what a killed attempt of this pass left: every phase below rewrites it
         ctx.executor.map(signature_task, shard_tasks)
         found = ctx.executor.map(candidates_task, part_tasks)
+        drop(work, "exact", "bands")
         if cfg.measure == "containment":
             found += ctx.executor.map(anchor_counts_task, part_tasks)
+            drop(work, "postings", "anchors")
             found += ctx.executor.map(containment_pairs_task, part_tasks)
+            drop(work, "held")
         elif cfg.verify == "none":
             found += ctx.executor.map(accept_task, part_tasks)
+            drop(work, "cand")
         elif cfg.verify in ("signature", "hybrid"):
             found += ctx.executor.map(signature_first_task, part_tasks)
+            drop(work, "cand")
             found += ctx.executor.map(signature_second_task, part_tasks)
+            drop(work, "cand2")
+        if not cfg.keep_signatures:
+            drop(work, "sigs")  # read by signature verification (above) and dedup-sweep only
         if cfg.verify in ("jaccard", "hybrid"):
             found += ctx.executor.map(locate_first_task, part_tasks)
+            drop(work, "cand", "exact_cand")
             ctx.executor.map(locate_second_task, part_tasks)
+            drop(work, "located")
             ctx.executor.map(jaccard_first_task, shard_tasks)
+            drop(work, "jside")
             found += ctx.executor.map(jaccard_second_task, shard_tasks)
+            drop(work, "jset")
         rounds = find_clusters(ctx.executor, part_tasks)
         sizes = [s for chunk in ctx.executor.map(decide_task, part_tasks) for s in chunk]
+        drop(work, "members")
         banding = cfg.banding()
         ctx.work.write_json(CURRENT, {"scope": scope})
         work.write_json(
@@ -122,4 +136,8 @@ class DedupStage(Stage):
         return stats
 
     def finalize(self, ctx: FinalizeContext) -> dict[str, Any]:
-        return current_pass(ctx.work).read_json("stats.json")
+        """The pass's stats; its decisions go (every shard has joined them: a resume from here
+        runs no ``process``), its signatures stay for ``dataprep dedup-sweep`` if kept."""
+        work = current_pass(ctx.work)
+        drop(work, "decided")
+        return work.read_json("stats.json")

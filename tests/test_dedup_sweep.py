@@ -1,0 +1,71 @@
+"""dedup-sweep from stored signatures, partition by partition; and what a dedup pass leaves in _work."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import pytest
+from dedup_corpus import pages
+
+from dataprep.api import run
+from dataprep.cli import main
+from dataprep.dedup.lsh import Banding
+from dataprep.dedup.sweep import Setting, open_stage, sweep
+from dataprep.engine.executor import LocalExecutor
+
+
+def _pipeline(folder: Path, shared_data: Path, **dedup) -> dict:
+    """Two JSONL files of real pages; b holds an exact, a near and a far copy of pages in a."""
+    texts = pages(shared_data)
+    rng = random.Random(1)
+    near = " ".join(w if rng.random() > 0.01 else "x" for w in texts[1].split())
+    far = " ".join(w if rng.random() > 0.3 else "x" for w in texts[2].split())
+    inputs = []
+    for name, docs in (("a", texts[:12]), ("b", [texts[0].upper(), near, far, *texts[12:]])):
+        path = folder / f"{name}.jsonl"
+        path.write_text("".join(json.dumps({"text": t}) + "\n" for t in docs))
+        inputs.append({"path": str(path), "source": name, "domain": name})
+    return {
+        "name": "sweep-test",
+        "seed": 3,
+        "stages": [{"stage": "ingest", "shard_rows": 5, "inputs": inputs}, {"stage": "dedup", **dedup}],
+    }
+
+
+@pytest.mark.slow
+def test_sweep_over_many_partitions_equals_one_and_the_stage(shared_data, tmp_path):
+    stage = run(_pipeline(tmp_path, shared_data, partitions=1), output=str(tmp_path / "r"), executor="local").stages[1]
+    stored = open_stage(stage.dir)
+    settings = [Setting(Banding(18, 7), 0.8), Setting(Banding(9, 13), 0.8), Setting(Banding(20, 5), 0.5)]
+    one = sweep(stored, settings, LocalExecutor())
+    many = sweep(stored, settings, LocalExecutor(), memory_per_task=20_000)  # ~6 KB a document: 8 partitions
+    assert stored.config.partition_count(stored.documents) == 1
+    assert stored.config.model_copy(update={"partitions": None, "memory_per_task": 20_000}).partition_count(27) >= 8
+    assert many == one
+    assert one[0]["removed"] == stage.manifest["counts"]["rejected"] == 2
+    assert one[0]["candidate_pairs"] == stage.manifest["stats"]["candidate_pairs"]
+    assert not (Path(stage.dir) / "_work" / "sweep").exists()  # its scratch is gone
+
+
+@pytest.mark.slow
+def test_a_pass_leaves_only_signatures_and_stats_and_none_if_not_kept(shared_data, tmp_path, capsys):
+    kept = run(_pipeline(tmp_path, shared_data, partitions=3), output=str(tmp_path / "k"), executor="local")
+    left = {p.relative_to(Path(kept.stages[1].dir) / "_work").parts[1:2] for p in _files(kept.stages[1].dir)}
+    assert left == {("sigs",), ("stats.json",), ()}  # and current.json, the stage's _prepared.json
+    dropped = run(
+        _pipeline(tmp_path, shared_data, partitions=3, keep_signatures=False),
+        output=str(tmp_path / "d"),
+        executor="local",
+    ).stages[1]
+    assert dropped.manifest["counts"] == kept.stages[1].manifest["counts"]
+    assert {p.name for p in _files(dropped.dir)} == {"stats.json", "current.json", "_prepared.json"}
+    capsys.readouterr()
+    assert main(["dedup-sweep", dropped.dir]) != 0
+    err = capsys.readouterr().err.strip()
+    assert "keep_signatures: true" in err and len(err.splitlines()) == 1
+
+
+def _files(stage_dir: str) -> list[Path]:
+    return [p for p in (Path(stage_dir) / "_work").rglob("*") if p.is_file()]
