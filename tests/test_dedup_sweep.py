@@ -69,3 +69,42 @@ def test_a_pass_leaves_only_signatures_and_stats_and_none_if_not_kept(shared_dat
 
 def _files(stage_dir: str) -> list[Path]:
     return [p for p in (Path(stage_dir) / "_work").rglob("*") if p.is_file()]
+
+
+class _Killed(BaseException):
+    """The process dying mid-map (a BaseException: no task-failure handling catches it)."""
+
+
+@pytest.mark.slow
+def test_a_pass_killed_in_any_phase_resumes_to_the_same_bytes(shared_data, tmp_path, monkeypatch):
+    """Killed at each map of the dedup stage (a phase, a component round, the shards), then resumed:
+    the deleted scratch of finished phases is never needed again."""
+    cfg = _pipeline(tmp_path, shared_data, partitions=2)
+    ref = run(cfg, output=str(tmp_path / "ref"), executor="local").stages[1]
+    calls: list[int] = []
+    real_map = LocalExecutor.map
+
+    def counting(self, fn, items, **kw):
+        calls.append(1)
+        return real_map(self, fn, items, **kw)
+
+    monkeypatch.setattr(LocalExecutor, "map", counting)
+    run(cfg, output=str(tmp_path / "count"), executor="local")
+    total = len(calls)
+    for kill_at in range(2, total + 1, 3):  # the ingest's maps come first; every third later map
+        calls.clear()
+
+        def dying(self, fn, items, kill_at=kill_at, **kw):
+            calls.append(1)
+            if len(calls) == kill_at:
+                raise _Killed
+            return real_map(self, fn, items, **kw)
+
+        out = str(tmp_path / f"k{kill_at}")
+        monkeypatch.setattr(LocalExecutor, "map", dying)
+        with pytest.raises(_Killed):
+            run(cfg, output=out, executor="local")
+        monkeypatch.setattr(LocalExecutor, "map", real_map)
+        got = run(cfg, output=out, executor="local", resume=True, force_unlock=True).stages[1]
+        for key in ("outputs", "rejected", "counts", "stats"):
+            assert got.manifest[key] == ref.manifest[key], (kill_at, key)
