@@ -109,12 +109,15 @@ def test_a_corrupt_page_in_a_split_parquet_file_is_one_row_as_in_a_whole_read(tm
         col = pf.metadata.row_group(group).column(pf.schema_arrow.get_field_index("text"))
         data[(col.dictionary_page_offset or col.data_page_offset) + col.total_compressed_size // 2] ^= 0xFF
     path.write_bytes(bytes(data))
-    whole = _ingest(tmp_path, "whole", [path], 1 << 30)
-    split = _ingest(tmp_path, "split", [path], PIECE)
-    assert whole["counts"]["by_reason"]["unreadable_file"] == 1 and whole["stats"]["damaged_files"] == 1
+    footless = tmp_path / "footless.parquet"  # no footer, so no pieces: read whole, one row says so
+    footless.write_bytes(bytes(data[: -(int.from_bytes(data[-8:-4], "little") + 8)]))
+    assert split_file(get_reader("parquet"), str(footless), PIECE) is None
+    whole = _ingest(tmp_path, "whole", [path, footless], 1 << 30)
+    split = _ingest(tmp_path, "split", [path, footless], PIECE)
+    assert whole["counts"]["by_reason"]["unreadable_file"] == 2 and whole["stats"]["damaged_files"] == 2
     assert _shards(split) == _shards(whole) and split["counts"] == whole["counts"]
     rejected = pq.read_table(tmp_path / "split/00-ingest/rejected").to_pylist()
-    (damage,) = [r for r in rejected if r["reason"] == "unreadable_file"]
+    (damage,) = [r for r in rejected if r["reason"] == "unreadable_file" and "/crc.parquet:" in r["id"]]
     assert "2 of 15 row groups unreadable: row group 3 (rows 301-400 lost" in damage["text"]
     assert damage["id"].endswith(":1414")  # after the file's last row, as a whole read numbers it
 
