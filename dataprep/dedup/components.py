@@ -14,7 +14,7 @@ When a hook finds no edge between different stars, every node is labelled with t
 node of its component (labels only ever fall, and stay inside the component). Rounds grow
 with the log of the longest chain, not with its length as plain min-label propagation's do.
 A task holds one partition's edges and labels, never the whole graph. The one implementation:
-the dedup stage runs it on the cluster, ``dataprep dedup-sweep`` in process.
+the dedup stage and ``dataprep dedup-sweep`` run it on the executor they are given.
 """
 
 from __future__ import annotations
