@@ -1,4 +1,5 @@
-"""Shared fixtures: one local Ray per test session, paths to the shared real data, the planted dedup corpus."""
+"""Shared fixtures: one local Ray per test session, paths to the shared real data, the planted dedup corpus,
+the quickstart run once on Ray and once in process (for the tests that only read a run of it)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from pathlib import Path
 
 import pytest
 from dedup_corpus import planted
+
+from dataprep.api import RunResult, run
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED_DATA = REPO.parent / "shared" / "data"
@@ -56,3 +59,19 @@ def texts(shared_data) -> dict[str, list[str]]:
     """The planted dedup corpus of ``dedup_corpus`` (shards ``a`` and ``b``), read once for every dedup
     phase test; tests only read it."""
     return planted(shared_data)
+
+
+@pytest.fixture(scope="session")
+def quickstart_ray(tmp_path_factory, ray_session) -> RunResult:
+    """The quickstart run once on the session's Ray (2 workers), for every test that compares a
+    run of it with an undisturbed one (other worker counts, kill -9, signals); tests only read it."""
+    return run(QUICKSTART, output=str(tmp_path_factory.mktemp("quickstart-ray") / "run"), num_cpus=2)
+
+
+@pytest.fixture(scope="session")
+def quickstart_local(tmp_path_factory) -> RunResult:
+    """The quickstart run once in this process, with its report (``report.html``, outside every
+    stage's manifest): for the report tests and the tests comparing other executors with this one."""
+    return run(
+        QUICKSTART, output=str(tmp_path_factory.mktemp("quickstart-local") / "qs"), executor="local", report=True
+    )

@@ -23,7 +23,6 @@ import pyarrow.fs as pafs
 import pytest
 from conftest import QUICKSTART
 
-from dataprep.api import run
 from dataprep.core.storage import Storage
 from dataprep.engine.cluster import PROBE, sees_probe, unshared_message
 from dataprep.engine.executor import RUN_TAG, stop_tagged
@@ -169,12 +168,40 @@ def _retries(storage: Storage) -> int:
     return sum(storage.read_json(f"{d}/manifest.json")["timing"]["retries"] for d in _stage_dirs(storage))
 
 
-def test_two_nodes_on_object_storage_same_bytes_and_a_node_lost_mid_run(s3, tmp_path):
-    local = run(str(QUICKSTART), output=str(tmp_path / "local"), executor="local", verbose=False, report=False)
-    expected = _digest(Storage(local.output_dir))
+def _probe_script(address: str, folder: Path) -> str:
+    """A driver that checks ``folder`` with the run's probe, and probes a file no node can see."""
+    return f"""
+import json, ray
+from dataprep.core.storage import Storage
+from dataprep.engine.cluster import blind_nodes, check_shared_output
+ray.init(address={address!r}, log_to_driver=False)
+storage = Storage({str(folder)!r})
+check_shared_output(storage)  # both nodes see it: no error
+storage.write_bytes("probe", b"other")
+print(json.dumps({{"missing": blind_nodes(storage, "absent", "t"), "stale": blind_nodes(storage, "probe", "t"),
+    "nodes": len(ray.nodes())}}))
+"""
+
+
+def test_two_nodes_probe_then_object_storage_same_bytes_and_a_node_lost_mid_run(s3, quickstart_local, tmp_path):
+    """One two-node cluster for three checks (starting its nodes costs more than the probe)."""
+    expected = _digest(Storage(quickstart_local.output_dir))
     cluster = Cluster(Path(f"/tmp/dp-cluster-{uuid.uuid4().hex[:8]}"))  # short: Ray's socket paths are limited
     try:
         cluster.start()
+
+        # 0. The probe a run makes before any work (in a subprocess: the test session may already
+        #    hold a local Ray). On one machine both nodes see a local path; a probe they cannot see
+        #    names every node, and the run's message names the fix.
+        folder = tmp_path / "probe"
+        folder.mkdir()
+        script = _probe_script(cluster.address, folder)
+        done = subprocess.run([sys.executable, "-c", script], env=_env(), capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr[-3000:]
+        found = json.loads(done.stdout.strip().splitlines()[-1])
+        assert found["nodes"] == 2
+        assert len(found["missing"]) == 2 and found["stale"] == found["missing"]
+        assert sorted(os.listdir(folder)) == ["probe"]  # the run's probe file was removed
 
         # 1. Both nodes run shard tasks; the shards equal the one-node run's, byte for byte.
         done = subprocess.run(_cli(s3("runs/a"), cluster.address), env=_env(), capture_output=True, text=True)
@@ -197,34 +224,6 @@ def test_two_nodes_on_object_storage_same_bytes_and_a_node_lost_mid_run(s3, tmp_
         after = Storage(s3("runs/b"))
         assert _digest(after) == expected
         assert _retries(after) >= 1
-    finally:
-        cluster.stop()
-
-
-def test_shared_output_probe_on_two_nodes(tmp_path):
-    """The probe a run makes before any work, on a real two-node cluster (in a subprocess: the
-    test session may already hold a local Ray). On one machine both nodes see a local path;
-    a probe they cannot see names every node, and the run's message names the fix."""
-    cluster = Cluster(Path(f"/tmp/dp-cluster-{uuid.uuid4().hex[:8]}"))
-    script = f"""
-import json, ray
-from dataprep.core.storage import Storage
-from dataprep.engine.cluster import blind_nodes, check_shared_output
-ray.init(address={cluster.address!r}, log_to_driver=False)
-storage = Storage({str(tmp_path)!r})
-check_shared_output(storage)  # both nodes see it: no error
-storage.write_bytes("probe", b"other")
-print(json.dumps({{"missing": blind_nodes(storage, "absent", "t"), "stale": blind_nodes(storage, "probe", "t"),
-    "nodes": len(ray.nodes())}}))
-"""
-    try:
-        cluster.start()
-        done = subprocess.run([sys.executable, "-c", script], env=_env(), capture_output=True, text=True, timeout=300)
-        assert done.returncode == 0, done.stderr[-3000:]
-        found = json.loads(done.stdout.strip().splitlines()[-1])
-        assert found["nodes"] == 2
-        assert len(found["missing"]) == 2 and found["stale"] == found["missing"]
-        assert sorted(os.listdir(tmp_path)) == ["probe"]  # the run's probe file was removed
     finally:
         cluster.stop()
 

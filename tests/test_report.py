@@ -12,9 +12,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from conftest import QUICKSTART
 
-from dataprep.api import run
 from dataprep.cli import main
 from dataprep.report import PNG_DIR, REPORT_HTML, TIMING_END, TIMING_START, write_report
 
@@ -25,11 +23,9 @@ WINDOW = (1400, 2400)
 
 
 @pytest.fixture(scope="module")
-def quickstart(tmp_path_factory) -> Path:
-    """The quickstart, run once in this process; ``run`` writes the report at the end."""
-    out = tmp_path_factory.mktemp("report") / "qs"
-    run(QUICKSTART, output=str(out), executor="local", report=True)
-    return out
+def quickstart(quickstart_local) -> Path:
+    """The quickstart, run once in this process (a session fixture); ``run`` writes the report at the end."""
+    return Path(quickstart_local.output_dir)
 
 
 def _stage_dir(run_dir: Path, name: str) -> str:
