@@ -95,6 +95,8 @@ def test_trained_classifier_scores_and_thresholds(sample: Path, tmp_path: Path, 
         "25",
         "--lr",
         "0.5",
+        "--cutoff",  # quantized, as by default, but ~6x cheaper (test_classifier_quantize tests the default)
+        "10000",
     ]
     assert main(args) == 0 and model.stat().st_size > 0
     assert "held-out" in capsys.readouterr().out

@@ -76,6 +76,7 @@ def test_dclm_recipe_runs_with_a_classifier_given_by_path(shared_data, tmp_path)
         texts("corpus/techdocs/python3.11-doc_rst_sources.jsonl.gz", 300),
         texts("corpus/misc/debian_fortunes.jsonl.gz", 1500),
         model,
+        cutoff=10_000,  # still quantized, as a user's would be; the default's 100k rows cost ~100 CPU s
     )
     raw = yaml.safe_load((RECIPES / "dclm.yaml").read_text())
     assert raw["stages"][4]["classifier"]["model"].endswith("openhermes_reddit_eli5_vs_rw_v2_bigram_200k_train.bin")
