@@ -80,11 +80,11 @@ def test_dedup_removes_planted_copies_identically_for_any_worker_count_and_input
 
 
 @pytest.mark.slow
-def test_keep_rule_exact_jaccard_and_sweep_from_stored_signatures(ray_session, inputs, tmp_path, capsys):
+def test_keep_rule_exact_jaccard_and_sweep_from_stored_signatures(inputs, tmp_path, capsys):
     stage = run(
         pipeline([inputs["a"], inputs["b"]], keep=["-length"], verify="jaccard"),
         output=str(tmp_path / "r"),
-        num_cpus=2,
+        executor="local",  # decisions only: any worker count gives these bytes (the test above)
     ).stages[1]
     rejected = rows_by_id(stage.dir, rejected=True)
     # shortest first now: the near copy stays and the original goes
@@ -121,7 +121,9 @@ def test_bad_dedup_config_is_reported_before_running(inputs, bad, message) -> No
 
 
 @pytest.mark.slow
-def test_unverified_candidates_are_all_edges(ray_session, inputs, tmp_path):
-    stage = run(pipeline([inputs["a"], inputs["b"]], verify="none"), output=str(tmp_path / "r"), num_cpus=2).stages[1]
+def test_unverified_candidates_are_all_edges(inputs, tmp_path):
+    stage = run(
+        pipeline([inputs["a"], inputs["b"]], verify="none"), output=str(tmp_path / "r"), executor="local"
+    ).stages[1]
     assert stage.manifest["counts"]["by_reason"] == {"exact_dup": 1, "near_dup": 1}
     assert "verified_pairs" not in stage.manifest["stats"] and stage.manifest["stats"]["candidate_pairs"] == 1
