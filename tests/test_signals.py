@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import QUICKSTART, REPO
+from conftest import REPO
 
 from dataprep.api import run
 from dataprep.engine.executor import RUN_TAG
@@ -73,10 +73,16 @@ def _tagged(tag: str) -> list[int]:
     return pids
 
 
+# Ingest, then a stage with many shards to stop in: what the signal tests stop and a worker kill disturbs.
+# (Resuming stages after an interrupted one is test_engine's kill in a later stage of the quickstart.)
+QUALITY = dict(INGEST_ONLY, stages=INGEST_ONLY["stages"] + [{"stage": "quality", "rule_sets": ["c4"]}])
+
+
 @pytest.fixture(scope="module")
-def quickstart_reference(tmp_path_factory, ray_session) -> Path:
+def quality_reference(tmp_path_factory, ray_session) -> Path:
+    """QUALITY run once, undisturbed, on the session's Ray."""
     out = tmp_path_factory.mktemp("reference") / "run"
-    run(QUICKSTART, output=str(out))
+    run(QUALITY, output=str(out))
     return out
 
 
@@ -87,10 +93,12 @@ def quickstart_reference(tmp_path_factory, ray_session) -> Path:
     ids=["sigterm", "sigint"],
 )
 def test_a_signal_stops_the_run_cleanly_and_resume_gives_the_same_bytes(
-    tmp_path, quickstart_reference, signum, to_group, code
+    tmp_path, quality_reference, signum, to_group, code
 ):
     out = tmp_path / "run"
-    cmd = [sys.executable, "-m", "dataprep", "run", str(QUICKSTART), "--output", str(out), "--quiet"]
+    pipeline = tmp_path / "p.yaml"
+    pipeline.write_text(json.dumps(QUALITY))  # JSON is YAML
+    cmd = [sys.executable, "-m", "dataprep", "run", str(pipeline), "--output", str(out), "--quiet"]
     proc = subprocess.Popen(
         cmd, env=ENV, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
@@ -115,7 +123,7 @@ def test_a_signal_stops_the_run_cleanly_and_resume_gives_the_same_bytes(
     prefix = f"interrupted by {name}; {out} keeps its finished shards; continue it with: "
     assert line.startswith(prefix), line
     resume = shlex.split(line[len(prefix) :])
-    assert resume == ["dataprep", "run", str(QUICKSTART), "--output", str(out), "--quiet", "--resume"]
+    assert resume == ["dataprep", "run", str(pipeline), "--output", str(out), "--quiet", "--resume"]
     assert not (out / ".lock").exists()
     assert not Path(lock["ray_temp"]).exists()
     assert _tagged(lock["tag"]) == []
@@ -126,8 +134,8 @@ def test_a_signal_stops_the_run_cleanly_and_resume_gives_the_same_bytes(
         [sys.executable, "-m", *resume], env=ENV, timeout=900, capture_output=True, text=True, start_new_session=True
     )
     assert again.returncode == 0, again.stderr[-3000:]
-    assert _data(out) == _data(quickstart_reference)
-    assert _manifests(out) == _manifests(quickstart_reference)
+    assert _data(out) == _data(quality_reference)
+    assert _manifests(out) == _manifests(quality_reference)
     assert json.loads((out / "run.json").read_text())["status"] == "complete"
     assert verify_run(str(out)) == []
 
@@ -150,12 +158,11 @@ def _busy_workers(raylet: int) -> list[int]:
 
 
 @pytest.mark.slow
-def test_a_worker_killed_mid_shard_is_retried_and_counted_in_the_manifest(tmp_path, ray_session):
+def test_a_worker_killed_mid_shard_is_retried_and_counted_in_the_manifest(tmp_path, quality_reference):
     """kill -9 of busy workers during the quality stage: the run finishes by itself, the same bytes."""
     import ray._private.worker as ray_worker
 
-    pipeline = dict(INGEST_ONLY, stages=INGEST_ONLY["stages"] + [{"stage": "quality", "rule_sets": ["c4"]}])
-    undisturbed = run(pipeline, output=str(tmp_path / "undisturbed"))
+    undisturbed = quality_reference
     raylet = ray_worker._global_node.all_processes["raylet"][0].process.pid
     out = tmp_path / "disturbed"
     stop = threading.Event()
@@ -174,16 +181,16 @@ def test_a_worker_killed_mid_shard_is_retried_and_counted_in_the_manifest(tmp_pa
     killer = threading.Thread(target=kill_busy_workers)
     killer.start()
     try:
-        disturbed = run(pipeline, output=str(out))
+        disturbed = run(QUALITY, output=str(out))
     finally:
         stop.set()
         killer.join()
     assert kills, "no busy worker was found to kill"
     timing = disturbed.stages[1].manifest["timing"]
     assert timing["retries"] >= 1, (kills, timing)
-    assert undisturbed.stages[1].manifest["timing"]["retries"] == 0
-    assert _data(out) == _data(Path(undisturbed.output_dir))
-    assert _manifests(out) == _manifests(Path(undisturbed.output_dir))
+    assert json.loads((undisturbed / "01-quality/manifest.json").read_text())["timing"]["retries"] == 0
+    assert _data(out) == _data(undisturbed)
+    assert _manifests(out) == _manifests(undisturbed)
 
 
 def _start_time(pid: int) -> int:
