@@ -471,6 +471,12 @@ def input_size(path: str) -> int:
     return fs.get_file_info(p).size or 0
 
 
+def open_input_file(path: str) -> pa.NativeFile:
+    """Random access to an input file's bytes as stored (no decompression), local or remote."""
+    fs, p = _input_fs(path)
+    return fs.open_input_file(p)
+
+
 def open_input(path: str) -> Any:
     """A binary stream over an input file with its compression (by extension) undone."""
     fs, p = _input_fs(path)

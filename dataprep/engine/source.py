@@ -23,7 +23,7 @@ import dataclasses
 import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -79,18 +79,6 @@ def run_source(
     if sum(f["rows"] for f in inputs) != sum(r["in"] for r in records):
         raise RuntimeError(f"{plan.dir}: records read and rows written differ")
     return records, [{"path": _rel_to(storage, f["path"]), "sha256": f["sha256"], "rows": f["rows"]} for f in inputs]
-
-
-@runtime_checkable
-class SplitsFiles(Protocol):
-    """A source that reads a big file in pieces, each on its own, whose rows in piece order are
-    exactly a whole-file read's. (The stage contract's place is ``SourceStage``; until it has it,
-    the engine asks for it here.) Pieces are dataclasses with ``start``/``stop`` (contiguous:
-    the next piece starts where one stops), ``first_row`` and ``size`` in bytes."""
-
-    def split_file(self, f: Any, piece_bytes: int) -> Sequence[Any] | None: ...
-
-    def read_piece(self, f: Any, piece: Any) -> Iterator[pa.Table]: ...
 
 
 @dataclass(frozen=True)
@@ -153,8 +141,6 @@ def _split_files(
     XML dumps, a footer that cannot be read) is left to one read task as before. Run again on
     resume (about a second per GB): pieces depend only on the file and ``limit``.
     """
-    if not isinstance(stage, SplitsFiles):
-        return {}
     big = [(i, f) for i, f in enumerate(files) if f.size > unit_bytes]
     if not big:
         return {}

@@ -33,7 +33,7 @@ from typing import Any, BinaryIO, Protocol
 
 import pyarrow as pa
 
-from dataprep.core.storage import Storage, path_part, strip_compression
+from dataprep.core.storage import open_input_file, path_part, strip_compression
 
 RAW_LIMIT = 2000  # characters of a bad record kept in the rejected shard
 TRUNCATED_FILE = "truncated_file"  # the file ends early: the records before the break are kept
@@ -229,7 +229,7 @@ def split_file(spec: ReaderSpec, path: str, piece_bytes: int) -> list[Piece] | N
     pieces cannot be found: the whole-file read then accounts for the damage as always)."""
     if spec.splitter is None or strip_compression(path_part(path)) != path_part(path):
         return None
-    with _open_stored(path) as file:
+    with open_input_file(path) as file:
         try:
             pieces = spec.splitter.cut(file, piece_bytes)
         except (pa.ArrowInvalid, OSError):
@@ -241,15 +241,8 @@ def read_piece(spec: ReaderSpec, path: str, piece: Piece, options: dict[str, Any
     """The records of one piece of ``split_file``, numbered as in the whole file."""
     if spec.splitter is None:
         raise ValueError(f"format {spec.name!r} cannot be read in pieces")
-    with _open_stored(path) as file:
+    with open_input_file(path) as file:
         yield from spec.splitter.read(spec, file, piece, path, options)
-
-
-def _open_stored(path: str) -> pa.NativeFile:
-    """Random access to an input file's bytes as stored (``core.storage`` has no such input
-    opener: a ``Storage`` rooted at the file gives one, local or object store)."""
-    storage = Storage(path)
-    return storage.fs.open_input_file(storage.base)
 
 
 _CUT_CHUNK = 8 << 20

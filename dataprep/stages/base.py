@@ -197,6 +197,16 @@ class SourceStage(Stage, Generic[F]):
         """Rows to reject once every file is read, by a rule across files; none by default."""
         return None
 
+    def split_file(self, f: F, piece_bytes: int) -> Sequence[Any] | None:
+        """Pieces of a big file for separate read tasks, whose rows in piece order are exactly a
+        whole-file read's; None (the default): read it whole. Pieces are dataclasses with
+        ``start``/``stop`` (contiguous), ``first_row`` and ``size`` in bytes."""
+        return None
+
+    def read_piece(self, f: F, piece: Any) -> Iterator[pa.Table]:
+        """One piece of ``split_file`` as rows of ``SOURCE_SCHEMA``, numbered as in the whole file."""
+        raise NotImplementedError(f"stage {self.name!r} does not read files in pieces")
+
 
 def sum_stats(items: list[dict[str, Any]]) -> dict[str, Any]:
     """Recursively sum dicts of numbers; other values keep the first seen."""
