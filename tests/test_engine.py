@@ -57,9 +57,9 @@ def _bytes(run_dir: str) -> dict[str, bytes]:
 
 
 @pytest.mark.slow
-def test_quickstart_identical_for_one_and_two_workers(tmp_path, ray_session):
+def test_quickstart_identical_for_one_and_two_workers(tmp_path, ray_session, quickstart_ray):
     one = run(QUICKSTART, output=str(tmp_path / "one"), num_cpus=1)
-    two = run(QUICKSTART, output=str(tmp_path / "two"), num_cpus=2)
+    two = quickstart_ray
     assert one.stages[-1].manifest["timing"]["workers"] == 1
     assert two.stages[-1].manifest["timing"]["workers"] == 2
     assert _shard_hashes(one.output_dir) == _shard_hashes(two.output_dir)
@@ -72,10 +72,9 @@ def test_quickstart_identical_for_one_and_two_workers(tmp_path, ray_session):
 
 
 @pytest.mark.slow
-def test_local_executor_gives_the_bytes_of_ray(tmp_path, ray_session):
+def test_local_executor_gives_the_bytes_of_ray(quickstart_ray, quickstart_local):
     """The in-process executor runs the same tasks: the same shards, tokens and rejected rows."""
-    on_ray = run(QUICKSTART, output=str(tmp_path / "ray"), num_cpus=2)
-    local = run(QUICKSTART, output=str(tmp_path / "local"), executor="local")
+    on_ray, local = quickstart_ray, quickstart_local
     assert local.stages[-1].manifest["timing"]["workers"] == 1
     assert _shard_hashes(local.output_dir) == _shard_hashes(on_ray.output_dir)
     assert verify_run(local.output_dir) == []
@@ -149,7 +148,7 @@ def test_killed_mid_run_and_resumed_is_byte_identical(tmp_path, ray_session):
     cfg = dict(INGEST_ONLY)
     cfg["stages"] = [dict(INGEST_ONLY["stages"][0], shard_rows=10)]
     pipeline.write_text(json.dumps(cfg))  # JSON is YAML
-    reference = run(cfg, output=str(tmp_path / "ref"))
+    reference = run(cfg, output=str(tmp_path / "ref"), executor="local")  # the bytes of Ray's (tested above)
     out = tmp_path / "killed"
     env = dict(os.environ, RAY_AUTH_MODE="disabled")
     cmd = [sys.executable, "-m", "dataprep", "run", str(pipeline), "--output", str(out), "--quiet", "--num-cpus", "1"]
@@ -225,14 +224,14 @@ def test_runs_on_an_existing_cluster_with_address(tmp_path, ray_session):
         os.killpg(head.pid, signal.SIGKILL)
         head.wait()
         shutil.rmtree(ray_tmp, ignore_errors=True)
-    local = run(INGEST_ONLY, output=str(tmp_path / "local"))
+    local = run(INGEST_ONLY, output=str(tmp_path / "local"), executor="local")
     assert _bytes(str(tmp_path / "cluster")) == _bytes(local.output_dir)
 
 
 @pytest.mark.slow
-def test_quickstart_killed_in_a_later_stage_resumes_to_the_same_bytes(tmp_path, ray_session):
+def test_quickstart_killed_in_a_later_stage_resumes_to_the_same_bytes(tmp_path, quickstart_ray):
     """kill -9 while a stage after ingest is working (a global stage's prepare or its shards)."""
-    reference = run(QUICKSTART, output=str(tmp_path / "ref"))
+    reference = quickstart_ray
     out = tmp_path / "killed"
     env = dict(os.environ, RAY_AUTH_MODE="disabled")
     cmd = [sys.executable, "-m", "dataprep", "run", str(QUICKSTART), "--output", str(out), "--quiet"]
