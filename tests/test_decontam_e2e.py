@@ -180,8 +180,12 @@ def test_audit_killed_and_resumed_gives_the_same_report(ray_session, shared_data
     data = tmp_path / "docs.jsonl"
     data.write_text("".join(json.dumps({"text": t}) + "\n" for t in docs))
     args = [str(data), "--benchmarks", str(bench / "gsm8k"), str(bench / "humaneval"), "--shard-rows", "10"]
-    reference = audit(
-        [str(data)], [str(bench / "gsm8k"), str(bench / "humaneval")], str(tmp_path / "ref"), shard_rows=10
+    reference = audit(  # in process: the bytes Ray gives (test_engine: the local executor)
+        [str(data)],
+        [str(bench / "gsm8k"), str(bench / "humaneval")],
+        str(tmp_path / "ref"),
+        shard_rows=10,
+        executor="local",
     )
     out = tmp_path / "killed"
     env = dict(os.environ, RAY_AUTH_MODE="disabled")

@@ -32,14 +32,14 @@ mixes:
 NAMES = ("code-heavy", "by-docs", "by-source")
 
 
-def _pool(out: Path, shard_rows: int) -> str:
+def _pool(out: Path, shard_rows: int, executor: str = "ray") -> str:
     inputs = [
         {"path": str(DATA / "code.jsonl.gz"), "domain": "code"},
         {"path": str(DATA / "docs.jsonl.gz"), "domain": "techdocs"},
         {"path": str(DATA / "fortunes.jsonl.gz"), "domain": "misc"},
     ]
     pipeline = {"name": "pool", "stages": [{"stage": "ingest", "shard_rows": shard_rows, "inputs": inputs}]}
-    return run(pipeline, output=str(out), num_cpus=2).stages[0].dir
+    return run(pipeline, output=str(out), num_cpus=2, executor=executor).stages[0].dir
 
 
 @pytest.fixture(scope="module")
@@ -128,10 +128,11 @@ def test_a_failing_mixture_leaves_the_others_complete_and_resume_finishes(tmp_pa
 @pytest.mark.slow
 def test_killed_mix_resumes_to_the_same_bytes_and_stops_the_dead_runs_ray(tmp_path, ray_session):
     """kill -9 of ``dataprep mix`` in its second mixture; ``--resume`` stops its Ray and finishes."""
-    pool = _pool(tmp_path / "pool", 20)  # 28 shards a mixture: a window to land the kill in
+    # in process: Ray's part here is the killed run's; pool and reference are the bytes Ray gives
+    pool = _pool(tmp_path / "pool", 20, executor="local")  # 28 shards a mixture: a window to land the kill in
     mixtures = tmp_path / "mixes.yaml"
     mixtures.write_text(MIXTURES)
-    reference = write_mixtures(pool, str(mixtures), str(tmp_path / "ref"))
+    reference = write_mixtures(pool, str(mixtures), str(tmp_path / "ref"), executor="local")
     assert all(r.error is None for r in reference)
     out = tmp_path / "killed"
     env = dict(os.environ, RAY_AUTH_MODE="disabled")
