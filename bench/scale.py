@@ -265,6 +265,41 @@ def exponent(points: list[tuple[float, float]]) -> float | None:
     return round(sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sum((x - mx) ** 2 for x in xs), 3)
 
 
+def start(prefix: str, num_cpus: int) -> tuple[Path, Sampler]:
+    """A temp work dir, Ray started in it (as the engine's workers run: one thread per library),
+    and a running sampler of this process tree."""
+    import ray
+
+    from dataprep.engine.executor import WORKER_ENV
+
+    os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+    work = Path(tempfile.mkdtemp(prefix=prefix))
+    ray.init(
+        num_cpus=num_cpus,
+        include_dashboard=False,
+        log_to_driver=False,
+        logging_level=logging.ERROR,
+        _temp_dir=str(work / "ray"),
+        runtime_env={"env_vars": WORKER_ENV},
+    )
+    sampler = Sampler()
+    sampler.start()
+    return work, sampler
+
+
+def machine() -> dict:
+    """Where and when a benchmark ran: machine, load, commit, date."""
+    return {
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, "
+        f"{psutil.virtual_memory().total / 2**30:.0f} GiB, Python {platform.python_version()}",
+        "load_average_start": os.getloadavg()[0],
+        "commit": subprocess.run(
+            ["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True, text=True
+        ).stdout.strip(),
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+    }
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--scales", type=int, nargs="*", default=[1, 4, 16])
@@ -275,29 +310,10 @@ def main() -> None:
 
     import ray
 
-    from dataprep.engine.executor import WORKER_ENV
-
-    os.environ.setdefault("RAY_AUTH_MODE", "disabled")
-    work = Path(tempfile.mkdtemp(prefix="dp-scale-"))
-    ray.init(
-        num_cpus=args.num_cpus,
-        include_dashboard=False,
-        log_to_driver=False,
-        logging_level=logging.ERROR,
-        _temp_dir=str(work / "ray"),
-        runtime_env={"env_vars": WORKER_ENV},
-    )
-    sampler = Sampler()
-    sampler.start()
+    work, sampler = start("dp-scale-", args.num_cpus)
     base = base_corpus()
     report: dict = {
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores, "
-        f"{psutil.virtual_memory().total / 2**30:.0f} GiB, Python {platform.python_version()}",
-        "load_average_start": os.getloadavg()[0],
-        "commit": subprocess.run(
-            ["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True, text=True
-        ).stdout.strip(),
-        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        **machine(),
         "scales": {},
         "short": {},
     }

@@ -23,21 +23,15 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import logging
 import os
-import platform
 import shutil
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-import psutil
-
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "bench"))
-from scale import Sampler, base_corpus, quickstart_pipeline, scaled, write_corpus  # noqa: E402 - bench scripts
+from scale import base_corpus, machine, quickstart_pipeline, scaled, start, write_corpus  # noqa: E402 - bench scripts
 
 SHARD_ROWS = 5000
 
@@ -97,30 +91,12 @@ def main() -> None:
     import ray
 
     from dataprep.api import run
-    from dataprep.engine.executor import WORKER_ENV
 
-    os.environ.setdefault("RAY_AUTH_MODE", "disabled")
-    work = Path(tempfile.mkdtemp(prefix="dp-storage-"))
-    ray.init(
-        num_cpus=args.num_cpus,
-        include_dashboard=False,
-        log_to_driver=False,
-        logging_level=logging.ERROR,
-        _temp_dir=str(work / "ray"),
-        runtime_env={"env_vars": WORKER_ENV},
-    )
-    sampler = Sampler()
-    sampler.start()
+    work, sampler = start("dp-storage-", args.num_cpus)
     domains = scaled(base_corpus(), args.scale)
     size = write_corpus(domains, work / "corpus")
     report: dict = {
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores, "
-        f"{psutil.virtual_memory().total / 2**30:.0f} GiB, Python {platform.python_version()}",
-        "commit": subprocess.run(
-            ["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True, text=True
-        ).stdout.strip(),
-        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-        "load_average_start": os.getloadavg()[0],
+        **machine(),
         "documents": sum(map(len, domains.values())),
         "text_mb": round(size / 1e6, 1),
         "modes": {},
