@@ -304,6 +304,12 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--scales", type=int, nargs="*", default=[1, 4, 16])
     ap.add_argument("--short", type=int, nargs="*", default=[100_000], help="short-document run sizes")
+    ap.add_argument(
+        "--short-stages",
+        nargs="*",
+        default=["ingest", "dedup", "mix", "tokenize"],
+        help="stages of the short-document runs (a prefix, e.g. ingest dedup: mix tokenizes every document)",
+    )
     ap.add_argument("--num-cpus", type=int, default=2)
     ap.add_argument("--out", help="JSON results file")
     args = ap.parse_args()
@@ -328,7 +334,9 @@ def main() -> None:
         domains = short_corpus(base, n)
         size = write_corpus(domains, work / f"short-{n}")
         print(f"# short: {n} documents, {size / 1e6:.1f} MB", flush=True)
-        rows = run_stages(short_pipeline(work / f"short-{n}", n), work / f"run-short-{n}", sampler, size)
+        spec = short_pipeline(work / f"short-{n}", n)
+        spec["stages"] = [st for st in spec["stages"] if st["stage"] in args.short_stages]
+        rows = run_stages(spec, work / f"run-short-{n}", sampler, size)
         report["short"][n] = {"docs": n, "mb": round(size / 1e6, 2), "stages": rows}
     sampler.running = False
     ray.shutdown()
