@@ -32,6 +32,7 @@ import gzip
 import json
 import logging
 import math
+import multiprocessing
 import os
 import platform
 import random
@@ -93,6 +94,24 @@ def write_corpus(domains: dict[str, list[str]], folder: Path) -> int:
                 f.write(json.dumps({"text": t}) + "\n")
         size += sum(len(t.encode()) for t in texts)
     return size
+
+
+def in_child(fn, *args):  # noqa: ANN001, ANN201 - any picklable function of this module
+    """``fn(*args)`` in a spawned process: the corpus is built and written there, so the driver
+    whose memory is measured never holds it (10M short documents are ~1.5 GB of Python strings)."""
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        return pool.apply(fn, args)
+
+
+def write_scaled(k: int, folder: Path) -> tuple[int, int]:
+    """Documents and text bytes of the k-x corpus, written to ``folder``."""
+    domains = scaled(base_corpus(), k)
+    return sum(map(len, domains.values())), write_corpus(domains, folder)
+
+
+def write_short(n: int, folder: Path) -> int:
+    """Text bytes of the ``n`` short documents, written to ``folder``."""
+    return write_corpus(short_corpus(base_corpus(), n), folder)
 
 
 def short_corpus(base: dict[str, list[str]], n: int) -> dict[str, list[str]]:
@@ -317,22 +336,18 @@ def main() -> None:
     import ray
 
     work, sampler = start("dp-scale-", args.num_cpus)
-    base = base_corpus()
     report: dict = {
         **machine(),
         "scales": {},
         "short": {},
     }
     for k in args.scales:
-        domains = scaled(base, k)
-        size = write_corpus(domains, work / f"corpus-{k}x")
-        docs = sum(map(len, domains.values()))
+        docs, size = in_child(write_scaled, k, work / f"corpus-{k}x")
         print(f"# scale {k}x: {docs} documents, {size / 1e6:.1f} MB", flush=True)
         rows = run_stages(quickstart_pipeline(work / f"corpus-{k}x", k), work / f"run-{k}x", sampler, size)
         report["scales"][k] = {"docs": docs, "mb": round(size / 1e6, 2), "stages": rows}
     for n in args.short:
-        domains = short_corpus(base, n)
-        size = write_corpus(domains, work / f"short-{n}")
+        size = in_child(write_short, n, work / f"short-{n}")
         print(f"# short: {n} documents, {size / 1e6:.1f} MB", flush=True)
         spec = short_pipeline(work / f"short-{n}", n)
         spec["stages"] = [st for st in spec["stages"] if st["stage"] in args.short_stages]
