@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import polars as pl
-import pyarrow.parquet as pq
+import pyarrow.ipc as ipc
 import pytest
 import xxhash
 from dedup_corpus import EMPTY, EXACT_COPY, new_pass
@@ -36,8 +36,8 @@ def test_each_shard_keeps_its_signatures_and_shuffles_every_partition(tmp_path, 
     for prefix, key in (("attrs", "node"), ("exact", "ekey"), ("bands", "key"), ("sigs", "node")):
         files = run.work.list(f"{prefix}/")
         assert len(files) == len(run.shard_tasks)
-        assert all(pq.ParquetFile(tmp_path / "_work/pass" / f).num_row_groups == parts for f in files)
-        for p in range(parts):  # one file per shard; each partition's rows, and only those, in its row group
+        assert all(ipc.open_file(tmp_path / "_work/pass" / f).num_record_batches == parts for f in files)
+        for p in range(parts):  # one file per shard; each partition's rows, and only those, in its batch
             assert (read_part(run.work, prefix, p)[key] % parts == p).all()
 
     attrs = pl.concat([read_part(run.work, "attrs", p) for p in range(len(run.part_tasks))])

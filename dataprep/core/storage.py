@@ -24,6 +24,7 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.fs as pafs
+import pyarrow.ipc as ipc
 import pyarrow.parquet as pq
 
 from dataprep.core import delta
@@ -170,15 +171,10 @@ class Storage:
         self,
         rel: str,
         table: pa.Table,
-        row_groups: Sequence[int] | None = None,
         metadata: dict[bytes, bytes] | None = None,
     ) -> FileEntry:
         """Write ``table`` as one zstd Parquet file, atomically; return its manifest entry.
-
-        ``row_groups`` gives the rows of each row group in order (empty ones included), so a
-        reader of a partitioned file reads only its group (``read_parquet(row_group=...)``).
-        ``metadata`` goes to the footer (a delta shard's spec).
-        """
+        ``metadata`` goes to the footer (a delta shard's spec)."""
         # One chunk per column: the writer cuts pages at chunk boundaries, and bytes must not
         # depend on how a table was assembled (a full copy versus a materialized delta).
         table = normalize_table(table).combine_chunks()
@@ -186,27 +182,17 @@ class Storage:
             table = table.replace_schema_metadata(metadata)
         buf = io.BytesIO()
         dictionary = [f.name for f in table.schema if pa.types.is_string(f.type) and f.name not in NO_DICTIONARY]
-        if row_groups is None:
-            pq.write_table(table, buf, use_dictionary=dictionary, **PARQUET_OPTIONS)
-        else:
-            options = {k: v for k, v in PARQUET_OPTIONS.items() if k != "row_group_size"}
-            with pq.ParquetWriter(buf, table.schema, use_dictionary=dictionary, **options) as writer:
-                start = 0
-                for rows in row_groups:
-                    writer.write_table(table.slice(start, rows), row_group_size=max(1, rows))
-                    start += rows
+        pq.write_table(table, buf, use_dictionary=dictionary, **PARQUET_OPTIONS)
         data = buf.getvalue()
         self.write_bytes(rel, data)
         return FileEntry(rel, hashlib.sha256(data).hexdigest(), table.num_rows, len(data))
 
-    def read_parquet(self, rel: str, columns: Sequence[str] | None = None, row_group: int | None = None) -> pa.Table:
+    def read_parquet(self, rel: str, columns: Sequence[str] | None = None) -> pa.Table:
         """The table a Parquet file stands for: a delta shard is materialized along its chain of
         bases (``core/delta.py``), reading from each file only the columns asked for."""
-        return self._read_parquet(rel, list(columns) if columns is not None else None, row_group)
+        return self._read_parquet(rel, list(columns) if columns is not None else None)
 
-    def _read_parquet(
-        self, rel: str, cols: list[str] | None, row_group: int | None = None, of: tuple[str, int] | None = None
-    ) -> pa.Table:
+    def _read_parquet(self, rel: str, cols: list[str] | None, of: tuple[str, int] | None = None) -> pa.Table:
         """``of``: the delta reading ``rel`` as its base, and the size ``rel`` had when it was written."""
         with self.fs.open_input_file(self.full(rel)) as f:
             if of is not None and f.size() != of[1]:
@@ -219,8 +205,6 @@ class Storage:
             names = spec.schema.names if spec is not None else pf.schema_arrow.names
             if missing := [c for c in cols or () if c not in names]:  # ParquetFile.read would skip it silently
                 raise ValueError(f"{rel}: no column {missing[0]!r} (it has {', '.join(names)})")
-            if row_group is not None:
-                return pf.read_row_group(row_group, columns=cols)
             if spec is None:  # not pq.read_table: it imports pyarrow.dataset (and pandas), ~0.5 CPU s a worker
                 return pf.read(columns=cols)
             want = cols if cols is not None else names
@@ -255,6 +239,34 @@ class Storage:
         with self.fs.open_input_file(self.full(rel)) as f:
             return pq.ParquetFile(f).metadata.num_rows
 
+    def write_partitioned(self, rel: str, table: pa.Table, sizes: Sequence[int]) -> None:
+        """Shuffle scratch: ``table``'s rows cut into consecutive partitions of ``sizes`` rows
+        (empty ones included), as an Arrow IPC file with one record batch per partition, atomically.
+
+        Not Parquet: a shuffle phase of S writers and P readers opens S x P (file, partition)
+        pairs, and a Parquet reader parses the whole footer, whose size grows with P, at every
+        open: 3.1 ms per read at P = 200 against 0.7 ms at P = 20, so the phase cost grew as
+        S x P x P (122 CPU s per phase at 200 x 200). An IPC footer is a flatbuffer read in
+        place: 0.13-0.17 ms per read from P = 20 to 200 (measured with ``pyarrow.ipc``, 250 rows
+        of five columns a partition). Buffers are lz4-compressed: cheap on the hash columns that
+        do not compress, and it packs the small-integer ones.
+        """
+        whole = table.combine_chunks()  # one chunk per column: one batch to slice
+        batch = whole.to_batches()[0] if whole.num_rows else pa.RecordBatch.from_pylist([], schema=whole.schema)
+        options = ipc.IpcWriteOptions(compression="lz4")
+        with self.open_atomic(rel) as f, ipc.new_file(f, whole.schema, options=options) as writer:
+            start = 0
+            for rows in sizes:
+                writer.write_batch(batch.slice(start, rows))
+                start += rows
+
+    def read_partition(self, rel: str, part: int, columns: Sequence[str] | None = None) -> pa.Table:
+        """Partition ``part`` of a file written by ``write_partitioned`` (all columns or ``columns``)."""
+        with self.fs.open_input_file(self.full(rel)) as f:
+            batch = ipc.open_file(f).get_batch(part)
+        table = pa.Table.from_batches([batch])
+        return table.select(list(columns)) if columns is not None else table
+
 
 @dataclass(frozen=True)
 class Shard:
@@ -283,11 +295,17 @@ class StageWorkDir:
         """The run-relative path of ``name``: how a delta shard refers to an attribute file here."""
         return self._p(name)
 
-    def write_table(self, name: str, table: pa.Table, row_groups: Sequence[int] | None = None) -> None:
-        self.storage.write_parquet(self._p(name), table, row_groups)
+    def write_table(self, name: str, table: pa.Table) -> None:
+        self.storage.write_parquet(self._p(name), table)
 
-    def read_table(self, name: str, columns: Sequence[str] | None = None, row_group: int | None = None) -> pa.Table:
-        return self.storage.read_parquet(self._p(name), columns, row_group)
+    def read_table(self, name: str, columns: Sequence[str] | None = None) -> pa.Table:
+        return self.storage.read_parquet(self._p(name), columns)
+
+    def write_partitioned(self, name: str, table: pa.Table, sizes: Sequence[int]) -> None:
+        self.storage.write_partitioned(self._p(name), table, sizes)
+
+    def read_partition(self, name: str, part: int, columns: Sequence[str] | None = None) -> pa.Table:
+        return self.storage.read_partition(self._p(name), part, columns)
 
     def write_json(self, name: str, obj: Any) -> None:
         self.storage.write_json(self._p(name), obj)

@@ -4,7 +4,7 @@ Each ``prepare`` pass works in its own sub-folder of the stage's WorkDir, named 
 of the config and the inputs, so a rerun with other settings never reads stale files;
 ``current.json`` names the latest completed pass (read by ``process``, ``finalize`` and
 ``dataprep dedup-sweep``). Between phases, rows travel as partitioned files
-``<prefix>/<source>`` (a row group per partition): no task ever holds the whole corpus's rows.
+``<prefix>/<source>`` (a record batch per partition): no task ever holds the whole corpus's rows.
 Each phase's files are deleted as soon as the next phase has read them (``drop``).
 """
 
@@ -60,10 +60,10 @@ def drop(work: WorkDir, *prefixes: str) -> None:
 def write_parts(work: WorkDir, prefix: str, source: int, df: pl.DataFrame | pa.Table, key: str, parts: int) -> None:
     """Shuffle write: ``df``'s rows as one file ``<prefix>/<source>``, ordered by the partition of
     ``key`` (an integer hash column: node ids and keys are uniform hashes already; ``value % parts``),
-    rows of one partition in their order, with one row group per partition (empty ones included).
+    rows of one partition in their order, one record batch per partition (empty ones included).
 
     One file per writing task, not one per (task, partition): a phase writes as many files as
-    it has tasks, and a reader reads only its own row group of each. Routed in Arrow with one
+    it has tasks, and a reader reads only its own batch of each. Routed in Arrow with one
     stable argsort: no copy at all for one partition, one ``take`` otherwise (a polars sort of a
     table with 1 KB signature blobs cost 3x more).
     """
@@ -72,11 +72,11 @@ def write_parts(work: WorkDir, prefix: str, source: int, df: pl.DataFrame | pa.T
     if parts > 1:
         table = table.take(np.argsort(part, kind="stable"))
     sizes = np.bincount(part, minlength=parts)
-    work.write_table(f"{prefix}/{source:05d}", table, row_groups=sizes.tolist())
+    work.write_partitioned(f"{prefix}/{source:05d}", table, sizes.tolist())
 
 
 def read_part(work: WorkDir, prefix: str, part: int, columns: Sequence[str] | None = None) -> pl.DataFrame:
     """Shuffle read: every source's rows for ``part`` (all columns or ``columns``), in source order."""
     names = sorted(work.list(f"{prefix}/"))
-    frames = [pl.from_arrow(work.read_table(n, columns, row_group=part)) for n in names]
+    frames = [pl.from_arrow(work.read_partition(n, part, columns)) for n in names]
     return pl.concat(frames, how="vertical_relaxed") if frames else pl.DataFrame()
