@@ -80,7 +80,7 @@ def test_dedup_removes_planted_copies_identically_for_any_worker_count_and_input
 
 
 @pytest.mark.slow
-def test_keep_rule_exact_jaccard_and_sweep_from_stored_signatures(inputs, tmp_path, capsys):
+def test_keep_rule_exact_jaccard_and_sweep(inputs, tmp_path, capsys):
     stage = run(
         pipeline([inputs["a"], inputs["b"]], keep=["-length"], verify="jaccard"),
         output=str(tmp_path / "r"),

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import random
+import shutil
 from pathlib import Path
 
 import pytest
@@ -36,7 +38,8 @@ def _pipeline(folder: Path, shared_data: Path, **dedup) -> dict:
 
 @pytest.mark.slow
 def test_sweep_over_many_partitions_equals_one_and_the_stage(shared_data, tmp_path):
-    stage = run(_pipeline(tmp_path, shared_data, partitions=1), output=str(tmp_path / "r"), executor="local").stages[1]
+    cfg = _pipeline(tmp_path, shared_data, partitions=1, keep_signatures=True)
+    stage = run(cfg, output=str(tmp_path / "r"), executor="local").stages[1]
     stored = open_stage(stage.dir)
     settings = [Setting(Banding(18, 7), 0.8), Setting(Banding(9, 13), 0.8), Setting(Banding(20, 5), 0.5)]
     one = sweep(stored, settings, LocalExecutor())
@@ -44,27 +47,38 @@ def test_sweep_over_many_partitions_equals_one_and_the_stage(shared_data, tmp_pa
     assert stored.config.partition_count(stored.documents) == 1
     assert stored.config.model_copy(update={"partitions": None, "memory_per_task": 20_000}).partition_count(27) >= 8
     assert many == one
+    sketched = dataclasses.replace(stored, work=None, parts=0)  # as if not kept: sketched again from the inputs
+    assert sweep(sketched, settings, LocalExecutor(), memory_per_task=20_000) == one
     assert one[0]["removed"] == stage.manifest["counts"]["rejected"] == 2
     assert one[0]["candidate_pairs"] == stage.manifest["stats"]["candidate_pairs"]
     assert not (Path(stage.dir) / "_work" / "sweep").exists()  # its scratch is gone
 
 
 @pytest.mark.slow
-def test_a_pass_leaves_only_signatures_and_stats_and_none_if_not_kept(shared_data, tmp_path, capsys):
-    kept = run(_pipeline(tmp_path, shared_data, partitions=3), output=str(tmp_path / "k"), executor="local")
-    left = {p.relative_to(Path(kept.stages[1].dir) / "_work").parts[1:2] for p in _files(kept.stages[1].dir)}
-    assert left == {("sigs",), ("stats.json",), ()}  # and current.json, the stage's _prepared.json
-    dropped = run(
-        _pipeline(tmp_path, shared_data, partitions=3, keep_signatures=False),
-        output=str(tmp_path / "d"),
+def test_a_pass_leaves_only_stats_and_signatures_if_kept(shared_data, tmp_path, capsys):
+    """By default nothing of a pass's scratch stays but its stats; dedup-sweep then sketches the
+    inputs again and reports what it reports from kept signatures."""
+    kept = run(
+        _pipeline(tmp_path, shared_data, partitions=3, keep_signatures=True),
+        output=str(tmp_path / "k"),
         executor="local",
     ).stages[1]
-    assert dropped.manifest["counts"] == kept.stages[1].manifest["counts"]
+    left = {p.relative_to(Path(kept.dir) / "_work").parts[1:2] for p in _files(kept.dir)}
+    assert left == {("sigs",), ("stats.json",), ()}  # and current.json, the stage's _prepared.json
+    dropped = run(_pipeline(tmp_path, shared_data, partitions=3), output=str(tmp_path / "d"), executor="local")
+    dropped = dropped.stages[1]
+    assert dropped.manifest["counts"] == kept.manifest["counts"]
     assert {p.name for p in _files(dropped.dir)} == {"stats.json", "current.json", "_prepared.json"}
     capsys.readouterr()
+    assert main(["dedup-sweep", kept.dir, "--threshold", "0.6", "0.8"]) == 0
+    from_kept = capsys.readouterr().out
+    assert main(["dedup-sweep", dropped.dir, "--threshold", "0.6", "0.8"]) == 0
+    assert capsys.readouterr().out == from_kept.replace(kept.dir, dropped.dir)
+    shutil.rmtree(Path(dropped.dir).parent / "00-ingest")
     assert main(["dedup-sweep", dropped.dir]) != 0
     err = capsys.readouterr().err.strip()
-    assert "keep_signatures: true" in err and len(err.splitlines()) == 1
+    assert "00-ingest/part-00000.parquet is gone" in err and "keep_signatures: true" in err
+    assert len(err.splitlines()) == 1
 
 
 def _files(stage_dir: str) -> list[Path]:

@@ -1,4 +1,4 @@
-"""``dataprep dedup-sweep STAGE_DIR``: removal at other thresholds or (b, r), from stored signatures."""
+"""``dataprep dedup-sweep STAGE_DIR``: removal at other thresholds or (b, r), without running the stage again."""
 
 from __future__ import annotations
 
@@ -7,9 +7,7 @@ import json
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "dedup-sweep", help="re-threshold a dedup stage from its stored signatures", description=__doc__
-    )
+    p = sub.add_parser("dedup-sweep", help="re-threshold a dedup stage without running it again", description=__doc__)
     p.add_argument("stage_dir", help="a finished dedup stage directory, e.g. runs/x/02-dedup")
     p.add_argument(
         "--threshold",

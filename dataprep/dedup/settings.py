@@ -51,10 +51,13 @@ class DedupConfig(StageConfig):
         None, ge=1, le=4096, description="shuffle partitions; from memory_per_task if not set"
     )
     memory_per_task: int = Field(1 << 30, ge=16 << 20, description="bytes of data one partition task may hold")
-    # Signatures (num_perm * 8 bytes a document, 1 KB at the default) stay in the stage's _work so
-    # ``dataprep dedup-sweep`` re-thresholds without recomputing them; on short documents they are
-    # most of the scratch (~25x the input's Parquet bytes at 100 bytes a document).
-    keep_signatures: bool = Field(True, description="keep signatures for dataprep dedup-sweep (1 KB a document)")
+    # Signatures are num_perm * 8 bytes a document (1 KB at the default): ~25x the input's Parquet
+    # bytes at 100 bytes a document, ~1 TB at 10^9 documents. Not kept by default: ``dataprep
+    # dedup-sweep`` sketches the stage's inputs again (one pass, a third of the stage's cost); keep
+    # them when sweeping the same stage many times.
+    keep_signatures: bool = Field(
+        False, description="keep signatures in _work for dataprep dedup-sweep (1 KB a document)"
+    )
 
     @model_validator(mode="after")
     def _banding_fits(self) -> DedupConfig:

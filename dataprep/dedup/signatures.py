@@ -16,7 +16,7 @@ import polars as pl
 import pyarrow as pa
 import xxhash
 
-from dataprep.core.contract import WorkDir
+from dataprep.core.contract import ShardRef, WorkDir
 from dataprep.dedup.containment import write_containment_sketch
 from dataprep.dedup.lsh import band_keys, has_shingles
 from dataprep.dedup.minhash import exact_digests, exact_keys, pack
@@ -79,6 +79,17 @@ class Sketch:
     per_doc: np.ndarray | None = None
 
 
+def sketch_shard(shard: ShardRef, cfg: DedupConfig) -> pl.DataFrame:
+    """``node, exact, signature`` of every document of a shard (``dataprep dedup-sweep`` of a
+    stage that kept no signatures sketches its inputs again with this)."""
+    table = pl.from_arrow(shard.read(["id", "text"]))
+    sketched = sketch(table["text"], cfg)
+    nodes = pl.Series("node", node_ids(table["id"]), dtype=NODE)
+    return pl.DataFrame([nodes, pl.Series("exact", sketched.digests, dtype=pl.Binary)]).with_columns(
+        pl.from_arrow(pack(sketched.signatures)).alias("signature")
+    )
+
+
 def signature_task(task: Task) -> None:
     """Phase 1 (per input shard): sketch every document and shuffle what later phases need."""
     cfg, work, parts, shard = task.config, task.work, task.parts, task.shard
@@ -98,8 +109,9 @@ def signature_task(task: Task) -> None:
             LENGTH: table["text"].str.len_chars().cast(pl.Int64),
         }
     )
-    signed = base.select("node", "id", "exact").to_arrow().append_column("signature", pack(sigs))
-    write_parts(work, "sigs", task.index, signed, "node", parts)
+    if cfg.keep_signatures or cfg.verify in ("signature", "hybrid"):  # else nothing reads them
+        signed = base.select("node", "id", "exact").to_arrow().append_column("signature", pack(sigs))
+        write_parts(work, "sigs", task.index, signed, "node", parts)
     attrs = base.with_columns(
         *(table[c] for c in ranks),
         shard=pl.lit(task.index, pl.Int64),

@@ -1,4 +1,4 @@
-"""Re-threshold a finished dedup stage from its stored signatures, without recomputing them.
+"""Re-threshold a finished dedup stage without running it again.
 
 For researchers choosing a threshold or (b, r): for each setting, how many documents
 would go and how many clusters form. It runs the stage's own partitioned phases on the given
@@ -6,8 +6,11 @@ executor (band keys, ``candidates``, signature verification, ``components``), so
 more than one partition (``memory_per_task``, as in the stage) and a setting equal to the stage's
 own reproduces the stage's removal count. The exact checks of ``verify: jaccard`` and ``hybrid``
 are estimated from the signatures here (no text is read), so there it may differ by the pairs
-whose estimate falls on the other side of the threshold. Scratch lives in the stage's
-``_work/sweep`` (deleted before and after), so Ray workers on other nodes see it too.
+whose estimate falls on the other side of the threshold. Signatures come from the stage's
+pass if it kept them (``keep_signatures: true``), otherwise they are sketched again from the
+stage's input shards, which stay in the run directory (one parallel pass, the stage's phase 1
+without its band rows). Scratch lives in the stage's ``_work/sweep`` (deleted before and
+after), so Ray workers on other nodes see it too.
 """
 
 from __future__ import annotations
@@ -17,14 +20,14 @@ from dataclasses import dataclass
 import polars as pl
 
 from dataprep.core.contract import Executor, WorkDir
-from dataprep.core.storage import StageWorkDir, Storage
+from dataprep.core.storage import Shard, StageWorkDir, Storage
 from dataprep.dedup.candidates import candidates_task
 from dataprep.dedup.components import connected_components, read_labels
 from dataprep.dedup.lsh import Banding
 from dataprep.dedup.minhash import exact_keys, unpack
 from dataprep.dedup.scratch import CURRENT, NODE, Task, drop, read_part, write_parts
 from dataprep.dedup.settings import DedupConfig
-from dataprep.dedup.signatures import write_bands
+from dataprep.dedup.signatures import sketch_shard, write_bands
 from dataprep.dedup.verification import accept_task, signature_first_task, signature_second_task
 
 SCRATCH = "_work/sweep"
@@ -38,18 +41,20 @@ class Setting:
 
 @dataclass(frozen=True)
 class Stored:
-    """A finished dedup stage's signatures: the pass folder holding ``sigs``, its config, the node
-    partitions they are stored in (row groups per file) and the documents they cover."""
+    """A finished dedup stage: its config, the documents it read, and where their signatures
+    come from: the pass folder holding ``sigs`` and its node partitions, or (``work`` None, the
+    stage kept none) the input shards to sketch again."""
 
     stage_dir: str
     config: DedupConfig
-    work: WorkDir
+    work: WorkDir | None
     parts: int
     documents: int
+    inputs: tuple[Shard, ...]
 
 
 def open_stage(stage_dir: str) -> Stored:
-    """Where a finished dedup stage keeps its signatures (errors say what is missing and why)."""
+    """A finished dedup stage and its signatures (errors say what is missing and why)."""
     storage = Storage(stage_dir)
     if not storage.exists("manifest.json"):
         raise FileNotFoundError(f"{stage_dir} has no manifest.json: not a finished stage directory")
@@ -57,30 +62,42 @@ def open_stage(stage_dir: str) -> Stored:
     if manifest["stage"]["name"] != "dedup":
         raise ValueError(f"{stage_dir} is a {manifest['stage']['name']!r} stage, not dedup")
     config = DedupConfig(**manifest["config"])
+    run = storage.parent()
+    inputs = tuple(Shard(run, i["path"], i["rows"], i["sha256"]) for i in manifest["inputs"])
+    documents = manifest["counts"]["in"]
     if not config.keep_signatures:
-        raise ValueError(
-            f"{stage_dir} did not keep its signatures (keep_signatures: false): rerun dedup with keep_signatures: true"
-        )
+        if missing := [s.path for s in inputs if not run.exists(s.path)]:
+            raise FileNotFoundError(
+                f"{stage_dir} kept no signatures and its input {missing[0]} is gone: rerun dedup with "
+                "keep_signatures: true, or keep the run directory whole"
+            )
+        return Stored(stage_dir, config, None, 0, documents, inputs)
     scope = storage.read_json(f"_work/{CURRENT}")["scope"] if storage.exists(f"_work/{CURRENT}") else ""
     work = StageWorkDir(storage, f"_work/{scope}")
     if not work.list("sigs/"):
         raise FileNotFoundError(f"{stage_dir}/_work/{scope}/sigs holds no signatures (was _work deleted?)")
-    return Stored(stage_dir, config, work, work.read_json("stats.json")["partitions"], manifest["counts"]["in"])
+    return Stored(stage_dir, config, work, work.read_json("stats.json")["partitions"], documents, inputs)
 
 
 @dataclass(frozen=True)
 class _Load:
-    """One stored node partition, re-shuffled into the sweep's partitions (picklable for Ray)."""
+    """One stored node partition, or one input shard to sketch again, re-shuffled into the
+    sweep's partitions (picklable for Ray)."""
 
-    stored: WorkDir
-    part: int
+    stored: WorkDir | None
+    part: int  # the stored partition, or the input shard's index
     task: Task
+    shard: Shard | None = None
 
 
 def _load_task(load: _Load) -> None:
     """Signatures by node partition (for verification), exact keys by key (for exact groups)."""
     task = load.task
-    sigs = read_part(load.stored, "sigs", load.part, ["node", "exact", "signature"])
+    if load.stored is not None:
+        sigs = read_part(load.stored, "sigs", load.part, ["node", "exact", "signature"])
+    else:
+        assert load.shard is not None
+        sigs = sketch_shard(load.shard, task.config)
     sigs = sigs.with_columns(ekey=pl.Series(exact_keys(sigs["exact"].to_list()), dtype=NODE))
     write_parts(task.work, "sigs", load.part, sigs, "node", task.parts)
     keyed = sigs.select("node", "exact", "ekey")
@@ -112,7 +129,11 @@ def sweep(
     work.delete("")
     try:
         base = Task(config, work, parts, parts, 0)
-        executor.map(_load_task, [_Load(stored.work, g, base) for g in range(stored.parts)])
+        if stored.work is not None:
+            loads = [_Load(stored.work, g, base) for g in range(stored.parts)]
+        else:
+            loads = [_Load(None, i, base, shard) for i, shard in enumerate(stored.inputs)]
+        executor.map(_load_task, loads)
         return [_evaluate(config, work, parts, s, executor, stored.documents) for s in settings]
     finally:
         work.delete("")
