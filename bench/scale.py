@@ -28,6 +28,7 @@ log(scale).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gzip
 import json
 import logging
@@ -144,9 +145,10 @@ class Sampler(threading.Thread):
         self.me = psutil.Process()
         self.cpu: dict[int, float] = {}
         self.role: dict[int, str] = {}
-        self.peak = {"driver": 0, "worker": 0}
+        self.peak = {"driver": 0, "worker": 0, "scratch": 0}
         self.lock = threading.Lock()
         self.running = True
+        self.work: Path | None = None  # the running stage's _work, whose size is sampled too
 
     def sample(self) -> None:
         for proc in [self.me, *self.me.children(recursive=True)]:
@@ -174,6 +176,10 @@ class Sampler(threading.Thread):
     def run(self) -> None:
         while self.running:
             self.sample()
+            if self.work is not None:
+                size = folder_bytes(self.work)
+                with self.lock:
+                    self.peak["scratch"] = max(self.peak["scratch"], size)
             time.sleep(0.2)
 
     def window(self) -> tuple[float, dict[str, int]]:
@@ -182,8 +188,18 @@ class Sampler(threading.Thread):
         with self.lock:
             total = sum(self.cpu.values())
             peak = dict(self.peak)
-            self.peak = {"driver": 0, "worker": 0}
+            self.peak = {"driver": 0, "worker": 0, "scratch": 0}
         return total, peak
+
+
+def folder_bytes(folder: Path) -> int:
+    """Bytes of the files under ``folder`` now (files may vanish while it is walked)."""
+    total = 0
+    for root, _, names in os.walk(folder):
+        for name in names:
+            with contextlib.suppress(OSError):
+                total += os.stat(os.path.join(root, name)).st_size
+    return total
 
 
 def scratch(stage_dir: Path) -> tuple[int, int, int]:
@@ -211,9 +227,11 @@ def run_stages(pipeline: dict, out: Path, sampler: Sampler, text_bytes: int) -> 
     cpu0, _ = sampler.window()
     for i in range(len(pipeline["stages"])):
         prefix = {**pipeline, "stages": pipeline["stages"][: i + 1]}
+        sampler.work = out / f"{i:02d}-{pipeline['stages'][i]['stage']}" / "_work"
         t0 = time.monotonic()
         res = run(prefix, output=str(out), resume=i > 0, verbose=False, report=False, base_dir=str(REPO / "pipelines"))
         wall = time.monotonic() - t0
+        sampler.work = None
         cpu1, peak = sampler.window()
         outcome = res.stages[-1]
         counts = outcome.manifest["counts"]
@@ -236,6 +254,8 @@ def run_stages(pipeline: dict, out: Path, sampler: Sampler, text_bytes: int) -> 
                 "scratch_files_per_folder_max": sfolder,
                 "input_parquet_mb": round(ibytes / 1e6, 2),
                 "scratch_per_input_parquet": round(sbytes / ibytes, 2) if ibytes else None,
+                "scratch_peak_mb": round(peak["scratch"] / 1e6, 2),
+                "scratch_peak_per_input_parquet": round(peak["scratch"] / ibytes, 2) if ibytes else None,
                 "stage_files": sum(1 for p in Path(outcome.dir).rglob("*") if p.is_file()),
             }
         )
@@ -256,7 +276,7 @@ def quickstart_pipeline(folder: Path, k: int) -> dict:
     return spec
 
 
-def short_pipeline(folder: Path, n: int) -> dict:
+def short_pipeline(folder: Path, n: int, shard_rows: int = 50_000) -> dict:
     return {
         "name": "short-docs",
         "seed": 1,
@@ -264,7 +284,7 @@ def short_pipeline(folder: Path, n: int) -> dict:
         "stages": [
             {
                 "stage": "ingest",
-                "shard_rows": 50_000,
+                "shard_rows": shard_rows,
                 "inputs": [{"path": str(folder / f"{d}.jsonl"), "domain": d, "source": d} for d in ("a", "b")],
             },
             {"stage": "dedup", "threshold": 0.8},
@@ -329,6 +349,7 @@ def main() -> None:
         default=["ingest", "dedup", "mix", "tokenize"],
         help="stages of the short-document runs (a prefix, e.g. ingest dedup: mix tokenizes every document)",
     )
+    ap.add_argument("--shard-rows", type=int, default=50_000, help="ingest shard rows of the short-document runs")
     ap.add_argument("--num-cpus", type=int, default=2)
     ap.add_argument("--out", help="JSON results file")
     args = ap.parse_args()
@@ -349,7 +370,7 @@ def main() -> None:
     for n in args.short:
         size = in_child(write_short, n, work / f"short-{n}")
         print(f"# short: {n} documents, {size / 1e6:.1f} MB", flush=True)
-        spec = short_pipeline(work / f"short-{n}", n)
+        spec = short_pipeline(work / f"short-{n}", n, args.shard_rows)
         spec["stages"] = [st for st in spec["stages"] if st["stage"] in args.short_stages]
         rows = run_stages(spec, work / f"run-short-{n}", sampler, size)
         report["short"][n] = {"docs": n, "mb": round(size / 1e6, 2), "stages": rows}
