@@ -120,11 +120,17 @@ class MinHasher:
         return self.of_shingles(*self.shingles(normalized, single_spaced))
 
     def of_shingles(self, shingles: np.ndarray, per_doc: np.ndarray) -> np.ndarray:
-        """Signatures of documents given as their shingle hashes back to back (see ``shingles``)."""
-        out = np.full((self.num_perm, len(per_doc)), EMPTY, dtype=np.uint64)
-        has = np.flatnonzero(per_doc > 0)
-        out[:, has] = self._minima(shingles, per_doc[has])
-        return np.ascontiguousarray(out.T)
+        """Signatures of documents given as their shingle hashes back to back (see ``shingles``).
+
+        One transposed copy of the minima, and only documents without shingles filled in by row:
+        a pre-filled matrix assigned column by column took 1.4x as long as the minima themselves."""
+        has = per_doc > 0
+        minima = self._minima(shingles, per_doc[has])
+        if has.all():
+            return np.ascontiguousarray(minima.T)
+        out = np.full((len(per_doc), self.num_perm), EMPTY, dtype=np.uint64)
+        out[has] = minima.T
+        return out
 
     def shingles(self, normalized: pl.Series, single_spaced: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """The shingle hashes of all texts back to back, and how many each text has."""
