@@ -1,14 +1,19 @@
-"""Shared fixtures: one local Ray per test session, paths to the shared real data, the planted dedup corpus,
-the quickstart run once on Ray and once in process (for the tests that only read a run of it)."""
+"""Shared fixtures: one local Ray per test session, one local S3 server (each module its own bucket), paths
+to the shared real data, the planted dedup corpus, the quickstart run once on Ray and once in process (for
+the tests that only read a run of it)."""
 
 from __future__ import annotations
 
 import logging
 import os
 import shutil
+import socket
 import tempfile
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
+import pyarrow.fs as pafs
 import pytest
 from dedup_corpus import planted
 
@@ -52,6 +57,51 @@ def ray_session():
     yield ray
     ray.shutdown()
     shutil.rmtree(tmp, ignore_errors=True)
+
+
+@dataclass(frozen=True)
+class S3Bucket:
+    """A bucket on the session's S3 server; the key and secret ride in its URIs' user info, the form
+    pyarrow's S3 takes them in (moto accepts any)."""
+
+    name: str
+    fs: pafs.FileSystem  # pyarrow's view of the server, to put inputs in and read a run's objects back
+    credentials: str  # KEY:SECRET
+    options: str  # endpoint, scheme and region query options
+
+    def uri(self, path: str) -> str:
+        """``s3://KEY:SECRET@bucket/path?options``, as a user would pass it to dataprep."""
+        return f"s3://{self.credentials}@{self.name}/{path}?{self.options}"
+
+
+class S3Server:
+    """A local S3 server (moto on loopback) shared by every module of the session."""
+
+    def __init__(self, port: int) -> None:
+        self.options = f"endpoint_override=127.0.0.1:{port}&scheme=http&region=us-east-1"
+
+    def bucket(self, name: str, key: str = "key", secret: str = "secret", inputs: Iterable[Path] = ()) -> S3Bucket:
+        """A new bucket ``name`` holding copies of ``inputs`` under ``in/``; a module makes its own, so
+        modules never see each other's objects."""
+        fs, _ = pafs.FileSystem.from_uri(f"s3://{key}:{secret}@{name}/?{self.options}&allow_bucket_creation=true")
+        fs.create_dir(name)
+        for path in inputs:
+            pafs.copy_files(str(path), f"{name}/in/{path.name}", destination_filesystem=fs)
+        return S3Bucket(name, fs, f"{key}:{secret}", self.options)
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[S3Server]:
+    """One S3 server for the session (starting moto costs more than a bucket): modules call ``bucket``."""
+    from moto.server import ThreadedMotoServer
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    yield S3Server(port)
+    server.stop()
 
 
 @pytest.fixture(scope="session")

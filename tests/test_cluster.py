@@ -19,7 +19,6 @@ import time
 import uuid
 from pathlib import Path
 
-import pyarrow.fs as pafs
 import pytest
 from conftest import QUICKSTART
 
@@ -104,22 +103,9 @@ class Cluster:
 
 
 @pytest.fixture(scope="module")
-def s3():
-    """A bucket on a local S3 server (moto); yields a function making URIs with credentials."""
-    from moto.server import ThreadedMotoServer
-
-    port = _free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    opts = f"?endpoint_override=127.0.0.1:{port}&scheme=http&region=us-east-1"
-
-    def uri(path: str) -> str:
-        return f"s3://key:secret@cluster-test/{path}{opts}"
-
-    fs, _ = pafs.FileSystem.from_uri(uri("") + "&allow_bucket_creation=true")
-    fs.create_dir("cluster-test")
-    yield uri
-    server.stop()
+def s3(s3_server):
+    """A bucket of this module on the session's S3 server: a function making its URIs."""
+    return s3_server.bucket("cluster-test").uri
 
 
 def _cli(output: str, address: str) -> list[str]:

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import socket
-
-import pyarrow.fs as pafs
 import pytest
 from conftest import REPO
 
@@ -15,26 +12,9 @@ DATA = REPO / "pipelines/data/quickstart"
 
 
 @pytest.fixture(scope="module")
-def s3_uri():
-    """A bucket on a local S3 server; yields a function making URIs with its options."""
-    from moto.server import ThreadedMotoServer
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    opts = f"?endpoint_override=127.0.0.1:{port}&scheme=http&region=us-east-1"
-
-    def uri(path: str) -> str:
-        return f"s3://key:secret@dataprep-test/{path}{opts}"
-
-    fs, _ = pafs.FileSystem.from_uri(uri("") + "&allow_bucket_creation=true")
-    fs.create_dir("dataprep-test")
-    for name in ("web.jsonl.gz", "science.jsonl.gz"):
-        pafs.copy_files(str(DATA / name), f"dataprep-test/in/{name}", destination_filesystem=fs)
-    yield uri
-    server.stop()
+def s3_uri(s3_server):
+    """A bucket of this module holding two quickstart files under ``in/``: a function making its URIs."""
+    return s3_server.bucket("dataprep-test", inputs=[DATA / "web.jsonl.gz", DATA / "science.jsonl.gz"]).uri
 
 
 def _pipeline(path: str) -> dict:

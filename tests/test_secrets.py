@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 
@@ -24,22 +23,9 @@ SECRET = "dpSecretWq7Zx93Lm0Tk"  # moto takes any credentials; these are unique 
 
 
 @pytest.fixture(scope="module")
-def s3():
-    """A bucket on a local S3 server holding two quickstart files; yields the server's options."""
-    from moto.server import ThreadedMotoServer
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    opts = f"endpoint_override=127.0.0.1:{port}&scheme=http&region=us-east-1"
-    fs, _ = pafs.FileSystem.from_uri(f"s3://{KEY}:{SECRET}@secrets-test/?{opts}&allow_bucket_creation=true")
-    fs.create_dir("secrets-test")
-    for name in ("web.jsonl.gz", "science.jsonl.gz"):
-        pafs.copy_files(str(DATA / name), f"secrets-test/in/{name}", destination_filesystem=fs)
-    yield fs, opts
-    server.stop()
+def s3(s3_server):
+    """A bucket of this module holding two quickstart files, reached with this test's key and secret."""
+    return s3_server.bucket("secrets-test", KEY, SECRET, inputs=[DATA / "web.jsonl.gz", DATA / "science.jsonl.gz"])
 
 
 def _run_files(fs: pafs.FileSystem, prefix: str) -> dict[str, bytes]:
@@ -54,9 +40,8 @@ def _run_files(fs: pafs.FileSystem, prefix: str) -> dict[str, bytes]:
 
 @pytest.mark.slow
 def test_no_credential_in_any_file_of_the_run_or_on_the_terminal(s3, tmp_path):
-    fs, opts = s3
-    data = f"s3://{KEY}:{SECRET}@secrets-test/in/*.jsonl.gz?{opts}"
-    output = f"s3://{KEY}:{SECRET}@secrets-test/runs/r1?{opts}"
+    data = s3.uri("in/*.jsonl.gz")
+    output = s3.uri("runs/r1")
     pipeline = tmp_path / "p.yaml"
     pipeline.write_text(
         json.dumps(
@@ -82,7 +67,7 @@ def test_no_credential_in_any_file_of_the_run_or_on_the_terminal(s3, tmp_path):
         assert res.returncode == 0, res.stderr[-3000:]
         printed += [res.stdout, res.stderr]
     assert "reused" in printed[2], "resume keeps every stage: the stored (redacted) inputs still match"
-    files = _run_files(fs, "secrets-test/runs/r1")
+    files = _run_files(s3.fs, "secrets-test/runs/r1")
     assert "secrets-test/runs/r1/00-ingest/manifest.json" in files
     assert any("/_work/" in path for path in files), "scratch records are searched too"
     leaks = [path for path, blob in files.items() for needle in (KEY, SECRET) if needle.encode() in blob] + [
