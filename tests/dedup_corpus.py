@@ -21,7 +21,7 @@ import pyarrow as pa
 
 from dataprep.core.storage import Shard, StageWorkDir, Storage
 from dataprep.dedup.normalize import Normalization, normalize
-from dataprep.dedup.scratch import Task
+from dataprep.dedup.scratch import Task, group_tasks
 from dataprep.dedup.settings import DedupConfig
 
 MARKED = ((2, 12), (4, 57), (3, 37))  # (page, every k-th word replaced) of the mid, high and low copies
@@ -65,6 +65,7 @@ class Pass:
 
     shard_tasks: list[Task]
     part_tasks: list[Task]
+    group_tasks: list[Task]
 
     @property
     def work(self) -> StageWorkDir:
@@ -85,4 +86,5 @@ def new_pass(
     return Pass(
         [Task(config, work, parts, len(shards), i, s) for i, s in enumerate(shards)],
         [Task(config, work, parts, len(shards), p) for p in range(parts)],
+        group_tasks(config, work, parts, shards),
     )

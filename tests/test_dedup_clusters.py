@@ -30,7 +30,7 @@ def clustered(tmp_path, texts: dict | list) -> tuple[int, pl.DataFrame]:
     for phase in (candidates_task, signature_first_task, signature_second_task, locate_first_task, locate_second_task):
         executor.map(phase, run.part_tasks)
     for phase in (jaccard_first_task, jaccard_second_task):
-        executor.map(phase, run.shard_tasks)
+        executor.map(phase, run.group_tasks)
     rounds = find_clusters(executor, run.part_tasks)
     return rounds, pl.concat([read_part(run.work, "members", p) for p in range(len(run.part_tasks))])
 

@@ -56,7 +56,7 @@ def test_partial_copies_are_found_by_containment_and_nothing_below_half(tmp_path
     for phase in (candidates_task, anchor_counts_task, containment_pairs_task, locate_first_task, locate_second_task):
         executor.map(phase, run.part_tasks)
     for phase in (jaccard_first_task, jaccard_second_task):
-        executor.map(phase, run.shard_tasks)
+        executor.map(phase, run.group_tasks)
     find_clusters(executor, run.part_tasks)
     executor.map(decide_task, run.part_tasks)
     decided = {}

@@ -29,7 +29,7 @@ def decided(tmp_path, texts, keep: list[str]) -> tuple[dict[str, tuple[str, str]
     for phase in (candidates_task, signature_first_task, signature_second_task, locate_first_task, locate_second_task):
         executor.map(phase, run.part_tasks)
     for phase in (jaccard_first_task, jaccard_second_task):
-        executor.map(phase, run.shard_tasks)
+        executor.map(phase, run.group_tasks)
     find_clusters(executor, run.part_tasks)
     sizes = [s for chunk in executor.map(decide_task, run.part_tasks) for s in chunk]
     out = {}

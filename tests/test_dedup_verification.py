@@ -36,8 +36,8 @@ def verified(tmp_path, texts, verify: str) -> tuple[set[tuple[str, str]], dict[s
     if verify in ("jaccard", "hybrid"):
         stats += executor.map(locate_first_task, run.part_tasks)
         executor.map(locate_second_task, run.part_tasks)
-        executor.map(jaccard_first_task, run.shard_tasks)
-        stats += executor.map(jaccard_second_task, run.shard_tasks)
+        executor.map(jaccard_first_task, run.group_tasks)
+        stats += executor.map(jaccard_second_task, run.group_tasks)
     attrs = pl.concat([read_part(run.work, "attrs", p) for p in range(len(run.part_tasks))])
     ids = dict(zip(attrs["node"].to_list(), attrs["id"].to_list()))
     edges = pl.concat([read_part(run.work, "edges", p) for p in range(len(run.part_tasks))])

@@ -38,23 +38,24 @@ def _attach(
     side: str,
     columns: dict[str, str],
     out: str,
-    route: str,
+    route: pl.Expr,
     route_parts: int,
 ) -> int:
     """Join one partition of candidate pairs with a node-partitioned table on endpoint
-    ``side`` (renaming ``columns``), then shuffle the result by column ``route``. Returns
-    the number of distinct pairs."""
+    ``side`` (renaming ``columns``), then shuffle the result by ``route`` (an integer expression,
+    kept as column ``to``). Returns the number of distinct pairs."""
     found = read_part(work, table, part, ["node", *columns]).select(
         pl.col("node").alias(side), *(pl.col(c).alias(n) for c, n in columns.items())
     )
     distinct = read_part(work, pairs, part).unique()
-    write_parts(work, out, part, distinct.join(found, on=side), route, route_parts)
+    joined = distinct.join(found, on=side).with_columns(route.alias("to"))
+    write_parts(work, out, part, joined, "to", route_parts)
     return distinct.height
 
 
 def signature_first_task(task: Task) -> dict[str, int]:
     """Phase 3a (``verify: signature``, ``hybrid``): the first document's signature, sent to the second's partition."""
-    n = _attach(task.work, "cand", "sigs", task.index, "a", {"signature": "sig_a"}, "cand2", "b", task.parts)
+    n = _attach(task.work, "cand", "sigs", task.index, "a", {"signature": "sig_a"}, "cand2", pl.col("b"), task.parts)
     return {"candidate_pairs": n}
 
 
@@ -94,14 +95,14 @@ def locate_first_task(task: Task) -> dict[str, int]:
         "a",
         {"shard": "shard_a", "row": "row_a"},
         "located",
-        "b",
+        pl.col("b"),
         task.parts,
     )
     return {"candidate_pairs": n} if jaccard else {}
 
 
 def locate_second_task(task: Task) -> None:
-    """Phase 3b: where the second lives; pairs go to the first document's shard."""
+    """Phase 3b: where the second lives; pairs go to the first document's shard group."""
     _attach(
         task.work,
         "located",
@@ -110,44 +111,43 @@ def locate_second_task(task: Task) -> None:
         "b",
         {"shard": "shard_b", "row": "row_b"},
         "jside",
-        "shard_a",
-        task.shards,
+        pl.col("shard_a") // task.per_group,
+        task.groups,
     )
 
 
-def _shingle_sets(task: Task, rows: pl.Series) -> pl.DataFrame:
-    """``row -> shingles`` (distinct shingle hashes) of some rows of the task's shard."""
-    assert task.shard is not None
-    rows = rows.unique().sort()
-    if rows.is_empty():  # no pair to check in this shard: its text is not read
-        return pl.DataFrame(schema={"row": rows.dtype, "shingles": pl.List(NODE)})
-    texts = pl.from_arrow(task.shard.read(["text"]))["text"].gather(rows)
-    norm = normalize(texts, task.config.normalize)
-    shingles, per_doc = task.config.hasher().shingles(norm, single_spaced=task.config.normalize.whitespace)
-    flat = pl.DataFrame({"row": np.repeat(rows.to_numpy(), per_doc), "h": pl.Series(shingles, dtype=NODE)})
-    return flat.group_by("row").agg(pl.col("h").unique(maintain_order=False).alias("shingles"))
+def _shingle_sets(task: Task, shard: pl.Series, row: pl.Series) -> pl.DataFrame:
+    """``shard, row -> shingles`` (distinct shingle hashes) of some rows of the group's shards,
+    read one shard at a time; a shard none of whose rows is asked for is not read."""
+    cfg, first = task.config, task.index * task.per_group
+    wanted = pl.DataFrame({"shard": shard, "row": row}).unique().sort("shard", "row")
+    sets = [pl.DataFrame(schema={"shard": shard.dtype, "row": row.dtype, "shingles": pl.List(NODE)})]
+    for (s,), rows in wanted.group_by("shard", maintain_order=True):
+        texts = pl.from_arrow(task.group[s - first].read(["text"]))["text"].gather(rows["row"])
+        shingles, per_doc = cfg.hasher().shingles(normalize(texts, cfg.normalize), cfg.normalize.whitespace)
+        flat = pl.DataFrame({"row": np.repeat(rows["row"].to_numpy(), per_doc), "h": pl.Series(shingles, dtype=NODE)})
+        found = flat.group_by("row").agg(pl.col("h").unique(maintain_order=False).alias("shingles"))
+        sets.append(found.select(pl.lit(s, shard.dtype).alias("shard"), "row", "shingles"))
+    return pl.concat(sets)
 
 
 def jaccard_first_task(task: Task) -> None:
-    """Phase 3c (per shard): the first documents' shingle sets, sent to the second documents' shards."""
+    """Phase 3c (per shard group): the first documents' shingle sets, sent to the second documents' groups."""
     pairs = read_part(task.work, "jside", task.index)
-    sets = _shingle_sets(task, pairs["row_a"]).rename({"row": "row_a", "shingles": "set_a"})
-    write_parts(
-        task.work,
-        "jset",
-        task.index,
-        pairs.join(sets, on="row_a").select("a", "b", "shard_b", "row_b", "set_a"),
-        "shard_b",
-        task.shards,
+    sets = _shingle_sets(task, pairs["shard_a"], pairs["row_a"])
+    sets = sets.rename({"shard": "shard_a", "row": "row_a", "shingles": "set_a"})
+    both = pairs.join(sets, on=["shard_a", "row_a"]).select(
+        "a", "b", "shard_b", "row_b", "set_a", to=pl.col("shard_b") // task.per_group
     )
+    write_parts(task.work, "jset", task.index, both, "to", task.groups)
 
 
 def jaccard_second_task(task: Task) -> dict[str, int]:
-    """Phase 3d (per shard): exact Jaccard (or containment) of the two shingle sets; pairs
+    """Phase 3d (per shard group): exact Jaccard (or containment) of the two shingle sets; pairs
     reaching the threshold are edges."""
     pairs = read_part(task.work, "jset", task.index)
-    sets = _shingle_sets(task, pairs["row_b"]).rename({"row": "row_b", "shingles": "set_b"})
-    both = pairs.join(sets, on="row_b")
+    sets = _shingle_sets(task, pairs["shard_b"], pairs["row_b"])
+    both = pairs.join(sets.rename({"shard": "shard_b", "row": "row_b", "shingles": "set_b"}), on=["shard_b", "row_b"])
     common = pl.col("set_a").list.set_intersection("set_b").list.len()
     if task.config.measure == "containment":  # of the smaller set in the larger
         whole = pl.min_horizontal(pl.col("set_a").list.len(), pl.col("set_b").list.len())

@@ -9,7 +9,7 @@ maps, each phase a module of ``dataprep.dedup`` working in the pass's scratch fo
 2. ``candidates`` (per partition): exact groups -> edges; band buckets -> candidate pairs
    (``containment``: shared anchor shingles -> candidate pairs);
 3. ``verification``: candidates -> edges by signature estimate, exact Jaccard near the
-   threshold or everywhere, or unverified;
+   threshold or everywhere (per group of shards, up to four groups per partition), or unverified;
 4. ``clusters``: connected components of the edges, each cluster's members gathered;
 5. ``decisions`` (per partition): the kept member of each cluster by the ``keep`` rule
    (content and id only, never arrival order); per shard decision tables.
@@ -29,7 +29,7 @@ from dataprep.dedup.clusters import find_clusters
 from dataprep.dedup.components import size_histogram
 from dataprep.dedup.containment import anchor_counts_task, containment_pairs_task
 from dataprep.dedup.decisions import decide_task, shard_decisions, shard_stats
-from dataprep.dedup.scratch import CURRENT, Task, current_pass, drop, pass_name
+from dataprep.dedup.scratch import CURRENT, Task, current_pass, drop, group_tasks, pass_name
 from dataprep.dedup.settings import DedupConfig
 from dataprep.dedup.signatures import signature_task
 from dataprep.dedup.verification import (
@@ -65,6 +65,7 @@ class DedupStage(Stage):
         shards = len(ctx.inputs)
         shard_tasks = [Task(cfg, work, parts, shards, i, s) for i, s in enumerate(ctx.inputs)]
         part_tasks = [Task(cfg, work, parts, shards, p) for p in range(parts)]
+        groups = group_tasks(cfg, work, parts, ctx.inputs)
         ctx.work.delete(scope)  # what a killed attempt of this pass left: every phase below rewrites it
         ctx.executor.map(signature_task, shard_tasks)
         found = ctx.executor.map(candidates_task, part_tasks)
@@ -89,9 +90,9 @@ class DedupStage(Stage):
             drop(work, "cand", "exact_cand")
             ctx.executor.map(locate_second_task, part_tasks)
             drop(work, "located")
-            ctx.executor.map(jaccard_first_task, shard_tasks)
+            ctx.executor.map(jaccard_first_task, groups)
             drop(work, "jside")
-            found += ctx.executor.map(jaccard_second_task, shard_tasks)
+            found += ctx.executor.map(jaccard_second_task, groups)
             drop(work, "jset")
         rounds = find_clusters(ctx.executor, part_tasks)
         sizes = [s for chunk in ctx.executor.map(decide_task, part_tasks) for s in chunk]
