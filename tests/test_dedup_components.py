@@ -64,4 +64,4 @@ def test_a_chain_of_10000_converges_in_logarithmic_rounds(tmp_path, order) -> No
 
 
 def test_cluster_size_histogram_uses_power_of_two_buckets() -> None:
-    assert size_histogram([2, 2, 3, 4, 5, 9, 17]) == {"2": 2, "3-4": 2, "5-8": 1, "9-16": 1, "17-32": 1}
+    assert size_histogram({2: 2, 3: 1, 4: 1, 5: 1, 9: 1, 17: 1}) == {"2": 2, "3-4": 2, "5-8": 1, "9-16": 1, "17-32": 1}

@@ -31,7 +31,7 @@ def decided(tmp_path, texts, keep: list[str]) -> tuple[dict[str, tuple[str, str]
     for phase in (jaccard_first_task, jaccard_second_task):
         executor.map(phase, run.group_tasks)
     find_clusters(executor, run.part_tasks)
-    sizes = [s for chunk in executor.map(decide_task, run.part_tasks) for s in chunk]
+    sizes = [size for part in executor.map(decide_task, run.part_tasks) for size, n in part.items() for _ in range(n)]
     out = {}
     for task, (name, docs) in zip(run.shard_tasks, texts.items()):
         rows = shard_decisions(run.work, task.index, len(docs))

@@ -19,6 +19,7 @@ the dedup stage and ``dataprep dedup-sweep`` run it on the executor they are giv
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import polars as pl
@@ -119,13 +120,13 @@ def read_labels(work: WorkDir, part: int) -> pl.DataFrame:
     return pl.from_arrow(work.read_table(f"labels/{part:05d}"))
 
 
-def size_histogram(sizes: list[int]) -> dict[str, int]:
-    """Cluster sizes bucketed by powers of two: {"2": n, "3-4": n, "5-8": n, ...}."""
+def size_histogram(sizes: Mapping[int, int]) -> dict[str, int]:
+    """Clusters by size (size -> clusters) bucketed by powers of two: {"2": n, "3-4": n, "5-8": n, ...}."""
     out: dict[str, int] = {}
-    for size in sizes:
+    for size, clusters in sizes.items():
         low, high = 2, 2
         while size > high:
             low, high = high + 1, high * 2
         key = str(low) if low == high else f"{low}-{high}"
-        out[key] = out.get(key, 0) + 1
+        out[key] = out.get(key, 0) + clusters
     return dict(sorted(out.items(), key=lambda kv: int(kv[0].split("-")[0])))

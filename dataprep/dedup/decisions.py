@@ -19,16 +19,17 @@ from dataprep.dedup.scratch import Task, read_part, write_parts
 EXACT, NEAR = "exact_dup", "near_dup"
 
 
-def decide_task(task: Task) -> list[int]:
+def decide_task(task: Task) -> dict[int, int]:
     """Phase 5 (per label partition): rank each component, route decisions to their shards.
 
     The kept document is the first by the ``keep`` rule, ties broken by the smallest id, so
-    the choice depends on content and ids only. Returns the component sizes.
+    the choice depends on content and ids only. Returns how many components have each size
+    (not a size per component: the driver would hold one per cluster of the corpus).
     """
     cfg = task.config
     members = read_part(task.work, "members", task.index)
     if members.is_empty():
-        return []
+        return {}
     order = [t.lstrip("-") for t in cfg.keep] + ["id"]
     descending = [not t.startswith("-") for t in cfg.keep] + [False]
     ranked = members.sort(["label", *order], descending=[False, *descending], nulls_last=True)
@@ -44,7 +45,8 @@ def decide_task(task: Task) -> list[int]:
         )
     )
     write_parts(task.work, "decided", task.index, decided, "shard", task.shards)
-    return sorted(ranked.group_by("label").len()["len"].to_list())
+    sizes = ranked.group_by("label").len().group_by("len").len(name="clusters")
+    return dict(sorted(sizes.iter_rows()))
 
 
 def shard_stats(table: pa.Table, reason: pl.Series) -> dict[str, Any]:

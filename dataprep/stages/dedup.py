@@ -20,6 +20,7 @@ as the kept document) or ``near_dup``, and ``dup_of`` = the id of the kept docum
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
 import pyarrow as pa
@@ -95,7 +96,9 @@ class DedupStage(Stage):
             found += ctx.executor.map(jaccard_second_task, groups)
             drop(work, "jset")
         rounds = find_clusters(ctx.executor, part_tasks)
-        sizes = [s for chunk in ctx.executor.map(decide_task, part_tasks) for s in chunk]
+        sizes: Counter[int] = Counter()  # clusters by size: one count per size, not per cluster
+        for part in ctx.executor.map(decide_task, part_tasks):
+            sizes.update(part)
         drop(work, "members")
         banding = cfg.banding()
         ctx.work.write_json(CURRENT, {"scope": scope})
@@ -110,7 +113,7 @@ class DedupStage(Stage):
                 "predicted_recall": cfg.recall_curve(),
                 "partitions": parts,
                 "component_rounds": rounds,
-                "clusters": len(sizes),
+                "clusters": sum(sizes.values()),
                 "cluster_sizes": size_histogram(sizes),
                 **sum_stats(found),
             },
