@@ -10,18 +10,24 @@ among the documents a stage kept, and that no stray shard lies beside the record
 
 It never stops at the first finding: a damaged file is named and the checks go on. Its
 memory does not grow with the number of documents: id uniqueness is checked one hash
-partition at a time (``max_ids`` 8-byte hashes in memory at once).
+partition at a time (``max_ids`` 8-byte hashes in memory at once). Each file is hashed once
+(a delta's base is the previous stage's output, hashed there), and each shard's footer is read
+once for every check but the id check (which reads the id column through ``Storage``).
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
 
+from dataprep.core.delta import DeltaSpec
 from dataprep.core.schema import REASON, STAGE
 from dataprep.core.storage import Storage
 from dataprep.engine import manifest as mf
@@ -42,6 +48,7 @@ def verify_run(run_dir: str, max_ids: int = MAX_IDS) -> list[str]:
         problems.append(f"run.json: run status is {run_doc.get('status')!r}, not complete")
     previous: list[dict[str, Any]] | None = None
     broken: set[str] = set()  # delta shards that cannot be materialized: their chain changed
+    hashes: dict[str, str] = {}  # path -> sha256 of every file hashed so far
     for st in run_doc.get("stages", []):
         mpath = f"{st['dir']}/manifest.json"
         doc, found = _read_json(storage, mpath)
@@ -57,7 +64,7 @@ def verify_run(run_dir: str, max_ids: int = MAX_IDS) -> list[str]:
             (o["path"], o["sha256"], o["rows"]) for o in previous
         ]:
             problems.append(f"{mpath}: inputs are not the previous stage's outputs")
-        problems += _check_stage(storage, st["dir"], doc, max_ids, broken)
+        problems += _check_stage(storage, st["dir"], doc, max_ids, broken, hashes)
         previous = doc["outputs"]
     return problems
 
@@ -72,7 +79,41 @@ def _read_json(storage: Storage, rel: str) -> tuple[Any, list[str]]:
         return None, [f"{rel}: not valid JSON ({exc}); the file is damaged"]
 
 
-def _check_stage(storage: Storage, stage_dir: str, doc: dict[str, Any], max_ids: int, broken: set[str]) -> list[str]:
+@dataclass(frozen=True)
+class _Footer:
+    """What the checks need from a shard's Parquet footer, read once."""
+
+    rows: int
+    schema: pa.Schema  # of the table the file stands for (a delta's materialized one)
+    spec: DeltaSpec | None  # a delta's base and attributes; None for a full shard
+
+
+def _read_footer(storage: Storage, rel: str) -> _Footer | str:
+    """The footer of shard ``rel``, or why it is not readable as Parquet.
+
+    One open for rows, schema and delta spec, where ``Storage.parquet_rows``, ``parquet_schema``
+    and ``delta_spec`` open and parse the footer once each.
+    """
+    try:
+        with storage.fs.open_input_file(storage.full(rel)) as f:
+            pf = pq.ParquetFile(f)
+            schema = pf.schema_arrow
+            spec = DeltaSpec.from_metadata(schema.metadata)
+            return _Footer(pf.metadata.num_rows, spec.schema if spec is not None else schema, spec)
+    except Exception as exc:  # noqa: BLE001 - any unreadable file is a finding, not a crash
+        return str(exc)
+
+
+def _sha256(storage: Storage, rel: str, hashes: dict[str, str]) -> str:
+    """The file's sha256, computed at most once per verify."""
+    if rel not in hashes:
+        hashes[rel] = storage.sha256(rel)
+    return hashes[rel]
+
+
+def _check_stage(
+    storage: Storage, stage_dir: str, doc: dict[str, Any], max_ids: int, broken: set[str], hashes: dict[str, str]
+) -> list[str]:
     problems: list[str] = []
     c = doc["counts"]
     if c["in"] + c["added"] != c["out"] + c["rejected"]:
@@ -88,29 +129,33 @@ def _check_stage(storage: Storage, stage_dir: str, doc: dict[str, Any], max_ids:
         problems.append(f"{stage_dir}: counts.by_reason does not sum to counts.rejected")
     records, found = _progress_records(storage, stage_dir)
     problems += found
-    for entry in doc["outputs"] + doc["rejected"] + doc["artifacts"]:
-        problems += _check_file(storage, entry, records.get(entry["path"]), table=entry not in doc["artifacts"])
-    for entry in doc["outputs"] + doc["rejected"]:
-        found = _check_chain(storage, entry, broken)
+    shards = doc["outputs"] + doc["rejected"]
+    footers = {e["path"]: _read_footer(storage, e["path"]) for e in shards if storage.exists(e["path"])}
+    for entry in shards + doc["artifacts"]:
+        problems += _check_file(storage, entry, records.get(entry["path"]), footers.get(entry["path"]), hashes)
+    for entry in shards:
+        found = _check_chain(storage, entry, broken, footers.get(entry["path"]), hashes)
         problems += found
         if found:
             broken.add(entry["path"])
+    by_path = {e["path"]: e for e in shards}
     for path, rec in sorted(records.items()):
-        listed = {e["path"]: e for e in doc["outputs"] + doc["rejected"]}.get(path)
+        listed = by_path.get(path)
         if listed is not None and (listed["sha256"], listed["rows"]) != (rec["sha256"], rec["rows"]):
             problems.append(f"{stage_dir}/_progress: record of {path} disagrees with {stage_dir}/manifest.json")
-    readable = [
-        e for e in doc["outputs"] + doc["rejected"] if e["path"] not in broken and _readable(storage, e["path"])
-    ]
-    problems += _check_columns(storage, doc, readable)
-    problems += _check_unique_ids(storage, stage_dir, [e for e in doc["outputs"] if e in readable], max_ids)
-    recorded = {e["path"] for e in doc["outputs"] + doc["rejected"]}
+    readable = {
+        e["path"]: footer
+        for e in shards
+        if e["path"] not in broken and isinstance(footer := footers.get(e["path"]), _Footer)
+    }
+    problems += _check_columns(doc, readable)
+    problems += _check_unique_ids(storage, stage_dir, [e for e in doc["outputs"] if e["path"] in readable], max_ids)
     for sub in (stage_dir, f"{stage_dir}/rejected"):
         for rel in storage.list(sub):
             name = os.path.basename(rel)
             if ".tmp-" in name:
                 problems.append(f"{rel}: temporary file of an interrupted write (resume the run to clean it)")
-            elif name.startswith("part-") and rel not in recorded:
+            elif name.startswith("part-") and rel not in by_path:
                 problems.append(f"{rel}: shard not recorded in the manifest")
     return problems
 
@@ -132,16 +177,23 @@ def _progress_records(storage: Storage, stage_dir: str) -> tuple[dict[str, dict[
     return out, problems
 
 
-def _check_file(storage: Storage, entry: dict[str, Any], record: dict[str, Any] | None, table: bool) -> list[str]:
-    """Size, hash and rows of one recorded file. When the file and its progress record agree and
-    only the manifest differs, the manifest is what changed, and the finding says so."""
+def _check_file(
+    storage: Storage,
+    entry: dict[str, Any],
+    record: dict[str, Any] | None,
+    footer: _Footer | str | None,
+    hashes: dict[str, str],
+) -> list[str]:
+    """Size, hash and rows of one recorded file (``footer``: a shard's, None for an artifact). When
+    the file and its progress record agree and only the manifest differs, the manifest is what
+    changed, and the finding says so."""
     rel = entry["path"]
     if not storage.exists(rel):
         return [f"{rel}: missing"]
     problems = []
-    if storage.size(rel) != entry["bytes"]:
-        problems.append(f"{rel}: {storage.size(rel)} bytes, manifest says {entry['bytes']}")
-    actual = storage.sha256(rel)
+    if (size := storage.size(rel)) != entry["bytes"]:
+        problems.append(f"{rel}: {size} bytes, manifest says {entry['bytes']}")
+    actual = _sha256(storage, rel, hashes)
     if actual != entry["sha256"]:
         if record is not None and record["sha256"] == actual:
             stage_dir = rel.split("/", 1)[0]
@@ -150,29 +202,28 @@ def _check_file(storage: Storage, entry: dict[str, Any], record: dict[str, Any] 
                 "record has (the manifest was changed)"
             ]
         return problems + [f"{rel}: sha256 does not match the manifest (file changed or corrupt)"]
-    if table:
-        try:
-            rows = storage.parquet_rows(rel)
-        except Exception as exc:  # noqa: BLE001 - any unreadable file is a finding, not a crash
-            return problems + [f"{rel}: not readable as Parquet: {exc}"]
-        if rows != entry["rows"]:
-            problems.append(f"{rel}: {rows} rows, manifest says {entry['rows']}")
+    if isinstance(footer, str):
+        return problems + [f"{rel}: not readable as Parquet: {footer}"]
+    if footer is not None and footer.rows != entry["rows"]:
+        problems.append(f"{rel}: {footer.rows} rows, manifest says {entry['rows']}")
     return problems
 
 
-def _check_chain(storage: Storage, entry: dict[str, Any], broken: set[str]) -> list[str]:
+def _check_chain(
+    storage: Storage, entry: dict[str, Any], broken: set[str], footer: _Footer | str | None, hashes: dict[str, str]
+) -> list[str]:
     """A delta shard reads its rows from its base and attribute files: each must still hash to
     what it had when the delta was written, or the materialized table would silently change.
-    ``broken``: deltas found unreadable so far (a delta over one of them is unreadable too)."""
-    if "base" not in entry or not storage.exists(entry["path"]):
+    ``broken``: deltas found unreadable so far (a delta over one of them is unreadable too);
+    ``footer``: the shard's (None when it is missing)."""
+    if "base" not in entry or footer is None:
         return []
     rel = entry["path"]
     if entry["base"]["path"] in broken:
         return [f"{rel}: cannot be read: its base {entry['base']['path']} is a delta over a changed file"]
-    try:
-        spec = storage.delta_spec(rel)
-    except Exception:  # noqa: BLE001 - an unreadable shard is named by _check_file
+    if isinstance(footer, str):  # an unreadable shard is named by _check_file
         return []
+    spec = footer.spec
     if spec is None:
         return [f"{rel}: the manifest records a base but the file is not a delta shard"]
     refs = [(entry["base"]["path"], entry["base"]["sha256"])]
@@ -182,7 +233,7 @@ def _check_chain(storage: Storage, entry: dict[str, Any], broken: set[str]) -> l
     for path, sha in refs + [(a.path, a.sha256) for a in spec.attributes]:
         if not storage.exists(path):
             problems.append(f"{rel}: is a delta over {path}, which is missing")
-        elif storage.sha256(path) != sha:
+        elif _sha256(storage, path, hashes) != sha:
             problems.append(
                 f"{rel}: is a delta over {path}, which changed after it was written; "
                 "rerun the run with --resume to rebuild the stages after it"
@@ -190,33 +241,24 @@ def _check_chain(storage: Storage, entry: dict[str, Any], broken: set[str]) -> l
     return problems
 
 
-def _readable(storage: Storage, rel: str) -> bool:
-    if not storage.exists(rel):
-        return False
-    try:
-        storage.parquet_rows(rel)
-    except Exception:  # noqa: BLE001 - named by _check_file; skipped by the column checks
-        return False
-    return True
-
-
-def _check_columns(storage: Storage, doc: dict[str, Any], readable: list[dict[str, Any]]) -> list[str]:
+def _check_columns(doc: dict[str, Any], readable: dict[str, _Footer]) -> list[str]:
+    """``readable``: the footers of the shards whose table can be read (the others are named elsewhere)."""
     problems = []
     stage_dir = doc["stage"]["dir"]
     needed = {"id"} | set(doc["stage"]["writes"]) - {"text"}
     schemas = set()
     for e in doc["outputs"]:
-        if e not in readable:
+        if e["path"] not in readable:
             continue
-        schema = storage.parquet_schema(e["path"])
+        schema = readable[e["path"]].schema
         schemas.add(str(schema))
         if missing := needed - set(schema.names):
             problems.append(f"{e['path']}: missing columns {sorted(missing)}")
     if len(schemas) > 1:
         problems.append(f"{stage_dir}: output shards do not share one schema")
     for e in doc["rejected"]:
-        if e in readable:
-            names = storage.parquet_schema(e["path"]).names
+        if e["path"] in readable:
+            names = readable[e["path"]].schema.names
             if missing := {"id", REASON, STAGE} - set(names):
                 problems.append(f"{e['path']}: rejected shard lacks {sorted(missing)}")
     return problems
