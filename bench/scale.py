@@ -276,8 +276,13 @@ def quickstart_pipeline(folder: Path, k: int) -> dict:
     return spec
 
 
-def short_pipeline(folder: Path, n: int, shard_rows: int = 50_000) -> dict:
-    return {
+def short_pipeline(folder: Path, n: int, shard_rows: int = 50_000, bounds: dict | None = None) -> dict:
+    """``bounds``: ``unit_bytes`` (ingest) and ``memory_per_task`` (dedup), when given; set below
+    what 1M documents would use anyway, the same bound binds at every size, so memory can be
+    compared across sizes (by default, 1M documents get smaller read units and dedup partitions
+    than the configured caps, and 10M documents the caps)."""
+    bounds = bounds or {}
+    spec = {
         "name": "short-docs",
         "seed": 1,
         "tokenizer": "tokenizers/quickstart-bpe4k.json",
@@ -292,6 +297,11 @@ def short_pipeline(folder: Path, n: int, shard_rows: int = 50_000) -> dict:
             {"stage": "tokenize"},
         ],
     }
+    if "unit_bytes" in bounds:
+        spec["stages"][0]["unit_bytes"] = bounds["unit_bytes"]
+    if "memory_per_task" in bounds:
+        spec["stages"][1]["memory_per_task"] = bounds["memory_per_task"]
+    return spec
 
 
 def exponent(points: list[tuple[float, float]]) -> float | None:
@@ -350,6 +360,8 @@ def main() -> None:
         help="stages of the short-document runs (a prefix, e.g. ingest dedup: mix tokenizes every document)",
     )
     ap.add_argument("--shard-rows", type=int, default=50_000, help="ingest shard rows of the short-document runs")
+    ap.add_argument("--unit-bytes", type=int, help="ingest unit_bytes of the short-document runs")
+    ap.add_argument("--memory-per-task", type=int, help="dedup memory_per_task of the short-document runs")
     ap.add_argument("--num-cpus", type=int, default=2)
     ap.add_argument("--out", help="JSON results file")
     args = ap.parse_args()
@@ -370,7 +382,8 @@ def main() -> None:
     for n in args.short:
         size = in_child(write_short, n, work / f"short-{n}")
         print(f"# short: {n} documents, {size / 1e6:.1f} MB", flush=True)
-        spec = short_pipeline(work / f"short-{n}", n, args.shard_rows)
+        bounds = {k: v for k, v in (("unit_bytes", args.unit_bytes), ("memory_per_task", args.memory_per_task)) if v}
+        spec = short_pipeline(work / f"short-{n}", n, args.shard_rows, bounds)
         spec["stages"] = [st for st in spec["stages"] if st["stage"] in args.short_stages]
         rows = run_stages(spec, work / f"run-short-{n}", sampler, size)
         report["short"][n] = {"docs": n, "mb": round(size / 1e6, 2), "stages": rows}
