@@ -63,43 +63,6 @@ def pipeline_file(work: Path, shared: Path) -> Path:
     return path
 
 
-def data_files(run_dir: Path) -> dict[str, bytes]:
-    """Every shard and artifact of every stage (not scratch, progress records or manifests)."""
-    return {
-        str(p.relative_to(run_dir)): p.read_bytes()
-        for p in sorted(run_dir.glob("[0-9][0-9]-*/**/*"))
-        if p.is_file() and p.name != "manifest.json" and not {"_work", "_progress"} & set(p.parts)
-    }
-
-
-def manifests(run_dir: Path) -> dict[str, dict]:
-    """Stage manifests without ``timing`` (wall time, workers, retries differ between attempts), the
-    git commit (other sessions may commit to this checkout during the loop) and the CPU seconds
-    some stages count in their stats (decontaminate's scan and lookup times)."""
-    out = {}
-    for path in sorted(run_dir.glob("[0-9][0-9]-*/manifest.json")):
-        doc = json.loads(path.read_text())
-        doc.pop("timing")
-        doc["versions"].pop("git_commit")
-        doc["stats"] = {k: v for k, v in doc["stats"].items() if not k.endswith("_seconds")}  # CPU times
-        out[str(path.relative_to(run_dir))] = doc
-    return out
-
-
-def tagged(tag: str) -> list[int]:
-    """Processes whose environment carries a run's tag (``engine/executor.py`` RUN_TAG)."""
-    needle = f"DATAPREP_RUN={tag}".encode()
-    pids = []
-    for pid in (int(p) for p in os.listdir("/proc") if p.isdigit()):
-        try:
-            with open(f"/proc/{pid}/environ", "rb") as f:
-                if needle in f.read().split(b"\0"):
-                    pids.append(pid)
-        except OSError:
-            continue
-    return pids
-
-
 def stage_at(run_dir: Path) -> str:
     """Where the run was when killed: the running stage and its finished shards, or 'starting'."""
     try:
@@ -171,12 +134,16 @@ def main() -> int:
     subprocess.run(command(pipeline, out, True), env=ENV, check=True, stdout=subprocess.DEVNULL)
     print(f"final resume: {time.monotonic() - t0:.1f} s wall", flush=True)
 
+    sys.path.insert(0, str(REPO / "tests"))
+    from run_compare import data_files, manifests
+
+    from dataprep.engine.executor import tagged_pids
     from dataprep.engine.verify import verify_run
 
     same_data = data_files(out) == data_files(ref)
     same_manifests = manifests(out) == manifests(ref)
     problems = verify_run(str(out))
-    left = sorted(pid for tag in tags if tag for pid in tagged(tag))
+    left = sorted(pid for tag in tags if tag for pid in tagged_pids(tag))
     result = {
         "kills": len(kills),
         "uninterrupted_wall_s": round(clean_wall, 1),

@@ -24,7 +24,7 @@ from conftest import QUICKSTART
 
 from dataprep.core.storage import Storage
 from dataprep.engine.cluster import PROBE, sees_probe, unshared_message
-from dataprep.engine.executor import RUN_TAG, stop_tagged
+from dataprep.engine.executor import RUN_TAG, stop_tagged, tagged_pids
 
 pytestmark = pytest.mark.slow
 
@@ -70,21 +70,9 @@ class Cluster:
         )
         self._start("second", [f"--address={self.address}"])
 
-    def node_pids(self, name: str) -> list[int]:
-        needle = f"{RUN_TAG}={self.tags[name]}".encode()
-        pids = []
-        for pid in (int(p) for p in os.listdir("/proc") if p.isdigit()):
-            try:
-                with open(f"/proc/{pid}/environ", "rb") as f:
-                    if needle in f.read().split(b"\0"):
-                        pids.append(pid)
-            except OSError:
-                continue
-        return pids
-
     def busy_worker(self, name: str) -> bool:
         """Whether a worker of node ``name`` is running a task now (its title is ``ray::<task>``)."""
-        for pid in self.node_pids(name):
+        for pid in tagged_pids(self.tags[name]):
             try:
                 title = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0].decode()
             except OSError:

@@ -18,7 +18,7 @@ from decontam_plants import real_documents
 from dataprep.api import audit, read_stage, run
 from dataprep.benchmarks import load_benchmarks
 from dataprep.cli import main
-from dataprep.engine.executor import RUN_TAG
+from dataprep.engine.executor import tagged_pids
 from dataprep.engine.manifest import validate
 from dataprep.engine.verify import verify_run
 
@@ -157,19 +157,6 @@ def test_audit_cli_on_jsonl_and_parquet(ray_session, corpus, shared_data: Path, 
     assert verify_run(str(out)) == []  # an audit is a run: its report is hashed into the stage manifest
 
 
-def _tagged(tag: str) -> list[int]:
-    """Processes of this host whose environment carries the run tag ``tag``."""
-    needle = f"{RUN_TAG}={tag}".encode()
-    found = []
-    for proc in Path("/proc").iterdir():
-        try:
-            if proc.name.isdigit() and needle in (proc / "environ").read_bytes().split(b"\0"):
-                found.append(int(proc.name))
-        except OSError:
-            continue
-    return found
-
-
 def test_audit_killed_and_resumed_gives_the_same_report(ray_session, shared_data: Path, tmp_path: Path) -> None:
     """kill -9 of the audit's driver alone (its Ray is left running) mid-stage, then --resume."""
     bench = shared_data / "benchmarks"
@@ -204,7 +191,7 @@ def test_audit_killed_and_resumed_gives_the_same_report(ray_session, shared_data
     subprocess.run(
         cmd + ["--resume"], env=env, check=True, timeout=600, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
-    assert _tagged(tag) == [], "the resumed run stops what is left of the killed one"
+    assert tagged_pids(tag) == [], "the resumed run stops what is left of the killed one"
     for name in ("contamination.json", "contamination.md"):
         assert (out / "01-decontaminate" / name).read_bytes() == Path(reference.stages[1].dir, name).read_bytes()
     report = json.loads((out / "01-decontaminate/contamination.json").read_text())

@@ -16,7 +16,7 @@ from conftest import REPO
 
 from dataprep.api import run, write_mixtures
 from dataprep.cli import main
-from dataprep.engine.executor import RUN_TAG, stop_tagged
+from dataprep.engine.executor import stop_tagged, tagged_pids
 from dataprep.engine.verify import verify_run
 
 DATA = REPO / "pipelines/data/quickstart"
@@ -52,19 +52,6 @@ def _bytes(root: Path) -> dict[str, bytes]:
     return {
         str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*.parquet")) if "_work" not in p.parts
     }
-
-
-def _tagged(tag: str) -> list[int]:
-    """Processes of this host whose environment carries the run tag (what ``stop_tagged`` looks for)."""
-    pids = []
-    for pid in (int(p) for p in os.listdir("/proc") if p.isdigit()):
-        try:
-            with open(f"/proc/{pid}/environ", "rb") as f:
-                if f"{RUN_TAG}={tag}".encode() in f.read().split(b"\0"):
-                    pids.append(pid)
-        except OSError:
-            continue
-    return pids
 
 
 def test_each_mixture_is_its_own_verified_run(tmp_path, pool):
@@ -152,11 +139,11 @@ def test_killed_mix_resumes_to_the_same_bytes_and_stops_the_dead_runs_ray(tmp_pa
         assert (out / "code-heavy/00-mix/manifest.json").exists(), "the first mixture was complete"
         assert not (out / "by-docs/00-mix/manifest.json").exists(), "the kill must land in the second mixture"
         assert not (out / "by-source/run.json").exists()
-        assert _tagged(tag), "the dead run left tagged Ray processes (else this test checks nothing)"
+        assert tagged_pids(tag), "the dead run left tagged Ray processes (else this test checks nothing)"
         subprocess.run(
             cmd + ["--resume"], check=True, timeout=600, **{k: quiet[k] for k in ("env", "stdout", "stderr")}
         )
-        assert _tagged(tag) == [], "resume stops what is left of the dead run's Ray"
+        assert tagged_pids(tag) == [], "resume stops what is left of the dead run's Ray"
         assert not Path(lock["ray_temp"]).exists() and not (out / ".lock").exists()
         assert _bytes(out) == _bytes(tmp_path / "ref")
         assert all(verify_run(str(out / n)) == [] for n in NAMES)

@@ -16,9 +16,10 @@ from pathlib import Path
 
 import pytest
 from conftest import REPO
+from run_compare import data_files, manifests
 
 from dataprep.api import run
-from dataprep.engine.executor import RUN_TAG
+from dataprep.engine.executor import tagged_pids
 from dataprep.engine.verify import verify_run
 
 ENV = dict(os.environ, RAY_AUTH_MODE="disabled")
@@ -33,44 +34,6 @@ INGEST_ONLY = {
         }
     ],
 }
-
-
-def _data(run_dir: Path) -> dict[str, bytes]:
-    """Every shard and artifact (token files, reports) of every stage: what a resume must reproduce."""
-    return {
-        str(p.relative_to(run_dir)): p.read_bytes()
-        for p in sorted(run_dir.glob("[0-9][0-9]-*/**/*"))
-        if p.is_file() and p.name != "manifest.json" and not {"_work", "_progress"} & set(p.parts)
-    }
-
-
-def _manifests(run_dir: Path) -> dict[str, dict]:
-    """Stage manifests without their timing: the same for a resumed run as for an undisturbed one.
-
-    Without the git commit (other sessions commit to this checkout while a slow test runs) and the
-    CPU seconds some stages count in their stats (decontaminate's scan and lookup times).
-    """
-    out = {}
-    for path in sorted(run_dir.glob("[0-9][0-9]-*/manifest.json")):
-        doc = json.loads(path.read_text())
-        doc.pop("timing")
-        doc["versions"].pop("git_commit")
-        doc["stats"] = {k: v for k, v in doc["stats"].items() if not k.endswith("_seconds")}  # CPU times
-        out[str(path.relative_to(run_dir))] = doc
-    return out
-
-
-def _tagged(tag: str) -> list[int]:
-    """Processes of this host whose environment carries the run's tag (what ``stop_tagged`` looks for)."""
-    pids = []
-    for pid in (int(p) for p in os.listdir("/proc") if p.isdigit()):
-        try:
-            with open(f"/proc/{pid}/environ", "rb") as f:
-                if f"{RUN_TAG}={tag}".encode() in f.read().split(b"\0"):
-                    pids.append(pid)
-        except OSError:
-            continue
-    return pids
 
 
 # Ingest, then a stage with many shards to stop in: what the signal tests stop and a worker kill disturbs.
@@ -109,7 +72,7 @@ def test_a_signal_stops_the_run_cleanly_and_resume_gives_the_same_bytes(
         while time.monotonic() < deadline and proc.poll() is None and not list(out.glob("01-*/_progress/*.json")):
             time.sleep(0.05)
         lock = json.loads((out / ".lock").read_text())
-        assert lock["ray_temp"] and Path(lock["ray_temp"]).is_dir() and _tagged(lock["tag"])
+        assert lock["ray_temp"] and Path(lock["ray_temp"]).is_dir() and tagged_pids(lock["tag"])
         (os.killpg if to_group else os.kill)(proc.pid, signum)
         stdout, stderr = proc.communicate(timeout=120)
     finally:
@@ -126,7 +89,7 @@ def test_a_signal_stops_the_run_cleanly_and_resume_gives_the_same_bytes(
     assert resume == ["dataprep", "run", str(pipeline), "--output", str(out), "--quiet", "--resume"]
     assert not (out / ".lock").exists()
     assert not Path(lock["ray_temp"]).exists()
-    assert _tagged(lock["tag"]) == []
+    assert tagged_pids(lock["tag"]) == []
     doc = json.loads((out / "run.json").read_text())
     assert doc["status"] == "interrupted"
     assert [s["status"] for s in doc["stages"]][:2] == ["complete", "interrupted"]
@@ -134,8 +97,8 @@ def test_a_signal_stops_the_run_cleanly_and_resume_gives_the_same_bytes(
         [sys.executable, "-m", *resume], env=ENV, timeout=900, capture_output=True, text=True, start_new_session=True
     )
     assert again.returncode == 0, again.stderr[-3000:]
-    assert _data(out) == _data(quality_reference)
-    assert _manifests(out) == _manifests(quality_reference)
+    assert data_files(out) == data_files(quality_reference)
+    assert manifests(out) == manifests(quality_reference)
     assert json.loads((out / "run.json").read_text())["status"] == "complete"
     assert verify_run(str(out)) == []
 
@@ -189,8 +152,8 @@ def test_a_worker_killed_mid_shard_is_retried_and_counted_in_the_manifest(tmp_pa
     timing = disturbed.stages[1].manifest["timing"]
     assert timing["retries"] >= 1, (kills, timing)
     assert json.loads((undisturbed / "01-quality/manifest.json").read_text())["timing"]["retries"] == 0
-    assert _data(out) == _data(undisturbed)
-    assert _manifests(out) == _manifests(undisturbed)
+    assert data_files(out) == data_files(undisturbed)
+    assert manifests(out) == manifests(undisturbed)
 
 
 def _start_time(pid: int) -> int:

@@ -294,23 +294,35 @@ def open_executor(
         yield executor
 
 
-def stop_tagged(tag: str) -> int:
-    """SIGKILL every process of this host whose environment has ``DATAPREP_RUN=<tag>``.
-
-    Ray workers of a driver killed with -9 are not in its process group and finish their
-    task before noticing; stopping them keeps them from writing beside a resumed run.
-    """
+def tagged_pids(tag: str) -> list[int]:
+    """Processes of this host, other than this one, whose environment has ``DATAPREP_RUN=<tag>``
+    (a run's driver and every Ray process it started); also what tests and benchmarks check is gone."""
     needle = f"{RUN_TAG}={tag}".encode()
-    killed = 0
+    pids = []
     for pid in (int(p) for p in os.listdir("/proc") if p.isdigit()) if os.path.isdir("/proc") else ():
         if pid == os.getpid():
             continue  # the driver itself, when it started with the tag in its environment
         try:
             with open(f"/proc/{pid}/environ", "rb") as f:
                 if needle in f.read().split(b"\0"):
-                    os.kill(pid, signal.SIGKILL)
-                    killed += 1
-        except (OSError, ProcessLookupError):
+                    pids.append(pid)
+        except OSError:  # gone, or not ours to read
+            continue
+    return pids
+
+
+def stop_tagged(tag: str) -> int:
+    """SIGKILL every process of ``tagged_pids(tag)``; how many were killed.
+
+    Ray workers of a driver killed with -9 are not in its process group and finish their
+    task before noticing; stopping them keeps them from writing beside a resumed run.
+    """
+    killed = 0
+    for pid in tagged_pids(tag):
+        try:
+            os.kill(pid, signal.SIGKILL)
+            killed += 1
+        except OSError:  # ended since it was listed
             continue
     return killed
 
