@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import gzip
 import json
+import subprocess
+import sys
 
+import pytest
 from conftest import REPO
 
 from dataprep.cli import main
@@ -40,6 +43,35 @@ def test_run_with_input_override_inspect_and_lineage(tmp_path, shared_data, caps
 
     assert main(["run", str(pipeline), "--output", str(out)]) == 2
     assert "already holds a run; pass --resume" in capsys.readouterr().err
+
+
+def test_help_loads_no_heavy_library():
+    """``--help`` of the command and of each subcommand prints without pyarrow, polars or ray
+    (pyarrow alone made ``dataprep --help`` take a second)."""
+    script = """
+import argparse, contextlib, io, json, sys
+from dataprep.cli import build_parser, main
+sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+commands = [[]] + [[name] for name in sub.choices]
+for command in commands:
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(SystemExit):
+        main([*command, "--help"])
+print(json.dumps({"commands": len(commands), "heavy": sorted({"pyarrow", "polars", "ray"} & set(sys.modules))}))
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    found = json.loads(done.stdout)
+    assert found["heavy"] == [] and found["commands"] > 10
+
+
+def test_a_usage_error_shows_no_credential(capsys):
+    """argparse quotes the user's words; the parser redacts them (the streams are not wrapped yet)."""
+    with pytest.raises(SystemExit) as exc:
+        main(["verify", "runs/x", "s3://AKIAUSAGE1:usageSecret9@bucket/x?secret_key=usageSecret8"])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert "unrecognized arguments: s3://***@bucket/x?secret_key=***" in err
+    assert "usageSecret" not in err and "AKIAUSAGE1" not in err
 
 
 def test_pipeline_errors_are_plain_messages(tmp_path, capsys):

@@ -2,7 +2,8 @@
 
 A module ``dataprep/cli/<name>.py`` defines ``register(subparsers)`` which adds its parser
 and sets ``func`` (taking the parsed args, returning an exit code). Adding a command is
-adding a file.
+adding a file. Command modules import what their command needs (pyarrow, polars, ray) inside
+``func``: ``dataprep --help`` and ``dataprep <command> --help`` load none of it.
 """
 
 from __future__ import annotations
@@ -16,14 +17,23 @@ import sys
 import tempfile
 import time
 import traceback
-from typing import Any
+from typing import Any, NoReturn
 
 from dataprep import __version__
-from dataprep.core.storage import redact_secrets
+
+
+class _Parser(argparse.ArgumentParser):
+    """Help and usage are this package's own text; an error quotes the user's words (a URI with
+    credentials), so it is redacted. Subcommand parsers are of this class too (argparse's default)."""
+
+    def error(self, message: str) -> NoReturn:
+        from dataprep.core.storage import redact_secrets  # imports pyarrow: only when there is an error
+
+        super().error(redact_secrets(message))
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="dataprep", description="Turn raw text into LLM pretraining data.")
+    parser = _Parser(prog="dataprep", description="Turn raw text into LLM pretraining data.")
     parser.add_argument("--version", action="version", version=f"dataprep {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
@@ -36,10 +46,13 @@ class _Redacting(io.TextIOBase):
     """A terminal stream that never shows a credential, whatever a message quotes (a URI)."""
 
     def __init__(self, stream: Any) -> None:
+        from dataprep.core.storage import redact_secrets  # imports pyarrow: only once a command runs
+
         self.stream = stream
+        self.redact = redact_secrets
 
     def write(self, text: str) -> int:
-        self.stream.write(redact_secrets(text))
+        self.stream.write(self.redact(text))
         return len(text)
 
     def flush(self) -> None:
@@ -53,16 +66,16 @@ class _Redacting(io.TextIOBase):
 
 
 def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)  # --help, --version and errors print and exit here
     streams = sys.stdout, sys.stderr
     sys.stdout, sys.stderr = _Redacting(sys.stdout), _Redacting(sys.stderr)
     try:
-        return _main(argv)
+        return _run(args)
     finally:
         sys.stdout, sys.stderr = streams
 
 
-def _main(argv: list[str] | None) -> int:
-    args = build_parser().parse_args(argv)
+def _run(args: argparse.Namespace) -> int:
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt as exc:  # a run stopped by SIGINT/SIGTERM says so itself, with its exit code
@@ -87,6 +100,8 @@ def _one_line(exc: BaseException) -> str:
 
 def _write_log(exc: BaseException) -> str:
     """The traceback of a failure outside any run directory, in a log file of its own."""
+    from dataprep.core.storage import redact_secrets
+
     folder = os.path.join(tempfile.gettempdir(), "dataprep-logs")
     os.makedirs(folder, exist_ok=True)
     path = os.path.join(folder, f"error-{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}.log")

@@ -7,8 +7,10 @@ import fnmatch
 import json
 import operator
 import re
+from typing import TYPE_CHECKING
 
-import polars as pl
+if TYPE_CHECKING:
+    import polars as pl
 
 OPS = {"==": operator.eq, "!=": operator.ne, "<=": operator.le, ">=": operator.ge, "<": operator.lt, ">": operator.gt}
 WHERE = re.compile(r"^\s*([\w.#-]+)\s*(==|!=|<=|>=|<|>)\s*(.*?)\s*$")
@@ -33,6 +35,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _inspect(args: argparse.Namespace) -> int:
+    import polars as pl
+
     from dataprep.api import read_stage
 
     frame = pl.from_arrow(read_stage(args.stage_dir, rejected=args.rejected))
@@ -59,6 +63,8 @@ def _columns(spec: str, available: list[str]) -> list[str]:
 
 def _condition(text: str, frame: pl.DataFrame) -> pl.Expr:
     """``COLUMN OP VALUE`` as a polars filter; the value is typed like the column."""
+    import polars as pl
+
     m = WHERE.match(text)
     if not m:
         raise ValueError(f"--where {text!r}: write COLUMN OP VALUE, e.g. 'q_words<50' or 'domain==code'")
