@@ -87,7 +87,8 @@ def test_a_delta_reads_back_as_the_table_it_stands_for(tmp_path):
     assert _bits(storage.read_parquet("d.parquet")) == _bits(expected)
     for cols in (["text"], ["n_chars", "id"], ["score", "tags"], []):
         assert _bits(storage.read_parquet("d.parquet", cols)) == _bits(expected.select(cols))
-    assert storage.parquet_schema("d.parquet") == expected.schema and storage.parquet_rows("d.parquet") == 7
+    footer = storage.footer("d.parquet")
+    assert footer.schema == expected.schema and footer.rows == 7
     # The same writer on the materialized table gives the bytes a full copy has.
     a, b = (
         storage.write_parquet("full.parquet", out),

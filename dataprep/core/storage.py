@@ -220,24 +220,14 @@ class Storage:
         )
         return delta.apply(table, base if parts else None, spec, want)
 
-    def parquet_schema(self, rel: str) -> pa.Schema:
-        """The schema of the table a Parquet file stands for (a delta's materialized one)."""
-        schema = self._footer_schema(rel)
-        spec = delta.DeltaSpec.from_metadata(schema.metadata)
-        return spec.schema if spec is not None else schema
-
-    def delta_spec(self, rel: str) -> delta.DeltaSpec | None:
-        """What a delta shard is read over (None for a full file): one footer read."""
-        return delta.DeltaSpec.from_metadata(self._footer_schema(rel).metadata)
-
-    def _footer_schema(self, rel: str) -> pa.Schema:
+    def footer(self, rel: str) -> Footer:
+        """Rows, schema and delta spec of the table a Parquet file stands for (a delta's
+        materialized ones), from one footer read."""
         with self.fs.open_input_file(self.full(rel)) as f:
-            return pq.read_schema(f)
-
-    def parquet_rows(self, rel: str) -> int:
-        """Rows of the table a file stands for (a delta has one row per materialized row)."""
-        with self.fs.open_input_file(self.full(rel)) as f:
-            return pq.ParquetFile(f).metadata.num_rows
+            pf = pq.ParquetFile(f)
+            schema = pf.schema_arrow
+            spec = delta.DeltaSpec.from_metadata(schema.metadata)
+            return Footer(pf.metadata.num_rows, spec.schema if spec is not None else schema, spec)
 
     def write_partitioned(self, rel: str, table: pa.Table, sizes: Sequence[int]) -> None:
         """Shuffle scratch: ``table``'s rows cut into consecutive partitions of ``sizes`` rows
@@ -266,6 +256,15 @@ class Storage:
             batch = ipc.open_file(f).get_batch(part)
         table = pa.Table.from_batches([batch])
         return table.select(list(columns)) if columns is not None else table
+
+
+@dataclass(frozen=True)
+class Footer:
+    """What a Parquet file's footer says of the table it stands for."""
+
+    rows: int
+    schema: pa.Schema  # a delta's materialized one
+    spec: delta.DeltaSpec | None  # a delta's base and attribute files; None for a full file
 
 
 @dataclass(frozen=True)

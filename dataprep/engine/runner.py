@@ -207,7 +207,7 @@ def _columns(pool: list[Shard]) -> tuple[str, ...]:
     if not pool:
         return CORE_COLUMNS
     first = pool[0]
-    return tuple(first.storage.parquet_schema(first.path).names)
+    return tuple(first.storage.footer(first.path).schema.names)
 
 
 def _check_output(storage: Storage, output: str, resume: bool) -> None:

@@ -19,17 +19,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import polars as pl
-import pyarrow as pa
-import pyarrow.parquet as pq
 
-from dataprep.core.delta import DeltaSpec
 from dataprep.core.schema import REASON, STAGE
-from dataprep.core.storage import Storage
+from dataprep.core.storage import Footer, Storage
 from dataprep.engine import manifest as mf
 
 MAX_IDS = 50_000_000  # id hashes held at once by the uniqueness check (400 MB)
@@ -79,27 +75,10 @@ def _read_json(storage: Storage, rel: str) -> tuple[Any, list[str]]:
         return None, [f"{rel}: not valid JSON ({exc}); the file is damaged"]
 
 
-@dataclass(frozen=True)
-class _Footer:
-    """What the checks need from a shard's Parquet footer, read once."""
-
-    rows: int
-    schema: pa.Schema  # of the table the file stands for (a delta's materialized one)
-    spec: DeltaSpec | None  # a delta's base and attributes; None for a full shard
-
-
-def _read_footer(storage: Storage, rel: str) -> _Footer | str:
-    """The footer of shard ``rel``, or why it is not readable as Parquet.
-
-    One open for rows, schema and delta spec, where ``Storage.parquet_rows``, ``parquet_schema``
-    and ``delta_spec`` open and parse the footer once each.
-    """
+def _read_footer(storage: Storage, rel: str) -> Footer | str:
+    """The footer of shard ``rel``, or why it is not readable as Parquet."""
     try:
-        with storage.fs.open_input_file(storage.full(rel)) as f:
-            pf = pq.ParquetFile(f)
-            schema = pf.schema_arrow
-            spec = DeltaSpec.from_metadata(schema.metadata)
-            return _Footer(pf.metadata.num_rows, spec.schema if spec is not None else schema, spec)
+        return storage.footer(rel)
     except Exception as exc:  # noqa: BLE001 - any unreadable file is a finding, not a crash
         return str(exc)
 
@@ -146,7 +125,7 @@ def _check_stage(
     readable = {
         e["path"]: footer
         for e in shards
-        if e["path"] not in broken and isinstance(footer := footers.get(e["path"]), _Footer)
+        if e["path"] not in broken and isinstance(footer := footers.get(e["path"]), Footer)
     }
     problems += _check_columns(doc, readable)
     problems += _check_unique_ids(storage, stage_dir, [e for e in doc["outputs"] if e["path"] in readable], max_ids)
@@ -181,7 +160,7 @@ def _check_file(
     storage: Storage,
     entry: dict[str, Any],
     record: dict[str, Any] | None,
-    footer: _Footer | str | None,
+    footer: Footer | str | None,
     hashes: dict[str, str],
 ) -> list[str]:
     """Size, hash and rows of one recorded file (``footer``: a shard's, None for an artifact). When
@@ -210,7 +189,7 @@ def _check_file(
 
 
 def _check_chain(
-    storage: Storage, entry: dict[str, Any], broken: set[str], footer: _Footer | str | None, hashes: dict[str, str]
+    storage: Storage, entry: dict[str, Any], broken: set[str], footer: Footer | str | None, hashes: dict[str, str]
 ) -> list[str]:
     """A delta shard reads its rows from its base and attribute files: each must still hash to
     what it had when the delta was written, or the materialized table would silently change.
@@ -241,7 +220,7 @@ def _check_chain(
     return problems
 
 
-def _check_columns(doc: dict[str, Any], readable: dict[str, _Footer]) -> list[str]:
+def _check_columns(doc: dict[str, Any], readable: dict[str, Footer]) -> list[str]:
     """``readable``: the footers of the shards whose table can be read (the others are named elsewhere)."""
     problems = []
     stage_dir = doc["stage"]["dir"]
