@@ -63,13 +63,12 @@ def shingle_jaccard(x: str, y: str, n: int = 5) -> float:
 class Pass:
     """One dedup pass's tasks over the planted shards."""
 
-    shard_tasks: list[Task]
     part_tasks: list[Task]
     group_tasks: list[Task]
 
     @property
     def work(self) -> StageWorkDir:
-        return self.shard_tasks[0].work
+        return self.part_tasks[0].work
 
 
 def new_pass(
@@ -84,7 +83,6 @@ def new_pass(
         shards.append(Shard(storage, entry.path, table.num_rows))
     work = StageWorkDir(storage, "_work/pass")
     return Pass(
-        [Task(config, work, parts, len(shards), i, s) for i, s in enumerate(shards)],
         [Task(config, work, parts, len(shards), p) for p in range(parts)],
         group_tasks(config, work, parts, shards),
     )

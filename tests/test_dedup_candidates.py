@@ -23,7 +23,7 @@ def named(run, prefix: str, columns: tuple[str, str]) -> set[tuple[str, str]]:
 def test_exact_copies_become_edges_and_near_copies_candidates(tmp_path, texts) -> None:
     run = new_pass(tmp_path, texts, DedupConfig(bands=32, rows=2))  # liberal: the J=0.45 copy is a candidate too
     executor = LocalExecutor()
-    executor.map(signature_task, run.shard_tasks)
+    executor.map(signature_task, run.group_tasks)
     stats = executor.map(candidates_task, run.part_tasks)
 
     assert sum(s["exact_groups"] for s in stats) == 1 and sum(s["large_buckets"] for s in stats) == 0
@@ -37,7 +37,7 @@ def test_exact_copies_become_edges_and_near_copies_candidates(tmp_path, texts) -
 def test_without_exact_dedup_copies_are_only_candidates(tmp_path, texts) -> None:
     run = new_pass(tmp_path, texts, DedupConfig(exact=False))
     executor = LocalExecutor()
-    executor.map(signature_task, run.shard_tasks)
+    executor.map(signature_task, run.group_tasks)
     stats = executor.map(candidates_task, run.part_tasks)
 
     assert sum(s["exact_groups"] for s in stats) == 0 and not named(run, "edges", ("u", "v"))

@@ -26,7 +26,7 @@ def clustered(tmp_path, texts: dict | list) -> tuple[int, pl.DataFrame]:
     """Phases 1-4 with the default settings (hybrid verification); the rounds and every member row."""
     run = new_pass(tmp_path, texts, DedupConfig())
     executor = LocalExecutor()
-    executor.map(signature_task, run.shard_tasks)
+    executor.map(signature_task, run.group_tasks)
     for phase in (candidates_task, signature_first_task, signature_second_task, locate_first_task, locate_second_task):
         executor.map(phase, run.part_tasks)
     for phase in (jaccard_first_task, jaccard_second_task):

@@ -52,7 +52,7 @@ def test_partial_copies_are_found_by_containment_and_nothing_below_half(tmp_path
     texts, pairs = planted
     run = new_pass(tmp_path, texts, DedupConfig(measure="containment", threshold=0.9))
     executor = LocalExecutor()
-    executor.map(signature_task, run.shard_tasks)
+    executor.map(signature_task, run.group_tasks)
     for phase in (candidates_task, anchor_counts_task, containment_pairs_task, locate_first_task, locate_second_task):
         executor.map(phase, run.part_tasks)
     for phase in (jaccard_first_task, jaccard_second_task):
@@ -60,8 +60,8 @@ def test_partial_copies_are_found_by_containment_and_nothing_below_half(tmp_path
     find_clusters(executor, run.part_tasks)
     executor.map(decide_task, run.part_tasks)
     decided = {}
-    for task, name in zip(run.shard_tasks, texts):
-        rows = shard_decisions(run.work, task.index, len(texts[name])).drop_nulls("reason")
+    for index, name in enumerate(texts):
+        rows = shard_decisions(run.work, index, len(texts[name])).drop_nulls("reason")
         decided |= {f"{name}:{r}": dup for r, dup in rows.select("row", "dup_of").iter_rows()}
 
     contained = [(s, p) for s, p, c, _ in pairs if c >= 0.9]

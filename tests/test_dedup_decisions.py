@@ -25,7 +25,7 @@ def decided(tmp_path, texts, keep: list[str]) -> tuple[dict[str, tuple[str, str]
     """Phases 1-5; each rejected id with (reason, dup_of), the cluster sizes, and the pass."""
     run = new_pass(tmp_path, texts, DedupConfig(keep=keep))
     executor = LocalExecutor()
-    executor.map(signature_task, run.shard_tasks)
+    executor.map(signature_task, run.group_tasks)
     for phase in (candidates_task, signature_first_task, signature_second_task, locate_first_task, locate_second_task):
         executor.map(phase, run.part_tasks)
     for phase in (jaccard_first_task, jaccard_second_task):
@@ -33,8 +33,8 @@ def decided(tmp_path, texts, keep: list[str]) -> tuple[dict[str, tuple[str, str]
     find_clusters(executor, run.part_tasks)
     sizes = [size for part in executor.map(decide_task, run.part_tasks) for size, n in part.items() for _ in range(n)]
     out = {}
-    for task, (name, docs) in zip(run.shard_tasks, texts.items()):
-        rows = shard_decisions(run.work, task.index, len(docs))
+    for index, (name, docs) in enumerate(texts.items()):
+        rows = shard_decisions(run.work, index, len(docs))
         assert rows["row"].to_list() == list(range(len(docs)))
         out |= {f"{name}:{r}": (why, dup) for r, why, dup in rows.drop_nulls("reason").iter_rows()}
     return out, sizes, run

@@ -21,7 +21,7 @@ from dataprep.engine.executor import LocalExecutor
 def test_each_shard_keeps_its_signatures_and_shuffles_every_partition(tmp_path, texts) -> None:
     config = DedupConfig()
     run = new_pass(tmp_path, texts, config)
-    LocalExecutor().map(signature_task, run.shard_tasks)
+    LocalExecutor().map(signature_task, run.group_tasks)
 
     parts = len(run.part_tasks)
     sigs = pl.concat([read_part(run.work, "sigs", p) for p in range(parts)])  # stored once, by node
@@ -35,7 +35,7 @@ def test_each_shard_keeps_its_signatures_and_shuffles_every_partition(tmp_path, 
         assert np.array_equal(unpack(kept["signature"], config.num_perm), expected)
     for prefix, key in (("attrs", "node"), ("exact", "ekey"), ("bands", "key"), ("sigs", "node")):
         files = run.work.list(f"{prefix}/")
-        assert len(files) == len(run.shard_tasks)
+        assert len(files) == len(run.group_tasks)
         assert all(ipc.open_file(tmp_path / "_work/pass" / f).num_record_batches == parts for f in files)
         for p in range(parts):  # one file per shard; each partition's rows, and only those, in its batch
             assert (read_part(run.work, prefix, p)[key] % parts == p).all()
@@ -57,7 +57,7 @@ def test_each_shard_keeps_its_signatures_and_shuffles_every_partition(tmp_path, 
 def test_a_keep_rule_column_missing_from_the_input_is_named(tmp_path, texts) -> None:
     run = new_pass(tmp_path, texts, DedupConfig(keep=["q_score"]))
     with pytest.raises(ValueError, match="q_score"):
-        signature_task(run.shard_tasks[0])
+        signature_task(run.group_tasks[0])
 
 
 def test_partitions_follow_the_memory_budget_per_task() -> None:

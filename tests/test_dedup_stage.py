@@ -73,6 +73,12 @@ def test_dedup_removes_planted_copies_identically_for_any_worker_count_and_input
     # byte-identical shards whatever the worker count
     assert [o["sha256"] for o in one.manifest["outputs"]] == [o["sha256"] for o in two.manifest["outputs"]]
     assert [o["sha256"] for o in one.manifest["rejected"]] == [o["sha256"] for o in two.manifest["rejected"]]
+    # one partition: phase 1 and the exact checks run on groups of two shards (6 shards, at most
+    # 4 groups per partition), and the shards are byte-identical still
+    grouped = run(pipeline([inputs["a"], inputs["b"]], partitions=1), output=str(tmp_path / "grouped")).stages[1]
+    assert len(one.manifest["outputs"]) == 6
+    assert [o["sha256"] for o in grouped.manifest["outputs"]] == [o["sha256"] for o in one.manifest["outputs"]]
+    assert [o["sha256"] for o in grouped.manifest["rejected"]] == [o["sha256"] for o in one.manifest["rejected"]]
     # the same rows and decisions when the inputs are listed the other way round
     assert rows_by_id(swapped.dir).equals(rows_by_id(one.dir))
     assert rows_by_id(swapped.dir, rejected=True).equals(rejected)

@@ -27,7 +27,7 @@ def verified(tmp_path, texts, verify: str) -> tuple[set[tuple[str, str]], dict[s
     dedup (so only verified pairs are edges); returns the edges as sorted id pairs and the stats."""
     run = new_pass(tmp_path, texts, DedupConfig(bands=32, rows=2, exact=False, verify=verify))
     executor = LocalExecutor()
-    executor.map(signature_task, run.shard_tasks)
+    executor.map(signature_task, run.group_tasks)
     executor.map(candidates_task, run.part_tasks)
     stats = executor.map(accept_task, run.part_tasks) if verify == "none" else []
     if verify in ("signature", "hybrid"):

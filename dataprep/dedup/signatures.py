@@ -91,14 +91,23 @@ def sketch_shard(shard: ShardRef, cfg: DedupConfig) -> pl.DataFrame:
 
 
 def signature_task(task: Task) -> None:
-    """Phase 1 (per input shard): sketch every document and shuffle what later phases need."""
-    cfg, work, parts, shard = task.config, task.work, task.parts, task.shard
-    assert shard is not None
+    """Phase 1 (per group of input shards): sketch every document and shuffle what later phases need.
+
+    A group, not a shard: every partition task reads one piece of each file this phase writes,
+    so writers x partitions reads per phase; with groups (at most four per partition, see
+    ``Task.per_group``) that stays ~4 P^2 however small the shards are, and the pieces stay big
+    enough for object storage, where each read is a request."""
+    cfg, work, parts = task.config, task.work, task.parts
     ranks = cfg.rank_columns()
-    try:
-        table = pl.from_arrow(shard.read(["id", "text", *ranks]))
-    except (KeyError, pa.ArrowInvalid) as exc:
-        raise ValueError(f"dedup keep rule {task.config.keep}: {shard.path} lacks a column it names ({exc})") from exc
+    tables = []
+    for shard in task.group:
+        try:
+            tables.append(pl.from_arrow(shard.read(["id", "text", *ranks])))
+        except (KeyError, pa.ArrowInvalid) as exc:
+            raise ValueError(f"dedup keep rule {cfg.keep}: {shard.path} lacks a column it names ({exc})") from exc
+    table = pl.concat(tables)
+    sizes = [t.height for t in tables]
+    first = task.index * task.per_group
     sketched = sketch(table["text"], cfg, with_shingles=cfg.measure == "containment")
     digests, sigs = sketched.digests, sketched.signatures
     base = pl.DataFrame(
@@ -114,8 +123,8 @@ def signature_task(task: Task) -> None:
         write_parts(work, "sigs", task.index, signed, "node", parts)
     attrs = base.with_columns(
         *(table[c] for c in ranks),
-        shard=pl.lit(task.index, pl.Int64),
-        row=pl.int_range(0, table.height, dtype=pl.Int64),
+        shard=pl.Series(np.repeat(np.arange(first, first + len(sizes), dtype=np.int64), sizes)),
+        row=pl.Series(np.concatenate([np.arange(n, dtype=np.int64) for n in sizes])),
     )
     write_parts(work, "attrs", task.index, attrs, "node", parts)
     keyed = base.select("node", "exact").with_columns(pl.Series("ekey", exact_keys(digests), dtype=NODE))

@@ -4,8 +4,8 @@ Orchestration only. ``prepare`` runs one pass over the whole corpus as a chain o
 maps, each phase a module of ``dataprep.dedup`` working in the pass's scratch folder
 (``dedup.scratch``; every phase is hash-partitioned, so no task holds the whole corpus):
 
-1. ``signatures`` (per input shard): normalize, exact digest, MinHash signature, LSH band
-   keys, shuffled into partitions;
+1. ``signatures`` (per group of input shards): normalize, exact digest, MinHash signature, LSH
+   band keys, shuffled into partitions;
 2. ``candidates`` (per partition): exact groups -> edges; band buckets -> candidate pairs
    (``containment``: shared anchor shingles -> candidate pairs);
 3. ``verification``: candidates -> edges by signature estimate, exact Jaccard near the
@@ -63,12 +63,10 @@ class DedupStage(Stage):
         parts = cfg.partition_count(sum(s.rows for s in ctx.inputs))
         scope = pass_name(cfg, ctx.inputs)
         work = ctx.work.sub(scope)
-        shards = len(ctx.inputs)
-        shard_tasks = [Task(cfg, work, parts, shards, i, s) for i, s in enumerate(ctx.inputs)]
-        part_tasks = [Task(cfg, work, parts, shards, p) for p in range(parts)]
+        part_tasks = [Task(cfg, work, parts, len(ctx.inputs), p) for p in range(parts)]
         groups = group_tasks(cfg, work, parts, ctx.inputs)
         ctx.work.delete(scope)  # what a killed attempt of this pass left: every phase below rewrites it
-        ctx.executor.map(signature_task, shard_tasks)
+        ctx.executor.map(signature_task, groups)
         found = ctx.executor.map(candidates_task, part_tasks)
         drop(work, "exact", "bands")
         if cfg.measure == "containment":
