@@ -16,7 +16,7 @@ from dedup_corpus import new_pass, pages
 from dataprep.dedup.candidates import candidates_task
 from dataprep.dedup.clusters import find_clusters
 from dataprep.dedup.containment import anchor_counts_task, containment_pairs_task
-from dataprep.dedup.decisions import decide_task, shard_decisions
+from dataprep.dedup.decisions import decide_task, gather_task, shard_decisions
 from dataprep.dedup.normalize import Normalization, normalize
 from dataprep.dedup.settings import DedupConfig
 from dataprep.dedup.signatures import signature_task
@@ -59,6 +59,7 @@ def test_partial_copies_are_found_by_containment_and_nothing_below_half(tmp_path
         executor.map(phase, run.group_tasks)
     find_clusters(executor, run.part_tasks)
     executor.map(decide_task, run.part_tasks)
+    executor.map(gather_task, run.group_tasks)
     decided = {}
     for index, name in enumerate(texts):
         rows = shard_decisions(run.work, index, len(texts[name])).drop_nulls("reason")

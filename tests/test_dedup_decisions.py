@@ -7,7 +7,7 @@ from dedup_corpus import EXACT_COPY, HIGH_COPY, NEAR_COPY, new_pass
 
 from dataprep.dedup.candidates import candidates_task
 from dataprep.dedup.clusters import find_clusters
-from dataprep.dedup.decisions import EXACT, NEAR, decide_task, shard_decisions, shard_stats
+from dataprep.dedup.decisions import EXACT, NEAR, decide_task, gather_task, shard_decisions, shard_stats
 from dataprep.dedup.settings import DedupConfig
 from dataprep.dedup.signatures import signature_task
 from dataprep.dedup.verification import (
@@ -32,6 +32,7 @@ def decided(tmp_path, texts, keep: list[str]) -> tuple[dict[str, tuple[str, str]
         executor.map(phase, run.group_tasks)
     find_clusters(executor, run.part_tasks)
     sizes = [size for part in executor.map(decide_task, run.part_tasks) for size, n in part.items() for _ in range(n)]
+    executor.map(gather_task, run.group_tasks)
     out = {}
     for index, (name, docs) in enumerate(texts.items()):
         rows = shard_decisions(run.work, index, len(docs))

@@ -2,7 +2,9 @@
 
 Per label partition, each component is ranked by the ``keep`` rule (document content and
 id only, never arrival order) and its other members become decisions, routed to their
-shards (``decided``, a row group per shard); ``process`` joins its shard's decisions back.
+shards' groups (``decided``); per group they are gathered into one file per shard
+(``shard_decisions/``), which ``process`` joins back: each shard task reads one file, not a
+piece from every partition (S x P reads).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from dataprep.core.contract import WorkDir
 from dataprep.dedup.scratch import Task, read_part, write_parts
 
 EXACT, NEAR = "exact_dup", "near_dup"
+_DECIDED = pl.DataFrame(schema={"row": pl.Int64, "reason": pl.String, "dup_of": pl.String})
 
 
 def decide_task(task: Task) -> dict[int, int]:
@@ -44,7 +47,8 @@ def decide_task(task: Task) -> dict[int, int]:
             reason=pl.when(pl.col("exact") == pl.col("kept_exact")).then(pl.lit(EXACT)).otherwise(pl.lit(NEAR)),
         )
     )
-    write_parts(task.work, "decided", task.index, decided, "shard", task.shards)
+    routed = decided.with_columns(to=pl.col("shard") // task.per_group)
+    write_parts(task.work, "decided", task.index, routed, "to", task.groups)
     sizes = ranked.group_by("label").len().group_by("len").len(name="clusters")
     return dict(sorted(sizes.iter_rows()))
 
@@ -63,10 +67,23 @@ def _counts(df: pl.DataFrame, key: str) -> dict[str, int]:
     return {str(k): int(n) for k, n in df.group_by(key).len().sort(key).iter_rows()}
 
 
+def gather_task(task: Task) -> None:
+    """Phase 6 (per shard group): the group's decisions, one file per shard."""
+    decided = read_part(task.work, "decided", task.index)  # no columns if no partition decided anything
+    first = task.index * task.per_group
+    for shard in range(first, first + len(task.group)):
+        mine = decided.filter(pl.col("shard") == shard).select(_DECIDED.columns) if decided.width else _DECIDED
+        task.work.write_table(_decisions_name(shard), mine.cast(_DECIDED.schema).to_arrow())
+
+
+def _decisions_name(shard: int) -> str:
+    return f"shard_decisions/{shard:05d}"
+
+
 def shard_decisions(work: WorkDir, shard: int, rows: int) -> pl.DataFrame:
     """``row``, ``reason`` and ``dup_of`` for every row of one input shard (nulls where it stays)."""
     frame = pl.DataFrame({"row": np.arange(rows, dtype=np.int64)})
-    decided = read_part(work, "decided", shard)
+    decided = pl.from_arrow(work.read_table(_decisions_name(shard)))
     if decided.is_empty():
         return frame.with_columns(pl.lit(None, pl.String).alias("reason"), pl.lit(None, pl.String).alias("dup_of"))
     return frame.join(decided.select("row", "reason", "dup_of"), on="row", how="left", maintain_order="left")

@@ -12,7 +12,8 @@ maps, each phase a module of ``dataprep.dedup`` working in the pass's scratch fo
    threshold or everywhere (per group of shards, up to four groups per partition), or unverified;
 4. ``clusters``: connected components of the edges, each cluster's members gathered;
 5. ``decisions`` (per partition): the kept member of each cluster by the ``keep`` rule
-   (content and id only, never arrival order); per shard decision tables.
+   (content and id only, never arrival order); gathered per shard group into one decision
+   table per shard.
 
 ``process`` then rejects its shard's decided rows with ``exact_dup`` (same normalized text
 as the kept document) or ``near_dup``, and ``dup_of`` = the id of the kept document.
@@ -29,7 +30,7 @@ from dataprep.dedup.candidates import candidates_task
 from dataprep.dedup.clusters import find_clusters
 from dataprep.dedup.components import size_histogram
 from dataprep.dedup.containment import anchor_counts_task, containment_pairs_task
-from dataprep.dedup.decisions import decide_task, shard_decisions, shard_stats
+from dataprep.dedup.decisions import decide_task, gather_task, shard_decisions, shard_stats
 from dataprep.dedup.scratch import CURRENT, Task, current_pass, drop, group_tasks, pass_name
 from dataprep.dedup.settings import DedupConfig
 from dataprep.dedup.signatures import signature_task
@@ -98,6 +99,8 @@ class DedupStage(Stage):
         for part in ctx.executor.map(decide_task, part_tasks):
             sizes.update(part)
         drop(work, "members")
+        ctx.executor.map(gather_task, groups)
+        drop(work, "decided")
         banding = cfg.banding()
         ctx.work.write_json(CURRENT, {"scope": scope})
         work.write_json(
@@ -141,5 +144,5 @@ class DedupStage(Stage):
         """The pass's stats; its decisions go (every shard has joined them: a resume from here
         runs no ``process``), its signatures stay for ``dataprep dedup-sweep`` if kept."""
         work = current_pass(ctx.work)
-        drop(work, "decided")
+        drop(work, "shard_decisions")
         return work.read_json("stats.json")
