@@ -182,14 +182,17 @@ class Sampler(threading.Thread):
                     self.peak["scratch"] = max(self.peak["scratch"], size)
             time.sleep(0.2)
 
-    def window(self) -> tuple[float, dict[str, int]]:
-        """Total CPU so far and the peaks since the last call (which resets them)."""
+    def window(self) -> tuple[dict[str, float], dict[str, int]]:
+        """CPU so far by role (driver, worker, ray: Ray's own services) and the peaks since the
+        last call (which resets them)."""
         self.sample()
         with self.lock:
-            total = sum(self.cpu.values())
+            cpu = {"driver": 0.0, "worker": 0.0, "ray": 0.0}
+            for pid, seconds in self.cpu.items():
+                cpu[self.role[pid]] += seconds
             peak = dict(self.peak)
             self.peak = {"driver": 0, "worker": 0, "scratch": 0}
-        return total, peak
+        return cpu, peak
 
 
 def folder_bytes(folder: Path) -> int:
@@ -237,13 +240,15 @@ def run_stages(pipeline: dict, out: Path, sampler: Sampler, text_bytes: int) -> 
         counts = outcome.manifest["counts"]
         sbytes, sfiles, sfolder = scratch(Path(outcome.dir))
         ibytes = input_bytes(out, outcome.manifest)
-        cpu = cpu1 - cpu0
+        by_role = {role: round(cpu1[role] - cpu0[role], 2) for role in cpu1}
+        cpu = sum(cpu1.values()) - sum(cpu0.values())
         rows.append(
             {
                 "stage": outcome.name,
                 "docs_in": counts["in"],
                 "docs_out": counts["out"],
                 "cpu_s": round(cpu, 2),
+                "cpu_s_by_role": by_role,
                 "wall_s": round(wall, 1),
                 "mb_per_cpu_s": round(text_bytes / 1e6 / cpu, 3),
                 "docs_per_cpu_s": round(counts["in"] / cpu),

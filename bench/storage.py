@@ -112,7 +112,7 @@ def main() -> None:
         ingest = sum(p.stat().st_size for p in (work / mode).glob("00-ingest/part-*.parquet"))
         kept = {k: v for k, v in stored.items() if not k.endswith("-tokenize")}
         report["modes"][mode] = {
-            "cpu_s": round(cpu1 - cpu0, 1),
+            "cpu_s": round(sum(cpu1.values()) - sum(cpu0.values()), 1),
             "wall_s": round(time.monotonic() - t0, 1),
             "driver_peak_mb": round(peak["driver"] / 2**20),
             "worker_peak_mb": round(peak["worker"] / 2**20),
