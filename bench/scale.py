@@ -49,7 +49,7 @@ import psutil
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "bench"))
-from substring_dedup import WORD, cipher  # noqa: E402 - bench scripts are not a package
+from substring_dedup import WORD, cipher, cipher_table  # noqa: E402 - bench scripts are not a package
 
 QUICKSTART = REPO / "pipelines" / "quickstart.yaml"
 SHARD_ROWS = 500
@@ -118,19 +118,23 @@ def write_short(n: int, folder: Path) -> int:
 def short_corpus(base: dict[str, list[str]], n: int) -> dict[str, list[str]]:
     """``n`` documents of ~100 bytes, word-bounded, in two domains; 3% exact repeats."""
     rng = random.Random(7)
-    flat = [t for name in sorted(base) for t in base[name]]
+    flat = [WORD.findall(t) for name in sorted(base) for t in base[name]]
+    vocabulary = {w for words in flat for w in words}
     out: list[str] = []
     seed = 1
     while len(out) < n:
-        texts = flat if seed == 1 else cipher(flat, 100 + seed)
+        # a ciphered text's words are the original's words through the table (whitespace kept)
+        table = None if seed == 1 else cipher_table(vocabulary, 100 + seed)
         seed += 1
-        for text in texts:
+        for words in flat:
             piece: list[str] = []
-            for w in WORD.findall(text):
+            size = 0  # characters of the piece's words plus one separator each
+            for w in words if table is None else [table[w] for w in words]:
                 piece.append(w)
-                if sum(map(len, piece)) + len(piece) >= 100:
+                size += len(w) + 1
+                if size >= 100:
                     out.append(" ".join(piece))
-                    piece = []
+                    piece, size = [], 0
                     if rng.random() < 0.03:
                         out.append(out[-1])
     out = out[:n]

@@ -85,16 +85,22 @@ def cipher(texts: list[str], seed: int) -> list[str]:
     """Every word through one random permutation of the vocabulary (whitespace kept). Words
     are permuted among words of the same UTF-8 length, so the copy has exactly the bytes,
     words and lines of the original."""
+    table = cipher_table({w for t in texts for w in WORD.findall(t)}, seed)
+    return [WORD.sub(lambda m: table[m.group()], t) for t in texts]
+
+
+def cipher_table(vocabulary: set[str], seed: int) -> dict[str, str]:
+    """``cipher``'s permutation of ``vocabulary`` for ``seed``: each word to a word of its UTF-8 length."""
     rng = random.Random(seed)
     by_length: dict[int, list[str]] = {}
-    for w in sorted({w for t in texts for w in WORD.findall(t)}):
+    for w in sorted(vocabulary):
         by_length.setdefault(len(w.encode()), []).append(w)
     table = {}
     for words in by_length.values():
         shuffled = list(words)
         rng.shuffle(shuffled)
         table.update(zip(words, shuffled))
-    return [WORD.sub(lambda m: table[m.group()], t) for t in texts]
+    return table
 
 
 def build(out: Path, scales: list[int]) -> dict[int, Path]:
