@@ -235,11 +235,10 @@ class Storage:
 
         Not Parquet: a shuffle phase of S writers and P readers opens S x P (file, partition)
         pairs, and a Parquet reader parses the whole footer, whose size grows with P, at every
-        open: 3.1 ms per read at P = 200 against 0.7 ms at P = 20, so the phase cost grew as
-        S x P x P (122 CPU s per phase at 200 x 200). An IPC footer is a flatbuffer read in
-        place: 0.13-0.17 ms per read from P = 20 to 200 (measured with ``pyarrow.ipc``, 250 rows
-        of five columns a partition). Buffers are lz4-compressed: cheap on the hash columns that
-        do not compress, and it packs the small-integer ones.
+        open: 0.75 ms per read at S = P = 20, 2.08 ms at 200 (83 CPU s for one phase), so a phase
+        cost grew as S x P x P. An IPC footer is a flatbuffer read in place: 0.29 and 0.34 ms
+        (``bench/shuffle_reads.py``). Buffers are lz4-compressed: cheap on the hash columns
+        that do not compress, and it packs the small-integer ones.
         """
         whole = table.combine_chunks()  # one chunk per column: one batch to slice
         batch = whole.to_batches()[0] if whole.num_rows else pa.RecordBatch.from_pylist([], schema=whole.schema)
