@@ -55,20 +55,21 @@ def test_sweep_over_many_partitions_equals_one_and_the_stage(shared_data, tmp_pa
 
 
 @pytest.mark.slow
-def test_a_pass_leaves_only_stats_and_signatures_if_kept(shared_data, tmp_path, capsys):
-    """By default nothing of a pass's scratch stays but its stats; dedup-sweep then sketches the
-    inputs again and reports what it reports from kept signatures."""
+def test_a_pass_leaves_only_stats_decisions_and_signatures_if_kept(shared_data, tmp_path, capsys):
+    """By default a pass leaves its stats and per-shard decisions only; dedup-sweep then sketches
+    the inputs again and reports what it reports from kept signatures."""
     kept = run(
         _pipeline(tmp_path, shared_data, partitions=3, keep_signatures=True),
         output=str(tmp_path / "k"),
         executor="local",
     ).stages[1]
     left = {p.relative_to(Path(kept.dir) / "_work").parts[1:2] for p in _files(kept.dir)}
-    assert left == {("sigs",), ("stats.json",), ()}  # and current.json, the stage's _prepared.json
+    assert left == {("sigs",), ("shard_decisions",), ("stats.json",), ()}  # and current.json, _prepared.json
     dropped = run(_pipeline(tmp_path, shared_data, partitions=3), output=str(tmp_path / "d"), executor="local")
     dropped = dropped.stages[1]
     assert dropped.manifest["counts"] == kept.manifest["counts"]
-    assert {p.name for p in _files(dropped.dir)} == {"stats.json", "current.json", "_prepared.json"}
+    decisions = {f"{i:05d}" for i in range(len(dropped.manifest["outputs"]))}
+    assert {p.name for p in _files(dropped.dir)} == {"stats.json", "current.json", "_prepared.json", *decisions}
     capsys.readouterr()
     assert main(["dedup-sweep", kept.dir, "--threshold", "0.6", "0.8"]) == 0
     from_kept = capsys.readouterr().out
@@ -122,3 +123,17 @@ def test_a_pass_killed_in_any_phase_resumes_to_the_same_bytes(shared_data, tmp_p
         got = run(cfg, output=out, executor="local", resume=True, force_unlock=True).stages[1]
         for key in ("outputs", "rejected", "counts", "stats"):
             assert got.manifest[key] == ref.manifest[key], (kill_at, key)
+
+
+@pytest.mark.slow
+def test_a_finished_stage_processed_again_on_resume_removes_the_same_rows(shared_data, tmp_path):
+    """Resumed with a stage after it, dedup is no longer the last stage and its shards become
+    deltas: they are processed again without a new pass, from the decisions the pass kept."""
+    cfg = _pipeline(tmp_path, shared_data, partitions=2)
+    out = str(tmp_path / "r")
+    alone = run(cfg, output=out, executor="local").stages[1]
+    cfg["tokenizer"] = str(Path(__file__).parents[1] / "pipelines" / "tokenizers" / "quickstart-bpe4k.json")
+    cfg["stages"].append({"stage": "tokenize"})
+    again = run(cfg, output=out, executor="local", resume=True).stages[1]
+    assert again.manifest["stage"]["storage"] == "delta" and alone.manifest["stage"]["storage"] == "full"
+    assert again.manifest["counts"] == alone.manifest["counts"] and again.manifest["counts"]["rejected"] == 2

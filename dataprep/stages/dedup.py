@@ -141,8 +141,7 @@ class DedupStage(Stage):
         return stats
 
     def finalize(self, ctx: FinalizeContext) -> dict[str, Any]:
-        """The pass's stats; its decisions go (every shard has joined them: a resume from here
-        runs no ``process``), its signatures stay for ``dataprep dedup-sweep`` if kept."""
-        work = current_pass(ctx.work)
-        drop(work, "shard_decisions")
-        return work.read_json("stats.json")
+        """The pass's stats. Its per-shard decisions stay (a few bytes per removed document): a
+        resume may process a finished stage's shards again without a new pass, e.g. when the
+        stage is no longer the last and its shards become deltas."""
+        return current_pass(ctx.work).read_json("stats.json")
