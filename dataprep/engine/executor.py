@@ -46,6 +46,40 @@ def _task_failed(item: str, cause: BaseException) -> TaskError:
 RUN_TAG = "DATAPREP_RUN"  # set in every process of a local Ray we start, to find them after a crash
 
 
+def _tidy(fn: Callable[[T], R], item: T) -> R:
+    """``fn(item)``, then the memory it freed handed back to the operating system.
+
+    A worker runs task after task, and Arrow's memory pool (mimalloc) and glibc's heap keep what
+    a task freed: its RSS crept up with the number of tasks it had run, so a larger corpus meant
+    a larger worker. Ingest of 1M short documents in one process: 358 MB peak RSS, 307 MB with
+    this (shard writes 277 -> 358 MB over 20 tasks, 228 -> 256 MB with it).
+    """
+    try:
+        return fn(item)
+    finally:
+        import pyarrow as pa
+
+        pa.default_memory_pool().release_unused()
+        _malloc_trim()
+
+
+def _malloc_trim() -> None:
+    """glibc's ``malloc_trim(0)``: free heap pages back to the system (a no-op elsewhere)."""
+    global _LIBC
+    if _LIBC is None:
+        try:
+            import ctypes
+
+            _LIBC = ctypes.CDLL("libc.so.6")
+        except OSError:
+            _LIBC = False
+    if _LIBC:
+        _LIBC.malloc_trim(0)
+
+
+_LIBC: Any = None
+
+
 class LocalExecutor:
     """Ordered map in this process, one item after another (implements ``Executor``)."""
 
@@ -66,7 +100,7 @@ class LocalExecutor:
         results = []
         for i, item in enumerate(items):
             try:
-                result = fn(item)
+                result = _tidy(fn, item)
             except Exception as exc:  # noqa: BLE001 - re-raised with the item named
                 raise _task_failed(describe(item), exc) from exc
             results.append(result)
@@ -134,7 +168,7 @@ class RayExecutor:
         import ray
 
         # Ray's own retry (max_retries) would hide how often it happened; we resubmit ourselves.
-        remote = ray.remote(num_cpus=num_cpus, max_retries=0)(fn)
+        remote = ray.remote(num_cpus=num_cpus, max_retries=0)(_tidy)
         results: list[R | None] = [None] * len(items)
         attempts = [0] * len(items)
         pending: dict[object, int] = {}
@@ -142,7 +176,7 @@ class RayExecutor:
         while queue or pending:
             while queue and len(pending) < self.workers:
                 i = queue.pop()
-                pending[remote.remote(items[i])] = i
+                pending[remote.remote(fn, items[i])] = i
             done, _ = ray.wait(list(pending), num_returns=1)
             for ref in done:
                 i = pending.pop(ref)
