@@ -168,7 +168,8 @@ class RayExecutor:
         import ray
 
         # Ray's own retry (max_retries) would hide how often it happened; we resubmit ourselves.
-        remote = ray.remote(num_cpus=num_cpus, max_retries=0)(_tidy)
+        # Named after ``fn``: a worker's process title (``ray::<name>``) says what it runs.
+        remote = ray.remote(num_cpus=num_cpus, max_retries=0)(_tidy).options(name=getattr(fn, "__name__", "task"))
         results: list[R | None] = [None] * len(items)
         attempts = [0] * len(items)
         pending: dict[object, int] = {}
