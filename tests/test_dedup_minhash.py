@@ -116,13 +116,14 @@ def test_band_keys_match_only_where_band_values_match() -> None:
     keys = band_keys(sig, Banding(3, 4))
     assert keys.shape == (2, 3)
     assert keys[0, 0] == keys[1, 0] and (keys[0, 1:] != keys[1, 1:]).all()
+    same = np.tile(np.arange(4, dtype=np.uint64), 3)[None, :]  # every band holds the same values
+    assert len(set(band_keys(same, Banding(3, 4))[0].tolist())) == 3  # a key names its band
 
 
 def test_candidate_pairs_collapse_exact_copies_and_cap_large_buckets() -> None:
     buckets = pl.DataFrame(
         {
-            "band": [0] * 5 + [1, 1],
-            "key": pl.Series([7] * 5 + [7, 8], dtype=pl.UInt64),
+            "key": pl.Series([7] * 5 + [9, 8], dtype=pl.UInt64),
             "node": pl.Series([5, 1, 3, 4, 2, 1, 3], dtype=pl.UInt64),
             "ekey": pl.Series([11, 11, 12, 13, 14, 11, 12], dtype=pl.UInt64),  # exact keys: 5 and 1 share a text
         }
@@ -132,3 +133,24 @@ def test_candidate_pairs_collapse_exact_copies_and_cap_large_buckets() -> None:
     assert large == 0
     capped, large = candidate_pairs(buckets, anchors=1)
     assert sorted(capped.iter_rows()) == [(1, 2), (1, 3), (1, 4)] and large == 1
+
+
+@pytest.mark.parametrize("collapse_exact", [True, False])
+def test_candidate_pairs_are_each_members_pairs_with_the_first_anchors_of_its_buckets(collapse_exact) -> None:
+    rng = np.random.default_rng(5)
+    node = rng.integers(0, 2_000, 5_000).astype(np.uint64)
+    buckets = pl.DataFrame({"key": rng.integers(0, 700, 5_000).astype(np.uint64), "node": node, "ekey": node // 3})
+    expected, large = set(), 0
+    for (_,), rows in buckets.group_by("key"):
+        if collapse_exact:
+            rows = rows.group_by("ekey").agg(pl.col("node").min())
+        members = sorted(set(rows["node"].to_list()))
+        large += len(members) > 4
+        expected |= {(members[i], members[j]) for j in range(len(members)) for i in range(min(j, 4))}
+    pairs, found_large = candidate_pairs(buckets, anchors=4, collapse_exact=collapse_exact)
+    assert list(pairs.iter_rows()) == sorted(expected) and found_large == large
+    copies = pl.DataFrame(
+        {"key": [1, 1], "node": [2, 3], "ekey": [5, 5]}, schema=dict.fromkeys(buckets.columns, pl.UInt64)
+    )
+    assert candidate_pairs(copies, 4, collapse_exact)[0].height == (0 if collapse_exact else 1)
+    assert candidate_pairs(buckets.head(1), 4, collapse_exact)[0].is_empty()

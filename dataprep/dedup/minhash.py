@@ -1,8 +1,9 @@
 """MinHash signatures over word n-gram shingles, vectorized over a batch of documents.
 
 Why not datasketch's ``MinHash``: it updates one shingle at a time in Python (0.7 MB/s
-with sha1, 11 MB/s with ``bulk`` and xxh32, see docs/BENCHMARKS.md); here shingling,
-hashing and the permutation minimum run as numpy array operations over the whole batch.
+with sha1, 11 MB/s with ``bulk`` and xxh32, see docs/BENCHMARKS.md); here shingling and
+hashing run as numpy array operations over the whole batch, the permutation minima as one
+compiled loop over it (``minhash_kernel``).
 
 Every hash is stable across processes, platforms and library versions: words are hashed
 with xxh3-64 (``dataprep.text.word_hashes``, seeded with ``hash_seed``), shingles and
@@ -25,7 +26,6 @@ from dataprep.text import split_words, word_hashes
 EMPTY = np.iinfo(np.uint64).max  # signature value of a document without any word
 _PRIME = np.uint64(0x100000001B3)  # FNV-1a 64-bit prime: combines the words of a shingle
 _WORDS = r"\S+"  # a word, in texts not normalized to single spaces
-CACHE_SHINGLES = 32_768  # 256 KB of uint64: one permutation pass stays in L2
 
 
 def mix64(x: np.ndarray) -> np.ndarray:
@@ -74,13 +74,13 @@ def shingle_hashes(hashes: np.ndarray, counts: np.ndarray, ngram: int) -> tuple[
         starts_here[ends[full] - k] = False
     short = np.flatnonzero((counts > 0) & ~full)
     if len(short):  # their single shingle must not run into the next document's words
-        starts_here[np.repeat(starts[short], counts[short]) + _ranges(counts[short])] = False
+        starts_here[np.repeat(starts[short], counts[short]) + ranges(counts[short])] = False
         starts_here[starts[short]] = True
         acc[starts[short]] = _combine_short(hashes, starts[short], counts[short], ngram)
     return acc[starts_here], per_doc
 
 
-def _ranges(lengths: np.ndarray) -> np.ndarray:
+def ranges(lengths: np.ndarray) -> np.ndarray:
     """0..n-1 for each n in ``lengths``, back to back."""
     return np.arange(int(lengths.sum())) - np.repeat(np.cumsum(lengths) - lengths, lengths)
 
@@ -127,37 +127,12 @@ class MinHasher:
     def of_shingles(self, shingles: np.ndarray, per_doc: np.ndarray) -> np.ndarray:
         """Signatures of documents given as their shingle hashes back to back (see ``shingles``):
         the ``(docs, num_perm)`` minima of every permutation over each document's shingles
-        (``EMPTY`` for a document without any).
+        (``EMPTY`` for a document without any), in one compiled pass (``minhash_kernel``)."""
+        from dataprep.dedup.minhash_kernel import minima
 
-        Runs over groups of whole documents of about ``CACHE_SHINGLES`` shingles so the
-        working arrays stay in the CPU cache: 3x faster than whole-batch passes. Each group's
-        ``(num_perm, docs)`` block is transposed into place while it is still in cache: a
-        transposed copy of the whole matrix afterwards cost 0.4x the minima themselves.
-        """
         out = np.empty((len(per_doc), self.num_perm), dtype=np.uint64)
-        docs = np.flatnonzero(per_doc > 0)
-        out[per_doc == 0] = EMPTY
-        counts = per_doc[docs]
-        ends = np.cumsum(counts)
-        buf = np.empty(min(len(shingles), max(CACHE_SHINGLES, int(counts.max(initial=0)))), dtype=np.uint64)
-        block = np.empty((self.num_perm, min(len(docs), CACHE_SHINGLES)), dtype=np.uint64)
-        first = 0
-        while first < len(docs):
-            start = int(ends[first] - counts[first])
-            last = max(first + 1, int(np.searchsorted(ends, start + CACHE_SHINGLES, side="right")))
-            chunk = shingles[start : ends[last - 1]]
-            work, offsets = buf[: len(chunk)], ends[first:last] - counts[first:last] - start
-            minima = block[:, : last - first]
-            for i in range(self.num_perm):
-                np.multiply(chunk, self._a[i], out=work)
-                np.add(work, self._b[i], out=work)
-                np.minimum.reduceat(work, offsets, out=minima[i])
-            rows = docs[first:last]
-            if rows[-1] - rows[0] == len(rows) - 1:  # no empty document among them: a slice
-                out[rows[0] : rows[-1] + 1] = minima.T
-            else:
-                out[rows] = minima.T
-            first = last
+        ends = np.cumsum(per_doc, dtype=np.int64)
+        minima(np.ascontiguousarray(shingles, dtype=np.uint64), ends, self._a, self._b, out)
         return out
 
 

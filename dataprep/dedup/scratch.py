@@ -94,7 +94,9 @@ def write_parts(work: WorkDir, prefix: str, source: int, df: pl.DataFrame | pa.T
     table with 1 KB signature blobs cost 3x more).
     """
     table = df.to_arrow() if isinstance(df, pl.DataFrame) else df
-    part = (table.column(key).to_numpy() % parts).astype(np.int64)
+    # numpy's stable argsort of 16-bit integers is a radix sort, linear in the rows; of int64 a merge
+    # sort, 10x slower at 224 partitions (3.6M band rows: 0.05 vs 0.51 s).
+    part = (table.column(key).to_numpy() % parts).astype(np.uint16 if parts <= 1 << 16 else np.int64)
     if parts > 1:
         table = table.take(np.argsort(part, kind="stable"))
     sizes = np.bincount(part, minlength=parts)

@@ -139,14 +139,14 @@ def write_bands(
 ) -> None:
     """Shuffle the band buckets of documents with shingles by key (Jaccard near duplicates only).
 
-    A row is four integers (band, key, node, exact key): no 16-byte digest repeated per band."""
+    A row is three integers (key, node, exact key): no 16-byte digest repeated per band, and the
+    key holds its band (``band_keys``)."""
     banding = cfg.banding()
     live = has_shingles(sigs) if cfg.near and cfg.measure == "jaccard" else np.zeros(len(sigs), bool)
     keys = band_keys(sigs[live], banding)
     docs = keyed.filter(pl.Series(live))
     bands = pl.DataFrame(
         {
-            "band": np.repeat(np.arange(banding.bands, dtype=np.int32)[None, :], len(docs), 0).ravel(),
             "key": keys.ravel(),
             "node": np.repeat(docs["node"].to_numpy(), banding.bands),
             "ekey": np.repeat(docs["ekey"].to_numpy(), banding.bands),
