@@ -65,11 +65,11 @@ def band_keys(signatures: np.ndarray, banding: Banding) -> np.ndarray:
     The band number seeds the hash, so equal keys mean the same band with equal values, up to a
     2**-64 collision: a bucket is one integer, and a band row shuffles 24 bytes, not 28.
     """
-    used = signatures[:, : banding.bands * banding.rows].reshape(len(signatures), banding.bands, banding.rows)
-    acc = np.broadcast_to(splitmix64(_BAND_SEED, banding.bands), (len(signatures), banding.bands)).copy()
-    for r in range(banding.rows):
-        np.bitwise_xor(acc, used[:, :, r], out=acc)
-        np.multiply(acc, _PRIME, out=acc)
+    from dataprep.dedup.kernels import band_hashes
+
+    acc = np.empty((len(signatures), banding.bands), dtype=np.uint64)
+    seeds = splitmix64(_BAND_SEED, banding.bands)
+    band_hashes(np.ascontiguousarray(signatures, dtype=np.uint64), banding.rows, seeds, _PRIME, acc)
     return mix64(acc)
 
 

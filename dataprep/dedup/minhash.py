@@ -3,7 +3,7 @@
 Why not datasketch's ``MinHash``: it updates one shingle at a time in Python (0.7 MB/s
 with sha1, 11 MB/s with ``bulk`` and xxh32, see docs/BENCHMARKS.md); here shingling and
 hashing run as numpy array operations over the whole batch, the permutation minima as one
-compiled loop over it (``minhash_kernel``).
+compiled loop over it (``kernels``).
 
 Every hash is stable across processes, platforms and library versions: words are hashed
 with xxh3-64 (``dataprep.text.word_hashes``, seeded with ``hash_seed``), shingles and
@@ -127,8 +127,8 @@ class MinHasher:
     def of_shingles(self, shingles: np.ndarray, per_doc: np.ndarray) -> np.ndarray:
         """Signatures of documents given as their shingle hashes back to back (see ``shingles``):
         the ``(docs, num_perm)`` minima of every permutation over each document's shingles
-        (``EMPTY`` for a document without any), in one compiled pass (``minhash_kernel``)."""
-        from dataprep.dedup.minhash_kernel import minima
+        (``EMPTY`` for a document without any), in one compiled pass (``kernels.minima``)."""
+        from dataprep.dedup.kernels import minima
 
         out = np.empty((len(per_doc), self.num_perm), dtype=np.uint64)
         ends = np.cumsum(per_doc, dtype=np.int64)

@@ -143,7 +143,7 @@ def write_bands(
     key holds its band (``band_keys``)."""
     banding = cfg.banding()
     live = has_shingles(sigs) if cfg.near and cfg.measure == "jaccard" else np.zeros(len(sigs), bool)
-    keys = band_keys(sigs[live], banding)
+    keys = band_keys(sigs, banding)[live]
     docs = keyed.filter(pl.Series(live))
     bands = pl.DataFrame(
         {

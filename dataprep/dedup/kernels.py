@@ -1,15 +1,17 @@
-"""The compiled inner loop of MinHash: every permutation's minimum over each document's shingles.
+"""Dedup's compiled inner loops (numba): the MinHash minima and the LSH band keys.
 
-Why compiled (numba): numpy needs three passes per permutation (multiply, add, a segmented
+Why compiled: numpy needs three passes per permutation (multiply, add, a segmented
 ``minimum.reduceat``), and ``reduceat`` over the ~14 shingles of a 100-byte document costs
 2.4 ns a value for its per-segment overhead alone; one fused loop keeps a document's
-``num_perm`` minima in L1 and costs 0.5 ns per (shingle, permutation), 5x less on short
-documents (measured on 2.5M shingles, 128 permutations). The arithmetic is the same wrapping
-64-bit integer arithmetic, so signatures are bit-identical to the numpy form.
+``num_perm`` minima in L1 and costs 0.2 ns per (shingle, permutation): 1.65 -> 0.22 CPU s
+for 200k short documents, 0.24 -> 0.08 for 3,000 long ones (128 permutations). Band keys
+read each signature row once, where numpy's strided passes cost 0.23 s per 200k documents.
+The arithmetic is the same wrapping 64-bit integer arithmetic, so results are bit-identical
+to the numpy forms.
 
-Imported only by ``MinHasher.of_shingles`` when it runs: numba's import (0.35 s) stays out of
-processes that never sketch. ``cache=True`` keeps the machine code beside this module, so
-each worker process loads it instead of compiling again (~1 s).
+Imported only where they run (``MinHasher.of_shingles``, ``band_keys``): numba's import and
+start-up (~1 CPU s a process, once) stay out of processes that never sketch. ``cache=True``
+keeps the machine code beside this module, so a process loads it instead of compiling.
 """
 
 from __future__ import annotations
@@ -42,3 +44,14 @@ def minima(shingles: np.ndarray, ends: np.ndarray, a: np.ndarray, b: np.ndarray,
                 row[i] = min(row[i], a[i] * x + b[i])
         out[d, :] = row
         start = ends[d]
+
+
+@njit(cache=True, nogil=True)
+def band_hashes(signatures: np.ndarray, rows: int, seeds: np.ndarray, prime: np.uint64, out: np.ndarray) -> None:
+    """``out[d, j]``: FNV-style combine of band ``j``'s ``rows`` values of row ``d``, from ``seeds[j]``."""
+    for d in range(signatures.shape[0]):
+        for j in range(seeds.shape[0]):
+            acc = seeds[j]
+            for r in range(j * rows, (j + 1) * rows):
+                acc = (acc ^ signatures[d, r]) * prime
+            out[d, j] = acc
