@@ -40,8 +40,8 @@ class Task:
     @property
     def per_group(self) -> int:
         """Input shards per group of the phases that work shard by shard (signatures, exact
-        checks): up to four groups per partition (so a one-partition pass still runs in
-        parallel), each smaller than a partition.
+        checks, gathering each shard's decisions): up to four groups per partition (so a
+        one-partition pass still runs in parallel), each smaller than a partition.
 
         A shuffle phase reads writers x readers pieces. Shard by shard, the exact checks read
         S x S (dedup on 1M short documents: 52.7 CPU s at 20 shards, 96.7 at 200), which at 10^9

@@ -11,6 +11,7 @@ breakpoints for debugging. Both give the same bytes, since outputs never depend 
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
 import shutil
@@ -65,19 +66,19 @@ def _tidy(fn: Callable[[T], R], item: T) -> R:
 
 def _malloc_trim() -> None:
     """glibc's ``malloc_trim(0)``: free heap pages back to the system (a no-op elsewhere)."""
-    global _LIBC
-    if _LIBC is None:
-        try:
-            import ctypes
-
-            _LIBC = ctypes.CDLL("libc.so.6")
-        except OSError:
-            _LIBC = False
-    if _LIBC:
-        _LIBC.malloc_trim(0)
+    if libc := _libc():
+        libc.malloc_trim(0)
 
 
-_LIBC: Any = None
+@functools.cache
+def _libc() -> Any:
+    """glibc, loaded once per process; None where there is none."""
+    import ctypes
+
+    try:
+        return ctypes.CDLL("libc.so.6")
+    except OSError:
+        return None
 
 
 class LocalExecutor:
