@@ -83,7 +83,9 @@ def drop(work: WorkDir, *prefixes: str) -> None:
         work.delete(prefix)
 
 
-def write_parts(work: WorkDir, prefix: str, source: int, df: pl.DataFrame | pa.Table, key: str, parts: int) -> None:
+def write_parts(
+    work: WorkDir, prefix: str, source: int, df: pl.DataFrame | pa.Table, key: str, parts: int, compress: bool = True
+) -> None:
     """Shuffle write: ``df``'s rows as one file ``<prefix>/<source>``, ordered by the partition of
     ``key`` (an integer hash column: node ids and keys are uniform hashes already; ``value % parts``),
     rows of one partition in their order, one record batch per partition (empty ones included).
@@ -100,7 +102,7 @@ def write_parts(work: WorkDir, prefix: str, source: int, df: pl.DataFrame | pa.T
     if parts > 1:
         table = table.take(np.argsort(part, kind="stable"))
     sizes = np.bincount(part, minlength=parts)
-    work.write_partitioned(f"{prefix}/{source:05d}", table, sizes.tolist())
+    work.write_partitioned(f"{prefix}/{source:05d}", table, sizes.tolist(), compress)
 
 
 def read_part(work: WorkDir, prefix: str, part: int, columns: Sequence[str] | None = None) -> pl.DataFrame:

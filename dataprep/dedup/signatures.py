@@ -120,7 +120,7 @@ def signature_task(task: Task) -> None:
     )
     if cfg.keep_signatures or cfg.verify in ("signature", "hybrid"):  # else nothing reads them
         signed = base.select("node", "id", "exact").to_arrow().append_column("signature", pack(sigs))
-        write_parts(work, "sigs", task.index, signed, "node", parts)
+        write_parts(work, "sigs", task.index, signed, "node", parts, compress=False)  # 1 KB of hashes a row
     attrs = base.with_columns(
         *(table[c] for c in ranks),
         shard=pl.Series(np.repeat(np.arange(first, first + len(sizes), dtype=np.int64), sizes)),

@@ -99,7 +99,7 @@ def _load_task(load: _Load) -> None:
         assert load.shard is not None
         sigs = sketch_shard(load.shard, task.config)
     sigs = sigs.with_columns(ekey=pl.Series(exact_keys(sigs["exact"].to_list()), dtype=NODE))
-    write_parts(task.work, "sigs", load.part, sigs, "node", task.parts)
+    write_parts(task.work, "sigs", load.part, sigs, "node", task.parts, compress=False)
     keyed = sigs.select("node", "exact", "ekey")
     write_parts(task.work, "exact", load.part, keyed if task.config.exact else keyed.clear(), "ekey", task.parts)
 
