@@ -154,3 +154,17 @@ def test_candidate_pairs_are_each_members_pairs_with_the_first_anchors_of_its_bu
     )
     assert candidate_pairs(copies, 4, collapse_exact)[0].height == (0 if collapse_exact else 1)
     assert candidate_pairs(buckets.head(1), 4, collapse_exact)[0].is_empty()
+
+
+def test_minima_are_the_definition_for_blocked_rare_long_and_empty_documents() -> None:
+    rng = np.random.default_rng(6)
+    # lengths up to 79 shingles, 1..59 documents each: blocks (>= 32 of one length <= 64), rare lengths, long ones
+    per_doc = np.concatenate([np.zeros(5, np.int64), np.repeat(np.arange(1, 80), rng.integers(1, 60, 79))])
+    rng.shuffle(per_doc)
+    shingles = rng.integers(0, 2**64, int(per_doc.sum()), dtype=np.uint64, endpoint=False)
+    hasher = MinHasher(num_perm=16)
+    sig = hasher.of_shingles(shingles, per_doc)
+    for d, start in enumerate((np.cumsum(per_doc) - per_doc).tolist()):
+        x = shingles[start : start + per_doc[d]]
+        expected = (np.multiply.outer(x, hasher._a) + hasher._b).min(axis=0) if len(x) else np.full(16, EMPTY)
+        assert np.array_equal(sig[d], expected)
