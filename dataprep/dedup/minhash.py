@@ -139,7 +139,8 @@ class MinHasher:
         whole-row passes: 1.65 -> 0.78 CPU s for 200k short documents. Longer ones (and lengths
         too rare to fill a block) keep ``reduceat``, whose fixed cost their length amortizes.
         """
-        out = np.full((len(per_doc), self.num_perm), EMPTY, dtype=np.uint64)
+        out = np.empty((len(per_doc), self.num_perm), dtype=np.uint64)  # every row is written below
+        out[per_doc == 0] = EMPTY
         starts = np.cumsum(per_doc) - per_doc
         buf = np.empty(min(len(shingles), max(CACHE_SHINGLES, int(per_doc.max(initial=0)))), dtype=np.uint64)
         lengths, docs_of = np.unique(per_doc[(per_doc > 0) & (per_doc <= SHORT_SHINGLES)], return_counts=True)
