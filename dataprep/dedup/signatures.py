@@ -79,15 +79,28 @@ class Sketch:
     per_doc: np.ndarray | None = None
 
 
+def sketch_documents(
+    table: pl.DataFrame, cfg: DedupConfig, with_shingles: bool = False
+) -> tuple[pl.DataFrame, Sketch]:
+    """``node, id, exact, length`` of each document of ``table`` (columns ``id``, ``text``), and
+    its sketch: what phase 1 and ``dataprep dedup-sweep`` compute the same way."""
+    sketched = sketch(table["text"], cfg, with_shingles)
+    base = pl.DataFrame(
+        {
+            "node": pl.Series(node_ids(table["id"]), dtype=NODE),
+            "id": table["id"],
+            "exact": pl.Series(sketched.digests, dtype=pl.Binary),
+            LENGTH: table["text"].str.len_chars().cast(pl.Int64),
+        }
+    )
+    return base, sketched
+
+
 def sketch_shard(shard: ShardRef, cfg: DedupConfig) -> pl.DataFrame:
     """``node, exact, signature`` of every document of a shard (``dataprep dedup-sweep`` of a
     stage that kept no signatures sketches its inputs again with this)."""
-    table = pl.from_arrow(shard.read(["id", "text"]))
-    sketched = sketch(table["text"], cfg)
-    nodes = pl.Series("node", node_ids(table["id"]), dtype=NODE)
-    return pl.DataFrame([nodes, pl.Series("exact", sketched.digests, dtype=pl.Binary)]).with_columns(
-        pl.from_arrow(pack(sketched.signatures)).alias("signature")
-    )
+    base, sketched = sketch_documents(pl.from_arrow(shard.read(["id", "text"])), cfg)
+    return base.select("node", "exact").with_columns(pl.from_arrow(pack(sketched.signatures)).alias("signature"))
 
 
 def signature_task(task: Task) -> None:
@@ -108,16 +121,8 @@ def signature_task(task: Task) -> None:
     table = pl.concat(tables)
     sizes = [t.height for t in tables]
     first = task.index * task.per_group
-    sketched = sketch(table["text"], cfg, with_shingles=cfg.measure == "containment")
+    base, sketched = sketch_documents(table, cfg, with_shingles=cfg.measure == "containment")
     digests, sigs = sketched.digests, sketched.signatures
-    base = pl.DataFrame(
-        {
-            "node": pl.Series(node_ids(table["id"]), dtype=NODE),
-            "id": table["id"],
-            "exact": pl.Series(digests, dtype=pl.Binary),
-            LENGTH: table["text"].str.len_chars().cast(pl.Int64),
-        }
-    )
     if cfg.keep_signatures or cfg.verify in ("signature", "hybrid"):  # else nothing reads them
         signed = base.select("node", "id", "exact").to_arrow().append_column("signature", pack(sigs))
         write_parts(work, "sigs", task.index, signed, "node", parts, compress=False)  # 1 KB of hashes a row

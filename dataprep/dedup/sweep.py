@@ -25,7 +25,7 @@ from dataprep.dedup.candidates import candidates_task
 from dataprep.dedup.components import connected_components, read_labels
 from dataprep.dedup.lsh import Banding
 from dataprep.dedup.minhash import exact_keys, unpack
-from dataprep.dedup.scratch import CURRENT, NODE, Task, drop, read_part, write_parts
+from dataprep.dedup.scratch import CURRENT, NODE, Task, drop, group_tasks, read_part, write_parts
 from dataprep.dedup.settings import DedupConfig
 from dataprep.dedup.signatures import sketch_shard, write_bands
 from dataprep.dedup.verification import accept_task, signature_first_task, signature_second_task
@@ -81,13 +81,13 @@ def open_stage(stage_dir: str) -> Stored:
 
 @dataclass(frozen=True)
 class _Load:
-    """One stored node partition, or one input shard to sketch again, re-shuffled into the
-    sweep's partitions (picklable for Ray)."""
+    """One stored node partition, or one group of input shards to sketch again (``task.group``,
+    as phase 1 groups them: at most 4P writers), re-shuffled into the sweep's partitions
+    (picklable for Ray)."""
 
     stored: WorkDir | None
-    part: int  # the stored partition, or the input shard's index
+    part: int  # the stored partition, or the shard group's index
     task: Task
-    shard: Shard | None = None
 
 
 def _load_task(load: _Load) -> None:
@@ -96,8 +96,7 @@ def _load_task(load: _Load) -> None:
     if load.stored is not None:
         sigs = read_part(load.stored, "sigs", load.part, ["node", "exact", "signature"])
     else:
-        assert load.shard is not None
-        sigs = sketch_shard(load.shard, task.config)
+        sigs = pl.concat([sketch_shard(shard, task.config) for shard in task.group])
     sigs = sigs.with_columns(ekey=pl.Series(exact_keys(sigs["exact"].to_list()), dtype=NODE))
     write_parts(task.work, "sigs", load.part, sigs, "node", task.parts, compress=False)
     keyed = sigs.select("node", "exact", "ekey")
@@ -132,7 +131,7 @@ def sweep(
         if stored.work is not None:
             loads = [_Load(stored.work, g, base) for g in range(stored.parts)]
         else:
-            loads = [_Load(None, i, base, shard) for i, shard in enumerate(stored.inputs)]
+            loads = [_Load(None, g.index, g) for g in group_tasks(config, work, parts, stored.inputs)]
         executor.map(_load_task, loads)
         return [_evaluate(config, work, parts, s, executor, stored.documents) for s in settings]
     finally:
