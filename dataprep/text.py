@@ -7,8 +7,8 @@ each side folds beyond NFKC (dedup: configurable case, punctuation, digits and w
 decontamination: case and apostrophes) and how it combines word hashes into n-grams stay with
 it: those values are stored or matched, so each keeps its own semantics.
 
-Everything runs as polars expressions (Rust) or numpy over a whole batch; Python touches only
-the texts that need NFKC and each *distinct* word once (to hash it).
+Everything runs as polars expressions or Arrow kernels (compiled) or numpy over a whole batch;
+Python touches only the texts that need NFKC and each *distinct* word once (to hash it).
 """
 
 from __future__ import annotations
@@ -17,6 +17,8 @@ import unicodedata
 
 import numpy as np
 import polars as pl
+import pyarrow as pa
+import pyarrow.compute as pc
 import xxhash
 
 
@@ -61,13 +63,18 @@ def word_hashes(words: pl.Series, seed: int = 0) -> np.ndarray:
 
     Stable across processes, platforms and library versions (unlike ``hash()`` or polars'
     ``Series.hash``). Decontamination hashes with seed 0, dedup with its ``hash_seed``: one
-    function, so both always hash a word the same way for the same seed.
+    function, so both always hash a word the same way for the same seed. The distinct words
+    and each word's index among them come from one hash pass (Arrow's ``dictionary_encode``):
+    0.39 s for 3.6M words of 200k short documents, where polars' ``unique`` then an ``Enum``
+    cast (two passes) took 0.63 s.
     """
     if len(words) == 0:
         return np.zeros(0, np.uint64)
-    distinct = words.unique(maintain_order=True)  # measured ~25% faster than unordered unique on our text
+    encoded = pc.dictionary_encode(words.to_arrow())
+    if isinstance(encoded, pa.ChunkedArray):
+        encoded = encoded.combine_chunks()
+    distinct = encoded.dictionary.to_pylist()
     hashed = np.fromiter(
-        (xxhash.xxh3_64_intdigest(w.encode("utf-8"), seed) for w in distinct.to_list()), np.uint64, len(distinct)
+        (xxhash.xxh3_64_intdigest(w.encode("utf-8"), seed) for w in distinct), np.uint64, len(distinct)
     )
-    # Enum codes index ``distinct`` (faster than replace_strict or a join).
-    return hashed[words.cast(pl.Enum(distinct)).to_physical().to_numpy()]
+    return hashed[encoded.indices.to_numpy(zero_copy_only=False)]

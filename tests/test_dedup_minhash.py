@@ -9,6 +9,7 @@ import random
 import numpy as np
 import polars as pl
 import pytest
+import xxhash
 from datasketch import MinHashLSH
 
 from dataprep.dedup.lsh import (
@@ -21,6 +22,7 @@ from dataprep.dedup.lsh import (
 )
 from dataprep.dedup.minhash import EMPTY, MinHasher, shingle_hashes
 from dataprep.dedup.normalize import Normalization, normalize
+from dataprep.text import word_hashes
 
 
 @pytest.fixture(scope="module")
@@ -168,3 +170,8 @@ def test_minima_are_the_definition_for_blocked_rare_long_and_empty_documents() -
         x = shingles[start : start + per_doc[d]]
         expected = (np.multiply.outer(x, hasher._a) + hasher._b).min(axis=0) if len(x) else np.full(16, EMPTY)
         assert np.array_equal(sig[d], expected)
+
+
+def test_word_hashes_are_each_words_seeded_xxh3_repeats_included() -> None:
+    words = pl.Series(["the", "cat", "the", "é", "naïve", "cat", "x" * 300])
+    assert word_hashes(words, 7).tolist() == [xxhash.xxh3_64_intdigest(w.encode(), 7) for w in words]
