@@ -175,3 +175,12 @@ def test_minima_are_the_definition_for_blocked_rare_long_and_empty_documents() -
 def test_word_hashes_are_each_words_seeded_xxh3_repeats_included() -> None:
     words = pl.Series(["the", "cat", "the", "é", "naïve", "cat", "x" * 300])
     assert word_hashes(words, 7).tolist() == [xxhash.xxh3_64_intdigest(w.encode(), 7) for w in words]
+
+
+def test_minima_of_a_block_that_rounds_past_the_cache_size() -> None:
+    """21,845 documents of 3 shingles split into blocks of 10,923: 32,769 values, one over the cache size."""
+    per_doc = np.full(21_845, 3)
+    shingles = np.random.default_rng(7).integers(0, 2**64, 3 * 21_845, dtype=np.uint64, endpoint=False)
+    hasher = MinHasher(num_perm=4)
+    expected = (shingles[:, None] * hasher._a + hasher._b).reshape(-1, 3, 4).min(axis=1)
+    assert np.array_equal(hasher.of_shingles(shingles, per_doc), expected)

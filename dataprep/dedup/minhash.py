@@ -142,7 +142,9 @@ class MinHasher:
         out = np.empty((len(per_doc), self.num_perm), dtype=np.uint64)  # every row is written below
         out[per_doc == 0] = EMPTY
         starts = np.cumsum(per_doc) - per_doc
-        buf = np.empty(min(len(shingles), max(CACHE_SHINGLES, int(per_doc.max(initial=0)))), dtype=np.uint64)
+        # a block of length-c documents holds up to CACHE_SHINGLES + c - 1 values (array_split rounds up)
+        largest = max(CACHE_SHINGLES + SHORT_SHINGLES, int(per_doc.max(initial=0)))
+        buf = np.empty(min(len(shingles), largest), dtype=np.uint64)
         lengths, docs_of = np.unique(per_doc[(per_doc > 0) & (per_doc <= SHORT_SHINGLES)], return_counts=True)
         blocked = lengths[docs_of >= 32]  # a block's 3 x num_perm numpy calls want some documents
         for count in blocked.tolist():
