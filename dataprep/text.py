@@ -70,9 +70,9 @@ def word_hashes(words: pl.Series, seed: int = 0) -> np.ndarray:
     """
     if len(words) == 0:
         return np.zeros(0, np.uint64)
-    encoded = pc.dictionary_encode(words.to_arrow())
-    if isinstance(encoded, pa.ChunkedArray):
-        encoded = encoded.combine_chunks()
+    arr = words.to_arrow()
+    # one chunk: a chunked array would get one dictionary per chunk
+    encoded = pc.dictionary_encode(arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr)
     distinct = encoded.dictionary.to_pylist()
     hashed = np.fromiter(
         (xxhash.xxh3_64_intdigest(w.encode("utf-8"), seed) for w in distinct), np.uint64, len(distinct)
