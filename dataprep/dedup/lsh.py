@@ -101,15 +101,14 @@ def candidate_pairs(buckets: pl.DataFrame, anchors: int, collapse_exact: bool = 
     key = buckets["key"].to_numpy()
     rows = _shared(key)
     key, node = key[rows], buckets["node"].to_numpy()[rows]
-    if collapse_exact:  # the smallest node of each (key, ekey)
+    if collapse_exact:  # the smallest node of each (key, ekey), then back in (key, node) order
         ekey = buckets["ekey"].to_numpy()[rows]
         keep = np.lexsort((node, ekey, key))
-        first = _new_run(key[keep], ekey[keep])
-    else:  # a node once per bucket
+        keep = keep[_new_run(key[keep], ekey[keep])]
+        keep = keep[np.lexsort((node[keep], key[keep]))]
+    else:  # a node once per bucket, already in (key, node) order
         keep = np.lexsort((node, key))
-        first = _new_run(key[keep], node[keep])
-    keep = keep[first]
-    keep = keep[np.lexsort((node[keep], key[keep]))]
+        keep = keep[_new_run(key[keep], node[keep])]
     key, node = key[keep], node[keep]
     starts = np.flatnonzero(_new_run(key))
     sizes = np.diff(np.r_[starts, len(key)])
