@@ -95,7 +95,7 @@ def test_trained_classifier_scores_and_thresholds(sample: Path, tmp_path: Path, 
         "25",
         "--lr",
         "0.5",
-        "--cutoff",  # quantized, as by default, but ~6x cheaper (test_classifier_quantize tests the default)
+        "--cutoff",  # quantized, as by default, but ~6x cheaper than the default 100k rows
         "10000",
     ]
     assert main(args) == 0 and model.stat().st_size > 0
