@@ -18,13 +18,17 @@ from dataprep.dedup.signatures import batches, signature_task, sketch
 from dataprep.engine.executor import LocalExecutor
 
 
-def test_each_shard_keeps_its_signatures_and_shuffles_every_partition(tmp_path, texts) -> None:
-    config = DedupConfig()
+@pytest.mark.parametrize("keep", [False, True])
+def test_each_shard_keeps_its_signatures_and_shuffles_every_partition(tmp_path, texts, keep) -> None:
+    config = DedupConfig(keep_signatures=keep)
     run = new_pass(tmp_path, texts, config)
     LocalExecutor().map(signature_task, run.group_tasks)
 
     parts = len(run.part_tasks)
+    attrs = pl.concat([read_part(run.work, "attrs", p) for p in range(parts)])
     sigs = pl.concat([read_part(run.work, "sigs", p) for p in range(parts)])  # stored once, by node
+    assert sigs.columns == ["node", "exact", "signature"] if keep else ["node", "signature"]
+    sigs = sigs.join(attrs.select("node", "id"), on="node")
     for name, docs in texts.items():
         kept = sigs.filter(pl.col("id").str.starts_with(f"{name}:")).sort(
             pl.col("id").str.split(":").list[1].cast(int)
@@ -32,7 +36,10 @@ def test_each_shard_keeps_its_signatures_and_shuffles_every_partition(tmp_path, 
         assert kept["id"].to_list() == [f"{name}:{i}" for i in range(len(docs))]
         assert kept["node"].to_list() == [xxhash.xxh3_64_intdigest(i.encode()) for i in kept["id"]]
         expected = config.hasher().signatures(normalize(pl.Series(docs), config.normalize), single_spaced=True)
-        assert np.array_equal(unpack(kept["signature"], config.num_perm), expected)
+        # whole values if kept for dedup-sweep, else the low 16 bits that verification compares
+        expected = expected if keep else expected.astype(np.uint16)
+        got = unpack(kept["signature"], config.num_perm)
+        assert got.dtype == expected.dtype and np.array_equal(got, expected)
     for prefix, key in (("attrs", "node"), ("exact", "ekey"), ("bands", "key"), ("sigs", "node")):
         files = run.work.list(f"{prefix}/")
         assert len(files) == len(run.group_tasks)
@@ -40,7 +47,6 @@ def test_each_shard_keeps_its_signatures_and_shuffles_every_partition(tmp_path, 
         for p in range(parts):  # one file per shard; each partition's rows, and only those, in its batch
             assert (read_part(run.work, prefix, p)[key] % parts == p).all()
 
-    attrs = pl.concat([read_part(run.work, "attrs", p) for p in range(len(run.part_tasks))])
     assert attrs.height == sum(len(d) for d in texts.values())
     by_id = {r["id"]: r for r in attrs.iter_rows(named=True)}
     assert [by_id[f"a:{i}"]["length"] for i in range(len(texts["a"]))] == [len(t) for t in texts["a"]]

@@ -14,10 +14,11 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from dataprep.dedup.minhash import EMPTY, mix64, ranges, splitmix64
+from dataprep.dedup.minhash import EMPTY, low_bits, mix64, ranges, splitmix64
 
 _PRIME = np.uint64(0x100000001B3)
 _BAND_SEED = 0xBA4D  # seeds each band's key hash with its number
+_CHANCE = 2.0**-16  # two different minima agree on their low 16 bits (``low_bits``)
 
 
 @dataclass(frozen=True)
@@ -80,8 +81,12 @@ def has_shingles(signatures: np.ndarray) -> np.ndarray:
 
 
 def estimate_similarity(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """MinHash estimate of the Jaccard similarity of row pairs: the share of equal values."""
-    return (a == b).mean(axis=1)
+    """MinHash estimate of the Jaccard similarity of row pairs: the share of equal values, on
+    their low 16 bits (``low_bits``: what a pass stores for verification), less the share that
+    agrees there by chance. Whole values are compared the same way, so ``dataprep dedup-sweep``
+    estimates like the stage."""
+    same = (low_bits(a) == low_bits(b)).mean(axis=1)
+    return np.maximum(same - _CHANCE, 0.0) / (1.0 - _CHANCE)
 
 
 def candidate_pairs(buckets: pl.DataFrame, anchors: int, collapse_exact: bool = True) -> tuple[pl.DataFrame, int]:

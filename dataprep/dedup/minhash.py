@@ -187,21 +187,38 @@ class MinHasher:
         return block
 
 
+def low_bits(signatures: np.ndarray) -> np.ndarray:
+    """The low 16 bits of each value: all that signature verification compares (b-bit minwise
+    hashing, Li & Koenig 2010). Two different minima agree there by chance with probability
+    2**-16, which ``lsh.estimate_similarity`` corrects for; the estimate's spread at 128 values is
+    then that of whole values to within 10^-5, and the signatures a pass writes only for
+    verification are 256 bytes a document, not 1 KB (on 100-byte documents they were most of
+    phase 1's writes and of the pass's scratch)."""
+    return signatures.astype(np.uint16)
+
+
 def pack(signatures: np.ndarray) -> pa.Array:
-    """Signatures as one fixed-size binary value each (``num_perm`` little-endian uint64), built
-    on the matrix's buffer without a copy: Parquet writes such a column 3x and reads it 7x faster
-    than a fixed-size list of integers (measured on 50k x 128 values: 0.15 vs 0.44 s and 0.09 vs
-    0.66 s). Readers get it back as binary (polars has no fixed-size binary): see ``unpack``."""
-    rows = np.ascontiguousarray(signatures, dtype="<u8")
-    return pa.FixedSizeBinaryArray.from_buffers(pa.binary(rows.shape[1] * 8), len(rows), [None, pa.py_buffer(rows)])
+    """Signatures as one fixed-size binary value each (``num_perm`` little-endian values of the
+    matrix's integer width), built on the matrix's buffer without a copy: Parquet writes such a
+    column 3x and reads it 7x faster than a fixed-size list of integers (measured on 50k x 128
+    values: 0.15 vs 0.44 s and 0.09 vs 0.66 s). Readers get it back as binary (polars has no
+    fixed-size binary): see ``unpack``."""
+    rows = np.ascontiguousarray(signatures, dtype=signatures.dtype.newbyteorder("<"))
+    width = rows.shape[1] * rows.itemsize
+    return pa.FixedSizeBinaryArray.from_buffers(pa.binary(width), len(rows), [None, pa.py_buffer(rows)])
 
 
 def unpack(blobs: pl.Series, num_perm: int) -> np.ndarray:
-    """The ``(len(blobs), num_perm)`` uint64 matrix of packed signatures (see ``pack``)."""
+    """The ``(len(blobs), num_perm)`` matrix of packed signatures (see ``pack``): uint64 values,
+    or uint16 ones (``low_bits``), as their width says."""
     arr = blobs.to_arrow()
     arr = arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
-    fixed = arr.cast(pa.binary(num_perm * 8))
-    values = np.frombuffer(fixed.buffers()[1], dtype="<u8") if len(fixed) else np.zeros(0, np.uint64)
+    if not len(arr):
+        return np.zeros((0, num_perm), np.uint64)
+    width = len(arr[0].as_py())
+    fixed = arr.cast(pa.binary(width))
+    dtype = {8 * num_perm: "<u8", 2 * num_perm: "<u2"}[width]
+    values = np.frombuffer(fixed.buffers()[1], dtype=dtype)
     return values[fixed.offset * num_perm : (fixed.offset + len(fixed)) * num_perm].reshape(len(fixed), num_perm)
 
 

@@ -2,9 +2,9 @@
 
 Each document gets a graph node (a hash of its id), an exact digest of its normalized text
 and a MinHash signature. Signatures are stored once, by node partition (``sigs``: read by
-signature verification and re-read by ``dataprep dedup-sweep``); ranking attributes go to
-node partitions (``attrs``), exact keys to digest partitions (``exact``) and LSH band buckets
-to key partitions (``bands``).
+signature verification, which compares 16 bits a value, and, kept whole, by ``dataprep
+dedup-sweep``); ranking attributes go to node partitions (``attrs``), exact keys to digest
+partitions (``exact``) and LSH band buckets to key partitions (``bands``).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import xxhash
 from dataprep.core.contract import ShardRef, WorkDir
 from dataprep.dedup.containment import write_containment_sketch
 from dataprep.dedup.lsh import band_keys, has_shingles
-from dataprep.dedup.minhash import exact_digests, exact_keys, pack
+from dataprep.dedup.minhash import exact_digests, exact_keys, low_bits, pack
 from dataprep.dedup.normalize import normalize
 from dataprep.dedup.scratch import NODE, Task, write_parts
 from dataprep.dedup.settings import LENGTH, DedupConfig
@@ -124,8 +124,12 @@ def signature_task(task: Task) -> None:
     base, sketched = sketch_documents(table, cfg, with_shingles=cfg.measure == "containment")
     digests, sigs = sketched.digests, sketched.signatures
     if cfg.keep_signatures or cfg.verify in ("signature", "hybrid"):  # else nothing reads them
-        signed = base.select("node", "id", "exact").to_arrow().append_column("signature", pack(sigs))
-        write_parts(work, "sigs", task.index, signed, "node", parts, compress=False)  # 1 KB of hashes a row
+        # kept: whole values (1 KB a row) and digests, as dedup-sweep bands them again; else only
+        # the low bits that verification compares (256 bytes)
+        kept = cfg.keep_signatures
+        signed = base.select("node", "exact") if kept else base.select("node")
+        signed = signed.to_arrow().append_column("signature", pack(sigs if kept else low_bits(sigs)))
+        write_parts(work, "sigs", task.index, signed, "node", parts, compress=False)  # hashes: no compression
     attrs = base.with_columns(
         *(table[c] for c in ranks),
         shard=pl.Series(np.repeat(np.arange(first, first + len(sizes), dtype=np.int64), sizes)),
