@@ -126,6 +126,9 @@ def test_band_keys_match_only_where_band_values_match() -> None:
     assert keys[0, 0] == keys[1, 0] and (keys[0, 1:] != keys[1, 1:]).all()
     same = np.tile(np.arange(4, dtype=np.uint64), 3)[None, :]  # every band holds the same values
     assert len(set(band_keys(same, Banding(3, 4))[0].tolist())) == 3  # a key names its band
+    many = np.random.default_rng(0).integers(0, 2**63, (7, 12), dtype=np.uint64)
+    alone = np.vstack([band_keys(many[i : i + 1], Banding(3, 4)) for i in range(7)])
+    assert np.array_equal(band_keys(many, Banding(3, 4), block=3), alone)  # blocks: a partial last one too
 
 
 def test_candidate_pairs_collapse_exact_copies_and_cap_large_buckets() -> None:
