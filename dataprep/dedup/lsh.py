@@ -84,8 +84,9 @@ def band_keys(signatures: np.ndarray, banding: Banding, block: int = 2048) -> np
 
 def has_shingles(signatures: np.ndarray) -> np.ndarray:
     """Rows of documents with at least one shingle; empty ones never enter LSH (they would
-    all share every band). Exact dedup still handles them."""
-    return signatures[:, 0] != EMPTY
+    all share every band). Exact dedup still handles them. Every value is checked: one of a
+    document's minima is ``EMPTY`` with probability 2**-32."""
+    return (signatures != EMPTY).any(axis=1)
 
 
 def estimate_similarity(a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -3,11 +3,12 @@
 Why not datasketch's ``MinHash``: it updates one shingle at a time in Python (0.7 MB/s
 with sha1, 11 MB/s with ``bulk`` and xxh32, see docs/BENCHMARKS.md); here shingling and
 hashing run as numpy array operations over the whole batch, the permutation minima over
-cache-sized blocks of it.
+cache-sized blocks of it, in 32-bit arithmetic (as datasketch's values): numpy multiplies
+uint32 in SIMD lanes but uint64 one value at a time, so the minima cost half as much.
 
 Every hash is stable across processes, platforms and library versions: words are hashed
 with xxh3-64 (``dataprep.text.word_hashes``, seeded with ``hash_seed``), shingles and
-permutations are fixed 64-bit integer arithmetic. No Python ``hash()`` (salted per process),
+permutations are fixed integer arithmetic. No Python ``hash()`` (salted per process),
 no polars ``Series.hash`` (may change between polars versions), so stored signatures stay
 comparable across runs.
 """
@@ -23,10 +24,10 @@ import xxhash
 
 from dataprep.text import split_words, word_hashes
 
-EMPTY = np.iinfo(np.uint64).max  # signature value of a document without any word
+EMPTY = np.iinfo(np.uint32).max  # signature value of a document without any word
 _PRIME = np.uint64(0x100000001B3)  # FNV-1a 64-bit prime: combines the words of a shingle
 _WORDS = r"\S+"  # a word, in texts not normalized to single spaces
-CACHE_SHINGLES = 32_768  # 256 KB of uint64: one permutation pass stays in L2
+CACHE_SHINGLES = 32_768  # 128 KB of uint32: one permutation pass stays in L2
 SHORT_SHINGLES = 64  # documents up to this many shingles are reduced in blocks of equal length
 
 
@@ -82,6 +83,11 @@ def shingle_hashes(hashes: np.ndarray, counts: np.ndarray, ngram: int) -> tuple[
     return acc[starts_here], per_doc
 
 
+def fold32(hashes: np.ndarray) -> np.ndarray:
+    """64-bit hashes folded to 32 bits (high xor low): the permutations' input."""
+    return (hashes ^ (hashes >> np.uint64(32))).astype(np.uint32)
+
+
 def ranges(lengths: np.ndarray) -> np.ndarray:
     """0..n-1 for each n in ``lengths``, back to back."""
     return np.arange(int(lengths.sum())) - np.repeat(np.cumsum(lengths) - lengths, lengths)
@@ -100,8 +106,10 @@ def _combine_short(hashes: np.ndarray, starts: np.ndarray, counts: np.ndarray, n
 class MinHasher:
     """``num_perm`` min-wise hashes of word ``ngram``-gram shingles.
 
-    Permutation ``i`` is ``x -> a_i * x + b_i mod 2**64`` (``a_i`` odd, a bijection) applied to
-    the mixed shingle hash; the signature keeps its minimum per document.
+    Permutation ``i`` is ``x -> a_i * x + b_i mod 2**32`` (``a_i`` odd, a bijection) applied to
+    the shingle hash folded to 32 bits; the signature keeps its minimum per document. 32 bits:
+    two of a document's shingles share a folded hash with probability ~n^2 / 2^33 (5e-9 at 100
+    shingles, ~1 pair in 10^5 shingles), too rare to move an estimate.
     """
 
     num_perm: int = 128
@@ -112,11 +120,11 @@ class MinHasher:
 
     def __post_init__(self) -> None:
         params = splitmix64(self.seed, 2 * self.num_perm)
-        object.__setattr__(self, "_a", params[: self.num_perm] | np.uint64(1))
-        object.__setattr__(self, "_b", params[self.num_perm :])
+        object.__setattr__(self, "_a", (params[: self.num_perm] | np.uint64(1)).astype(np.uint32))
+        object.__setattr__(self, "_b", params[self.num_perm :].astype(np.uint32))
 
     def signatures(self, normalized: pl.Series, single_spaced: bool = False) -> np.ndarray:
-        """A ``(len(normalized), num_perm)`` uint64 matrix; rows of empty texts are all ``EMPTY``.
+        """A ``(len(normalized), num_perm)`` uint32 matrix; rows of empty texts are all ``EMPTY``.
 
         ``single_spaced``: the texts have exactly one space between words (a faster split)."""
         return self.of_shingles(*self.shingles(normalized, single_spaced))
@@ -139,12 +147,13 @@ class MinHasher:
         whole-row passes: 1.65 -> 0.78 CPU s for 200k short documents. Longer ones (and lengths
         too rare to fill a block) keep ``reduceat``, whose fixed cost their length amortizes.
         """
-        out = np.empty((len(per_doc), self.num_perm), dtype=np.uint64)  # every row is written below
+        shingles = fold32(shingles)
+        out = np.empty((len(per_doc), self.num_perm), dtype=np.uint32)  # every row is written below
         out[per_doc == 0] = EMPTY
         starts = np.cumsum(per_doc) - per_doc
         # a block of length-c documents holds up to CACHE_SHINGLES + c - 1 values (array_split rounds up)
         largest = max(CACHE_SHINGLES + SHORT_SHINGLES, int(per_doc.max(initial=0)))
-        buf = np.empty(min(len(shingles), largest), dtype=np.uint64)
+        buf = np.empty(min(len(shingles), largest), dtype=np.uint32)
         lengths, docs_of = np.unique(per_doc[(per_doc > 0) & (per_doc <= SHORT_SHINGLES)], return_counts=True)
         blocked = lengths[docs_of >= 32]  # a block's 3 x num_perm numpy calls want some documents
         for count in blocked.tolist():
@@ -176,7 +185,7 @@ class MinHasher:
         """The ``(num_perm, docs)`` block of minima of each permutation applied to ``values``
         (into ``work``, a buffer of their shape): down the columns of a ``(c, docs)`` block, or
         over the segments of flat ``values`` starting at ``offsets``."""
-        block = np.empty((self.num_perm, docs), dtype=np.uint64)
+        block = np.empty((self.num_perm, docs), dtype=np.uint32)
         for i in range(self.num_perm):
             np.multiply(values, self._a[i], out=work)
             np.add(work, self._b[i], out=work)
@@ -192,7 +201,7 @@ def low_bits(signatures: np.ndarray) -> np.ndarray:
     hashing, Li & Koenig 2010). Two different minima agree there by chance with probability
     2**-16, which ``lsh.estimate_similarity`` corrects for; the estimate's spread at 128 values is
     then that of whole values to within 10^-5, and the signatures a pass writes only for
-    verification are 256 bytes a document, not 1 KB (on 100-byte documents they were most of
+    verification are 256 bytes a document, not 512 (on 100-byte documents they were most of
     phase 1's writes and of the pass's scratch)."""
     return signatures.astype(np.uint16)
 
@@ -209,15 +218,17 @@ def pack(signatures: np.ndarray) -> pa.Array:
 
 
 def unpack(blobs: pl.Series, num_perm: int) -> np.ndarray:
-    """The ``(len(blobs), num_perm)`` matrix of packed signatures (see ``pack``): uint64 values,
-    or uint16 ones (``low_bits``), as their width says."""
+    """The ``(len(blobs), num_perm)`` matrix of packed signatures (see ``pack``): whole uint32
+    values, or uint16 ones (``low_bits``), as their width says."""
     arr = blobs.to_arrow()
     arr = arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
     if not len(arr):
-        return np.zeros((0, num_perm), np.uint64)
+        return np.zeros((0, num_perm), np.uint32)
     width = len(arr[0].as_py())
+    dtype = {4 * num_perm: "<u4", 2 * num_perm: "<u2"}.get(width)
+    if dtype is None:  # 64-bit values: written before signatures were 32-bit
+        raise ValueError(f"signatures of {width} bytes for {num_perm} values: from an older dataprep; run dedup again")
     fixed = arr.cast(pa.binary(width))
-    dtype = {8 * num_perm: "<u8", 2 * num_perm: "<u2"}[width]
     values = np.frombuffer(fixed.buffers()[1], dtype=dtype)
     return values[fixed.offset * num_perm : (fixed.offset + len(fixed)) * num_perm].reshape(len(fixed), num_perm)
 

@@ -26,7 +26,7 @@ class DedupConfig(StageConfig):
     exact: bool = True  # remove documents whose normalized text is identical
     near: bool = True  # remove MinHash-LSH near duplicates
     ngram: int = Field(5, ge=1, le=64, description="words per shingle")
-    num_perm: int = Field(128, ge=8, le=1024, description="MinHash permutations (64-bit values)")
+    num_perm: int = Field(128, ge=8, le=1024, description="MinHash permutations (32-bit values)")
     threshold: float = Field(0.8, gt=0, lt=1, description="Jaccard similarity that makes a near duplicate")
     bands: int | None = Field(None, ge=1)
     rows: int | None = Field(None, ge=1)
@@ -51,12 +51,12 @@ class DedupConfig(StageConfig):
         None, ge=1, le=4096, description="shuffle partitions; from memory_per_task if not set"
     )
     memory_per_task: int = Field(1 << 30, ge=16 << 20, description="bytes of data one partition task may hold")
-    # Signatures are num_perm * 8 bytes a document (1 KB at the default): ~25x the input's Parquet
-    # bytes at 100 bytes a document, ~1 TB at 10^9 documents. Not kept by default: ``dataprep
+    # Signatures are num_perm * 4 bytes a document (512 bytes at the default): ~12x the input's
+    # Parquet bytes at 100 bytes a document, ~0.5 TB at 10^9 documents. Not kept by default: ``dataprep
     # dedup-sweep`` sketches the stage's inputs again (one pass, a third of the stage's cost); keep
     # them when sweeping the same stage many times.
     keep_signatures: bool = Field(
-        False, description="keep signatures in _work for dataprep dedup-sweep (1 KB a document)"
+        False, description="keep signatures in _work for dataprep dedup-sweep (512 bytes a document)"
     )
 
     @model_validator(mode="after")

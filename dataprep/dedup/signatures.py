@@ -49,7 +49,7 @@ def sketch(texts: pl.Series, cfg: DedupConfig, with_shingles: bool = False) -> S
         if with_shingles:
             shingles.append(batch[0])
             per_doc.append(batch[1])
-    matrix = np.concatenate(sigs) if sigs else np.zeros((0, cfg.num_perm), np.uint64)
+    matrix = np.concatenate(sigs) if sigs else np.zeros((0, cfg.num_perm), np.uint32)
     if not with_shingles:
         return Sketch(digests, matrix)
     return Sketch(
@@ -124,8 +124,8 @@ def signature_task(task: Task) -> None:
     base, sketched = sketch_documents(table, cfg, with_shingles=cfg.measure == "containment")
     digests, sigs = sketched.digests, sketched.signatures
     if cfg.keep_signatures or cfg.verify in ("signature", "hybrid"):  # else nothing reads them
-        # kept: whole values (1 KB a row) and digests, as dedup-sweep bands them again; else only
-        # the low bits that verification compares (256 bytes)
+        # kept: whole values (512 bytes a row) and digests, as dedup-sweep bands them again; else
+        # only the low bits that verification compares (256 bytes)
         kept = cfg.keep_signatures
         signed = base.select("node", "exact") if kept else base.select("node")
         signed = signed.to_arrow().append_column("signature", pack(sigs if kept else low_bits(sigs)))
