@@ -13,6 +13,7 @@ Python touches only the texts that need NFKC and each *distinct* word once (to h
 
 from __future__ import annotations
 
+import itertools
 import unicodedata
 
 import numpy as np
@@ -73,8 +74,6 @@ def word_hashes(words: pl.Series, seed: int = 0) -> np.ndarray:
     arr = words.to_arrow()
     # one chunk: a chunked array would get one dictionary per chunk
     encoded = pc.dictionary_encode(arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr)
-    distinct = encoded.dictionary.to_pylist()
-    hashed = np.fromiter(
-        (xxhash.xxh3_64_intdigest(w.encode("utf-8"), seed) for w in distinct), np.uint64, len(distinct)
-    )
+    distinct = encoded.dictionary.cast(pa.large_binary()).to_pylist()  # UTF-8 bytes, no encode() each
+    hashed = np.fromiter(map(xxhash.xxh3_64_intdigest, distinct, itertools.repeat(seed)), np.uint64, len(distinct))
     return hashed[encoded.indices.to_numpy(zero_copy_only=False)]
