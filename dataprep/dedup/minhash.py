@@ -108,8 +108,8 @@ class MinHasher:
 
     Permutation ``i`` is ``x -> a_i * x + b_i mod 2**32`` (``a_i`` odd, a bijection) applied to
     the shingle hash folded to 32 bits; the signature keeps its minimum per document. 32 bits:
-    two of a document's shingles share a folded hash with probability ~n^2 / 2^33 (5e-9 at 100
-    shingles, ~1 pair in 10^5 shingles), too rare to move an estimate.
+    two of a document's n shingles share a folded hash with probability ~n^2 / 2^33 (1e-6 at 100
+    shingles; about one pair among 10^5 shingles), too rare to move an estimate.
     """
 
     num_perm: int = 128
