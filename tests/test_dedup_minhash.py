@@ -22,7 +22,7 @@ from dataprep.dedup.lsh import (
 )
 from dataprep.dedup.minhash import EMPTY, MinHasher, fold32, low_bits, shingle_hashes
 from dataprep.dedup.normalize import Normalization, normalize
-from dataprep.text import word_hashes
+from dataprep.text import nfkc, word_hashes
 
 
 @pytest.fixture(scope="module")
@@ -51,6 +51,18 @@ def test_normalization_options_each_remove_one_kind_of_difference() -> None:
     assert normalize(texts, Normalization(lowercase=False, nfkc=False))[0] == "Ｆｕｌｌ Width TEXT page 12"
     assert normalize(texts, Normalization(punctuation=False))[0] == "full-width text, page 12!"
     assert normalize(texts, Normalization(whitespace=False))[1] == "  two\n\nlines\t here "
+
+
+@pytest.mark.parametrize("punctuation", [True, False])
+def test_normalization_rewrites_runs_as_if_every_run_became_one_space(docs, punctuation) -> None:
+    """Single spaces are left alone (not matched, not rewritten): the same text as replacing every
+    run of punctuation and whitespace, on real pages and on runs that start or end with a space."""
+    edges = [" ,a", "a, b", "a ,b", "a  b", "a \t b", " \u00a0x\u3000y ", "«a» — b", "a\n", "", " ", "x ,, ,y"]
+    texts = pl.Series(docs + edges)
+    opts = Normalization(punctuation=punctuation)
+    spaced = (r"\p{P}\p{S}" if punctuation else "") + r"\s"
+    plain = nfkc(texts).str.to_lowercase().str.replace_all(f"[{spaced}]+", " ").str.strip_chars(" ")
+    assert normalize(texts, opts).to_list() == plain.to_list()
 
 
 def test_signatures_estimate_the_exact_jaccard_of_edited_real_text(docs) -> None:
