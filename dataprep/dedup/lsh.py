@@ -14,11 +14,11 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from dataprep.dedup.minhash import EMPTY, low_bits, mix64, ranges, splitmix64
+from dataprep.dedup.minhash import EMPTY, LOW, low_bits, mix64, ranges, splitmix64
 
 _PRIME = np.uint64(0x100000001B3)
 _BAND_SEED = 0xBA4D  # seeds each band's key hash with its number
-_CHANCE = 2.0**-16  # two different minima agree on their low 16 bits (``low_bits``)
+_CHANCE = 2.0 ** -(8 * LOW.itemsize)  # two different minima agree on their low bits (``low_bits``)
 
 
 @dataclass(frozen=True)
