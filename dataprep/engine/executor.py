@@ -11,7 +11,6 @@ breakpoints for debugging. Both give the same bytes, since outputs never depend 
 from __future__ import annotations
 
 import contextlib
-import functools
 import logging
 import os
 import shutil
@@ -25,13 +24,21 @@ from typing import Any, Generic, TypeVar
 T = TypeVar("T")
 R = TypeVar("R")
 
-# One task per core: libraries must not each start a pool as large as the machine.
+# One task per core: libraries must not each start a pool as large as the machine. And the
+# allocators of polars (jemalloc) and Arrow (mimalloc) keep the pages a task frees for its next
+# batch or task instead of handing them back at once: a page handed back is zeroed and mapped
+# again on its next use, ~8 us a 4 KB page on a VM that reports free pages to its host. Dedup of
+# 1M short documents in one process: 746k page faults (6.3 of 26.4 CPU s in the kernel); 216k
+# (3.0 of 21.6 s) with these settings and no release between tasks. A worker's memory then stays
+# at its largest task's peak, which configuration bounds (docs/SCALING.md measures it at 10M).
 WORKER_ENV = {
     "RAYON_NUM_THREADS": "1",
     "POLARS_MAX_THREADS": "1",
     "OMP_NUM_THREADS": "1",
     "TOKENIZERS_PARALLELISM": "false",
     "ARROW_NUM_THREADS": "1",
+    "_RJEM_MALLOC_CONF": "dirty_decay_ms:-1,muzzy_decay_ms:-1",  # polars' jemalloc (prefixed build)
+    "MIMALLOC_PURGE_DELAY": "-1",  # Arrow's default memory pool
 }
 
 
@@ -47,38 +54,9 @@ def _task_failed(item: str, cause: BaseException) -> TaskError:
 RUN_TAG = "DATAPREP_RUN"  # set in every process of a local Ray we start, to find them after a crash
 
 
-def _tidy(fn: Callable[[T], R], item: T) -> R:
-    """``fn(item)``, then the memory it freed handed back to the operating system.
-
-    A worker runs task after task, and Arrow's memory pool (mimalloc) and glibc's heap keep what
-    a task freed: its RSS crept up with the number of tasks it had run, so a larger corpus meant
-    a larger worker. Ingest of 1M short documents in one process: 358 MB peak RSS, 307 MB with
-    this (shard writes 277 -> 358 MB over 20 tasks, 228 -> 256 MB with it).
-    """
-    try:
-        return fn(item)
-    finally:
-        import pyarrow as pa
-
-        pa.default_memory_pool().release_unused()
-        _malloc_trim()
-
-
-def _malloc_trim() -> None:
-    """glibc's ``malloc_trim(0)``: free heap pages back to the system (a no-op elsewhere)."""
-    if libc := _libc():
-        libc.malloc_trim(0)
-
-
-@functools.cache
-def _libc() -> Any:
-    """glibc, loaded once per process; None where there is none."""
-    import ctypes
-
-    try:
-        return ctypes.CDLL("libc.so.6")
-    except OSError:
-        return None
+def _apply(fn: Callable[[T], R], item: T) -> R:
+    """``fn(item)``: one Ray remote function for every ``fn`` (named after it per map)."""
+    return fn(item)
 
 
 class LocalExecutor:
@@ -101,7 +79,7 @@ class LocalExecutor:
         results = []
         for i, item in enumerate(items):
             try:
-                result = _tidy(fn, item)
+                result = fn(item)
             except Exception as exc:  # noqa: BLE001 - re-raised with the item named
                 raise _task_failed(describe(item), exc) from exc
             results.append(result)
@@ -170,7 +148,7 @@ class RayExecutor:
 
         # Ray's own retry (max_retries) would hide how often it happened; we resubmit ourselves.
         # Named after ``fn``: a worker's process title (``ray::<name>``) says what it runs.
-        remote = ray.remote(num_cpus=num_cpus, max_retries=0)(_tidy).options(name=getattr(fn, "__name__", "task"))
+        remote = ray.remote(num_cpus=num_cpus, max_retries=0)(_apply).options(name=getattr(fn, "__name__", "task"))
         results: list[R | None] = [None] * len(items)
         attempts = [0] * len(items)
         pending: dict[object, int] = {}
