@@ -117,11 +117,11 @@ def candidate_pairs(buckets: pl.DataFrame, anchors: int, collapse_exact: bool = 
     key, node = key[rows], buckets["node"].to_numpy()[rows]
     if collapse_exact:  # the smallest node of each (key, ekey), then back in (key, node) order
         ekey = buckets["ekey"].to_numpy()[rows]
-        keep = np.lexsort((node, ekey, key))
+        keep = _order(key, ekey, node)
         keep = keep[_new_run(key[keep], ekey[keep])]
-        keep = keep[np.lexsort((node[keep], key[keep]))]
+        keep = keep[_order(key[keep], node[keep])]
     else:  # a node once per bucket, already in (key, node) order
-        keep = np.lexsort((node, key))
+        keep = _order(key, node)
         keep = keep[_new_run(key[keep], node[keep])]
     key, node = key[keep], node[keep]
     starts = np.flatnonzero(_new_run(key))
@@ -130,11 +130,19 @@ def candidate_pairs(buckets: pl.DataFrame, anchors: int, collapse_exact: bool = 
     partners = np.minimum(np.arange(len(key)) - start_of, anchors)  # the anchors ranked before each member
     a = node[np.repeat(start_of, partners) + ranges(partners)]
     b = np.repeat(node, partners)
-    pairs = np.lexsort((b, a))
+    pairs = _order(a, b)
     a, b = a[pairs], b[pairs]
     once = _new_run(a, b)  # a pair shares several buckets
     found = pl.DataFrame({"a": a[once], "b": b[once]}, schema={"a": pl.UInt64, "b": pl.UInt64})
     return found, int((sizes > anchors).sum())
+
+
+def _order(*columns: np.ndarray) -> np.ndarray:
+    """Row indices sorting by ``columns``, the first one major, ties in order: ``np.lexsort`` of
+    the columns reversed, but polars' sort is 3x faster on these uint64 columns (367k rows of a 1M-document
+    partition, three columns: 128 -> 42 ms)."""
+    frame = pl.DataFrame({f"c{i}": col for i, col in enumerate(columns)})
+    return frame.select(pl.arg_sort_by(frame.columns, maintain_order=True)).to_series().to_numpy()
 
 
 def _new_run(*columns: np.ndarray) -> np.ndarray:
