@@ -57,7 +57,7 @@ def test_the_planted_copies_straddle_the_threshold(texts) -> None:
     [
         ("jaccard", {NEAR_COPY, HIGH_COPY}),
         ("hybrid", {NEAR_COPY, HIGH_COPY}),
-        ("signature", {NEAR_COPY, HIGH_COPY}),  # low: J = 0.76, estimated 0.758 (0.805 by 64-bit permutations)
+        ("signature", {NEAR_COPY, HIGH_COPY}),  # low: J = 0.76, estimated 0.68 (earlier hash draws: 0.758, 0.805)
         ("none", {NEAR_COPY, HIGH_COPY, LOW_COPY, MID_COPY}),
     ],
 )
@@ -71,6 +71,7 @@ def test_only_pairs_reaching_the_threshold_become_edges(tmp_path, texts, verify,
 
 def test_hybrid_checks_exactly_only_the_pairs_near_the_threshold(tmp_path, texts) -> None:
     edges, stats = verified(tmp_path, texts, "hybrid")
-    # the high and low copies (estimates 0.82, 0.758) lie within 0.8 +- 0.106; the near copy
-    # (0.95) clears it and the mid copy (0.50) falls short without reading text again
-    assert stats["exact_checks"] == 2 < stats["candidate_pairs"]
+    # the high copy (estimate 0.812) lies within 0.8 +- 0.106; the near copy (0.906) clears it, the
+    # low and mid copies (0.68, 0.445) fall short without reading text again (earlier hash draws
+    # put the low copy at 0.758, inside the margin)
+    assert stats["exact_checks"] == 1 < stats["candidate_pairs"]

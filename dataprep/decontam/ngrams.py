@@ -1,9 +1,9 @@
 """Text normalization and word n-gram hashing, vectorized over a whole batch of texts.
 
 Normalization: NFKC, lower case, apostrophes removed ("don't" == "dont"), every other
-non-letter/digit character (punctuation, whitespace, underscores) a word separator. NFKC,
-splitting and the xxh3-64 word hashes (seed 0) come from ``dataprep.text``, shared with
-dedup; n-gram hashes are a polynomial over word hashes, so the hashes of every length up to
+non-letter/digit character (punctuation, whitespace, underscores) a word separator. NFKC
+(shared with dedup), splitting and the xxh3-64 word hashes (seed 0) come from
+``dataprep.text``; n-gram hashes are a polynomial over word hashes, so the hashes of every length up to
 n come out of one rolling pass.
 
 polars does the string work (NFKC, case, regex split in Rust, ~2x faster than Python's
