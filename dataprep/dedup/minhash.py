@@ -61,10 +61,10 @@ def shingle_hashes(texts: pl.Series, ngram: int, seed: int) -> tuple[np.ndarray,
     A shingle's hash is a polynomial hash of its bytes (its words and the spaces between them),
     read off prefix sums over the batch's Arrow buffer: ``sum((byte_i + 1) * q**(i - start))``
     mod 2**64 with ``q`` odd (from ``seed``), then ``mix64``. No word is split out, looked up
-    or hashed one by one in Python: 1M short documents 3.3 -> 1.6 CPU s, where splitting into
-    words, Arrow's dictionary of distinct words and xxh3 of each were half of a signature's cost.
-    Mod 2**64 a polynomial hash has known colliding pairs (e.g. Thue-Morse strings of 2 KB and
-    more, whatever ``q``); an engineered shingle collision changes one value of a Jaccard estimate.
+    or hashed one by one in Python: 1M short documents 3.2 -> 1.0 CPU s, where splitting into
+    words, Arrow's dictionary of distinct words and xxh3 of each were 38% of sketching them. Mod
+    2**64 a polynomial hash has known colliding pairs (e.g. Thue-Morse strings of 2 KB and more,
+    whatever ``q``); an engineered collision only makes two shingles count as one.
     """
     arr = texts.fill_null("").to_arrow()
     arr = arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
