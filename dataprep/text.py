@@ -13,7 +13,6 @@ Python touches only the texts that need NFKC and each *distinct* word once (to h
 
 from __future__ import annotations
 
-import itertools
 import unicodedata
 
 import numpy as np
@@ -50,8 +49,8 @@ def split_words(texts: pl.Series, pattern: str) -> tuple[pl.Series, np.ndarray]:
     return lists.explode().drop_nulls(), lists.list.len().fill_null(0).to_numpy().astype(np.int64)
 
 
-def word_hashes(words: pl.Series, seed: int = 0) -> np.ndarray:
-    """xxh3-64 (with ``seed``) of each word's UTF-8 bytes; each distinct word is hashed once.
+def word_hashes(words: pl.Series) -> np.ndarray:
+    """xxh3-64 (seed 0) of each word's UTF-8 bytes; each distinct word is hashed once.
 
     Stable across processes, platforms and library versions (unlike ``hash()`` or polars'
     ``Series.hash``): the same n-gram hashes on every worker and in every run. The distinct words
@@ -65,5 +64,5 @@ def word_hashes(words: pl.Series, seed: int = 0) -> np.ndarray:
     # one chunk: a chunked array would get one dictionary per chunk
     encoded = pc.dictionary_encode(arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr)
     distinct = encoded.dictionary.cast(pa.large_binary()).to_pylist()  # UTF-8 bytes, no encode() each
-    hashed = np.fromiter(map(xxhash.xxh3_64_intdigest, distinct, itertools.repeat(seed)), np.uint64, len(distinct))
+    hashed = np.fromiter(map(xxhash.xxh3_64_intdigest, distinct), np.uint64, len(distinct))
     return hashed[encoded.indices.to_numpy(zero_copy_only=False)]

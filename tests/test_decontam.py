@@ -9,9 +9,11 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+import xxhash
 from decontam_plants import KINDS, plant, real_documents
 
 from dataprep.benchmarks import GenericSpec, load_benchmarks
@@ -22,6 +24,7 @@ from dataprep.decontam.ngrams import tokenize
 from dataprep.decontam.redact import redact
 from dataprep.decontam.report import build_report, match_rows, render_markdown
 from dataprep.engine.manifest import validate
+from dataprep.text import word_hashes
 
 # One file or folder per loader family, so every loader meets real data.
 FAMILY_PATHS = (
@@ -153,6 +156,11 @@ def test_word_hashes_are_stable_across_processes() -> None:
     assert json.loads(there) == here
 
 
+def test_word_hashes_are_each_words_xxh3_repeats_included() -> None:
+    words = pl.concat([pl.Series(["the", "cat", "the", "é"]), pl.Series(["naïve", "cat", "x" * 300])], rechunk=False)
+    assert word_hashes(words).tolist() == [xxhash.xxh3_64_intdigest(w.encode()) for w in words]
+
+
 def test_word_spans_point_into_the_original_text() -> None:
     text = "Ｈｅｌｌｏ, e\u0301cole — don't  STOP’s"
     [(starts, ends)] = word_spans([text])
@@ -212,8 +220,6 @@ def test_clean_documents_flag_only_real_overlaps(shared_data: Path, sets, indexe
 
 
 def _words(text: str) -> str:
-    import polars as pl
-
     from dataprep.decontam.ngrams import split_words
 
     return " ".join(split_words(pl.Series([text]))[0].to_list())

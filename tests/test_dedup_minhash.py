@@ -9,7 +9,6 @@ import random
 import numpy as np
 import polars as pl
 import pytest
-import xxhash
 from datasketch import MinHashLSH
 
 from dataprep.dedup.lsh import (
@@ -22,7 +21,7 @@ from dataprep.dedup.lsh import (
 )
 from dataprep.dedup.minhash import EMPTY, SPAN_BYTES, MinHasher, fold32, low_bits, mix64, shingle_hashes
 from dataprep.dedup.normalize import Normalization, normalize
-from dataprep.text import nfkc, word_hashes
+from dataprep.text import nfkc
 
 
 @pytest.fixture(scope="module")
@@ -220,11 +219,6 @@ def test_minima_are_the_definition_for_blocked_rare_long_and_empty_documents() -
     sig = hasher.of_shingles(shingles, per_doc)
     for d, start in enumerate((np.cumsum(per_doc) - per_doc).tolist()):
         assert np.array_equal(sig[d], _definition(hasher, shingles[start : start + per_doc[d]]))
-
-
-def test_word_hashes_are_each_words_seeded_xxh3_repeats_included() -> None:
-    words = pl.concat([pl.Series(["the", "cat", "the", "é"]), pl.Series(["naïve", "cat", "x" * 300])], rechunk=False)
-    assert word_hashes(words, 7).tolist() == [xxhash.xxh3_64_intdigest(w.encode(), 7) for w in words]
 
 
 def test_minima_of_a_block_that_rounds_past_the_cache_size() -> None:

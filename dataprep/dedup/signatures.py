@@ -24,9 +24,10 @@ from dataprep.dedup.normalize import normalize
 from dataprep.dedup.scratch import NODE, Task, write_parts
 from dataprep.dedup.settings import LENGTH, DedupConfig
 
-# Text bytes per signature batch: bounds the shingle arrays' memory (~16 MB of shingles per MB of
-# text) while keeping batches large for short documents, whose per-batch overheads (a polars
-# pass, the distinct words hashed again in each batch) were 15% of phase 1 with 4,096-document batches.
+# Text bytes per signature batch: bounds the memory of a batch's arrays (8.4 MB per MB of 100-byte
+# documents' text at peak, two thirds of it their signatures) while keeping batches large for short
+# documents, whose per-batch overheads (a polars pass; then also the distinct words, hashed again in
+# each batch) were 15% of phase 1 with 4,096-document batches.
 BATCH_BYTES = 16 << 20
 
 
