@@ -30,7 +30,9 @@ R = TypeVar("R")
 # again on its next use, ~8 us a 4 KB page on a VM that reports free pages to its host. Dedup of
 # 1M short documents in one process: 746k page faults (6.3 of 26.4 CPU s in the kernel); 216k
 # (3.0 of 21.6 s) with these settings and no release between tasks. A worker's memory then stays
-# at its largest task's peak, which configuration bounds (docs/SCALING.md measures it at 10M).
+# at its largest task's peak, which configuration bounds, plus what Arrow's pool keeps, which
+# ``RETAIN_BYTES`` bounds (docs/SCALING.md measures both at 10M). Arrow's pool purges pages free
+# for 10 s on its own; a negative delay would also make ``release_unused`` a no-op.
 WORKER_ENV = {
     "RAYON_NUM_THREADS": "1",
     "POLARS_MAX_THREADS": "1",
@@ -38,8 +40,18 @@ WORKER_ENV = {
     "TOKENIZERS_PARALLELISM": "false",
     "ARROW_NUM_THREADS": "1",
     "_RJEM_MALLOC_CONF": "dirty_decay_ms:-1,muzzy_decay_ms:-1",  # polars' jemalloc (prefixed build)
-    "MIMALLOC_PURGE_DELAY": "-1",  # Arrow's default memory pool
+    "MIMALLOC_PURGE_DELAY": "10000",  # Arrow's default memory pool (ms)
 }
+
+# Free memory a worker may keep in Arrow's pool above its size after the last release. Kept without
+# bound, the pool's free pages spread over size classes: ingest's largest worker peaked at 360-394
+# MB over 200 shards of 10M short documents, 283-300 MB over 20 shards of 1M, though no task used
+# over 20 MB of Arrow memory. With this bound (and Arrow on one thread, ``storage.ARROW_THREADS``)
+# 296 MB at 10M. Handing everything back after each task instead cost dedup ~2 CPU s per 1M short
+# documents in page faults (235k more); with the bound one process releases after 17 of its 166
+# tasks, and three alternating Ray runs took 25.3 CPU s (median) with and without it.
+RETAIN_BYTES = 64 << 20
+_released_at: list[int] = []  # this process's RSS after its last release
 
 
 class TaskError(RuntimeError):
@@ -55,8 +67,34 @@ RUN_TAG = "DATAPREP_RUN"  # set in every process of a local Ray we start, to fin
 
 
 def _apply(fn: Callable[[T], R], item: T) -> R:
-    """``fn(item)``: one Ray remote function for every ``fn`` (named after it per map)."""
-    return fn(item)
+    """``fn(item)``: one Ray remote function for every ``fn`` (named after it per map); then
+    Arrow's free pages go back if the worker holds more than ``RETAIN_BYTES`` over its size after
+    the last release (its first task always releases, which sets that size)."""
+    result = fn(item)
+    _bound_free_memory()
+    return result
+
+
+def _bound_free_memory() -> bool:
+    """Hand Arrow's free pages back if this process is over ``RETAIN_BYTES`` above its size after
+    the last release (or never released); True if it did."""
+    rss = _rss()
+    if rss is None or (_released_at and rss <= _released_at[0] + RETAIN_BYTES):
+        return False
+    import pyarrow as pa
+
+    pa.default_memory_pool().release_unused()
+    _released_at[:] = [_rss()]
+    return True
+
+
+def _rss() -> int | None:
+    """This process's resident bytes, or None where there is no ``/proc`` (no bound there)."""
+    try:
+        with open("/proc/self/statm", "rb") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except OSError:
+        return None
 
 
 class LocalExecutor:

@@ -32,7 +32,7 @@ import pyarrow.parquet as pq
 
 from dataprep.config import StagePlan, sha256_json
 from dataprep.core.schema import REASON
-from dataprep.core.storage import StageWorkDir, Storage, file_sha256_and_size, public_uri, redact
+from dataprep.core.storage import ARROW_THREADS, StageWorkDir, Storage, file_sha256_and_size, public_uri, redact
 from dataprep.engine.executor import AnyExecutor
 from dataprep.engine.progress import Progress, Style, note
 from dataprep.engine.shards import run_shards, write_result
@@ -378,7 +378,7 @@ def _read_slice(work: StageWorkDir, s: Slice) -> pa.Table:
                 groups.append(g)
                 first = offset if first is None else first
             offset += n
-        t = pf.read_row_groups(groups) if groups else pf.schema_arrow.empty_table()
+        t = pf.read_row_groups(groups, use_threads=ARROW_THREADS) if groups else pf.schema_arrow.empty_table()
     t = t.slice(s.start - (first or 0), s.stop - s.start)
     rejects = work.read_table(_rejects_name(s.unit))
     rows = rejects.column("row").to_numpy()

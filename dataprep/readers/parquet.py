@@ -8,6 +8,7 @@ from typing import Any, BinaryIO
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from dataprep.core.storage import ARROW_THREADS
 from dataprep.readers.base import UNREADABLE_FILE, Piece, RawRecord, ReaderSpec, UnreadableFile, reader
 
 BATCH_ROWS = 4096
@@ -68,7 +69,7 @@ def _read_groups(pf: pq.ParquetFile, groups: range, first_row: int) -> Iterator[
         size = pf.metadata.row_group(group).num_rows
         row = start
         try:
-            for batch in pf.iter_batches(batch_size=BATCH_ROWS, row_groups=[group]):
+            for batch in pf.iter_batches(batch_size=BATCH_ROWS, row_groups=[group], use_threads=ARROW_THREADS):
                 for rec in batch.to_pylist():
                     row += 1
                     yield RawRecord(row, rec)
