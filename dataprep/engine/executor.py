@@ -45,7 +45,7 @@ WORKER_ENV = {
 
 # Free memory a worker may keep in Arrow's pool above its size after the last release. Kept without
 # bound, the pool's free pages spread over size classes: ingest's largest worker peaked at 360-394
-# MB over 200 shards of 10M short documents, 283-300 MB over 20 shards of 1M, though no task used
+# MB over 200 shards of 10M short documents, 289-301 MB over 20 shards of 1M, though no task used
 # over 20 MB of Arrow memory. With this bound (and Arrow on one thread, ``storage.ARROW_THREADS``)
 # 296 MB at 10M. Handing everything back after each task instead cost dedup ~2 CPU s per 1M short
 # documents in page faults (235k more); with the bound one process releases after 17 of its 166
@@ -67,25 +67,23 @@ RUN_TAG = "DATAPREP_RUN"  # set in every process of a local Ray we start, to fin
 
 
 def _apply(fn: Callable[[T], R], item: T) -> R:
-    """``fn(item)``: one Ray remote function for every ``fn`` (named after it per map); then
-    Arrow's free pages go back if the worker holds more than ``RETAIN_BYTES`` over its size after
-    the last release (its first task always releases, which sets that size)."""
+    """``fn(item)``: one Ray remote function for every ``fn`` (named after it per map); then the
+    worker's free memory is bounded (``_bound_free_memory``)."""
     result = fn(item)
     _bound_free_memory()
     return result
 
 
-def _bound_free_memory() -> bool:
+def _bound_free_memory() -> None:
     """Hand Arrow's free pages back if this process is over ``RETAIN_BYTES`` above its size after
-    the last release (or never released); True if it did."""
+    the last release; the first task always releases, which sets that size."""
     rss = _rss()
     if rss is None or (_released_at and rss <= _released_at[0] + RETAIN_BYTES):
-        return False
+        return
     import pyarrow as pa
 
     pa.default_memory_pool().release_unused()
     _released_at[:] = [_rss()]
-    return True
 
 
 def _rss() -> int | None:
