@@ -8,7 +8,7 @@ import threading
 import time
 from pathlib import Path
 
-from dataprep.engine.executor import RayExecutor
+from dataprep.engine.executor import RETAIN_BYTES, RayExecutor
 
 
 def test_a_worker_killed_mid_task_is_retried_and_the_map_finishes(tmp_path, ray_session):
@@ -354,8 +354,6 @@ def test_a_worker_hands_back_freed_arrow_memory_past_its_bound(ray_session):
         peak = _rss()
         del buffers
         return os.getpid(), start, peak
-
-    from dataprep.engine.executor import RETAIN_BYTES
 
     runs = RayExecutor(1).map(churn, [400] * 6)
     by_worker: dict[int, list[tuple[int, int]]] = {}

@@ -26,8 +26,8 @@ from dataprep.dedup.settings import LENGTH, DedupConfig
 
 # Text bytes per signature batch: bounds the memory of a batch's arrays (8.4 MB per MB of 100-byte
 # documents' text at peak, two thirds of it their signatures) while keeping batches large for short
-# documents, whose per-batch overheads (a polars pass; then also the distinct words, hashed again in
-# each batch) were 15% of phase 1 with 4,096-document batches.
+# documents, whose per-batch overheads (a polars pass and numpy calls per batch) were 15% of phase 1
+# with 4,096-document batches (measured when words were still hashed per batch).
 BATCH_BYTES = 16 << 20
 
 
