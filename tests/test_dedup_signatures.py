@@ -10,7 +10,8 @@ import xxhash
 from dedup_corpus import EMPTY, EXACT_COPY, new_pass
 
 from dataprep.dedup import signatures
-from dataprep.dedup.minhash import unpack
+from dataprep.dedup.lsh import band_keys, has_shingles, high_half
+from dataprep.dedup.minhash import exact_keys, low_bits, unpack
 from dataprep.dedup.normalize import normalize
 from dataprep.dedup.scratch import read_part
 from dataprep.dedup.settings import DedupConfig
@@ -36,16 +37,26 @@ def test_each_shard_keeps_its_signatures_and_shuffles_every_partition(tmp_path, 
         assert kept["id"].to_list() == [f"{name}:{i}" for i in range(len(docs))]
         assert kept["node"].to_list() == [xxhash.xxh3_64_intdigest(i.encode()) for i in kept["id"]]
         expected = config.hasher().signatures(normalize(pl.Series(docs), config.normalize), single_spaced=True)
-        # whole values if kept for dedup-sweep, else the low 16 bits that verification compares
-        expected = expected if keep else expected.astype(np.uint16)
+        # whole values if kept for dedup-sweep, else the low 4 bits that verification compares
+        expected = expected if keep else low_bits(expected)
         got = unpack(kept["signature"], config.num_perm)
         assert got.dtype == expected.dtype and np.array_equal(got, expected)
-    for prefix, key in (("attrs", "node"), ("exact", "ekey"), ("bands", "key"), ("sigs", "node")):
+    for prefix, key in (("attrs", "node"), ("exact", None), ("bands", None), ("sigs", "node")):
         files = run.work.list(f"{prefix}/")
         assert len(files) == len(run.group_tasks)
         assert all(ipc.open_file(tmp_path / "_work/pass" / f).num_record_batches == parts for f in files)
         for p in range(parts):  # one file per shard; each partition's rows, and only those, in its batch
-            assert (read_part(run.work, prefix, p)[key] % parts == p).all()
+            assert key is None or (read_part(run.work, prefix, p)[key] % parts == p).all()
+    # exact: routed by the exact key, the digest's first 64 bits (not stored)
+    for p in range(parts):
+        assert (exact_keys(read_part(run.work, "exact", p)["exact"].to_list()) % parts == p).all()
+    # bands: routed by the low half of each 64-bit key, only the high half stored
+    norm = [normalize(pl.Series(d), config.normalize) for d in texts.values()]
+    whole = np.concatenate([config.hasher().signatures(n, single_spaced=True) for n in norm])
+    keys = band_keys(whole, config.banding())[has_shingles(whole)].ravel()
+    for p in range(parts):
+        mine = keys[(keys & np.uint64(0xFFFFFFFF)) % np.uint64(parts) == p]
+        assert sorted(read_part(run.work, "bands", p)["key"]) == sorted(high_half(mine).tolist())
 
     assert attrs.height == sum(len(d) for d in texts.values())
     by_id = {r["id"]: r for r in attrs.iter_rows(named=True)}

@@ -14,11 +14,11 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from dataprep.dedup.minhash import EMPTY, LOW, low_bits, mix64, ranges, splitmix64
+from dataprep.dedup.minhash import EMPTY, LOW_BITS, low_bits, mix64, ranges, splitmix64
 
 _PRIME = np.uint64(0x100000001B3)
 _BAND_SEED = 0xBA4D  # seeds each band's key hash with its number
-_CHANCE = 2.0 ** -(8 * LOW.itemsize)  # two different minima agree on their low bits (``low_bits``)
+CHANCE = 2.0**-LOW_BITS  # two different minima agree on their low bits (``low_bits``)
 
 
 @dataclass(frozen=True)
@@ -64,9 +64,9 @@ def band_keys(signatures: np.ndarray, banding: Banding, block: int = 2048) -> np
     """A ``(docs, bands)`` uint64 matrix: one stable hash of each band's number and ``rows`` values.
 
     The band number seeds the hash, so equal keys mean the same band with equal values, up to a
-    2**-64 collision: a bucket is one integer, and a band row shuffles 24 bytes, not 28. Blocks of
-    ``block`` documents keep the ~2 x rows passes in the CPU cache: 0.19 -> 0.08 CPU s for 200k
-    documents, where whole-matrix passes each went through memory.
+    2**-64 collision: a bucket is one integer (half of it stored: ``high_half``), not a band number
+    beside ``rows`` values. Blocks of ``block`` documents keep the ~2 x rows passes in the CPU
+    cache: 0.19 -> 0.08 CPU s for 200k documents, where whole-matrix passes each went through memory.
     """
     out = np.empty((len(signatures), banding.bands), np.uint64)
     seeds = splitmix64(_BAND_SEED, banding.bands)
@@ -82,6 +82,13 @@ def band_keys(signatures: np.ndarray, banding: Banding, block: int = 2048) -> np
     return out
 
 
+def high_half(hashes: np.ndarray) -> np.ndarray:
+    """The high 32 bits of uniform 64-bit hashes: what a band row stores of its bucket key (the
+    low 32 bits chose its partition, ``signatures.write_bands``) and of its document's exact key
+    (two different texts in one bucket share it with probability 2**-32)."""
+    return (hashes >> np.uint64(32)).astype(np.uint32)
+
+
 def has_shingles(signatures: np.ndarray) -> np.ndarray:
     """Rows of documents with at least one shingle; empty ones never enter LSH (they would
     all share every band). Exact dedup still handles them. Every value is checked: one of a
@@ -89,20 +96,28 @@ def has_shingles(signatures: np.ndarray) -> np.ndarray:
     return (signatures != EMPTY).any(axis=1)
 
 
+def observed(similarity: float) -> float:
+    """Share of low bits (``low_bits``) that agree, on average, for a pair of this Jaccard similarity."""
+    return similarity + (1.0 - similarity) * CHANCE
+
+
 def estimate_similarity(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """MinHash estimate of the Jaccard similarity of row pairs: the share of equal values, on
-    their low 16 bits (``low_bits``: what a pass stores for verification), less the share that
-    agrees there by chance. Whole values are compared the same way, so ``dataprep dedup-sweep``
-    estimates like the stage."""
-    same = (low_bits(a) == low_bits(b)).mean(axis=1)
-    return np.maximum(same - _CHANCE, 0.0) / (1.0 - _CHANCE)
+    their low 4 bits (``low_bits``: what a pass stores for verification), less the share that
+    agrees there by chance. Whole uint32 values are reduced to their low bits first, so
+    ``dataprep dedup-sweep`` estimates like the stage."""
+    if a.dtype != np.uint8:
+        a, b = low_bits(a), low_bits(b)
+    diff = a ^ b
+    same = ((diff & 0xF) == 0).sum(axis=1) + ((diff >> 4) == 0).sum(axis=1)
+    return np.maximum(same / (2 * diff.shape[1]) - CHANCE, 0.0) / (1.0 - CHANCE)
 
 
 def candidate_pairs(buckets: pl.DataFrame, anchors: int, collapse_exact: bool = True) -> tuple[pl.DataFrame, int]:
     """Pairs ``(a, b)``, ``a < b``, of uint64 nodes sharing a bucket (a ``key`` of ``band_keys``),
     sorted, and the number of buckets larger than ``anchors``.
 
-    ``buckets`` has columns key, node and (with ``collapse_exact``) ekey (``exact_keys``):
+    ``buckets`` has columns key, node and (with ``collapse_exact``) ekey, keys as ``high_half``:
     documents with equal normalized text keep one node per bucket, the smallest (they are joined by
     exact edges already). Each member is paired with the bucket's first ``anchors`` members
     (smallest nodes), so a bucket of k documents costs at most ``anchors * k`` pairs, not
@@ -113,7 +128,7 @@ def candidate_pairs(buckets: pl.DataFrame, anchors: int, collapse_exact: bool = 
     and its group/rank/self-join of the survivors 0.4 s more.
     """
     key = buckets["key"].to_numpy()
-    rows = _shared(key)
+    rows = _shared(key.astype(np.uint64) << np.uint64(32))
     key, node = key[rows], buckets["node"].to_numpy()[rows]
     if collapse_exact:  # the smallest node of each (key, ekey), then back in (key, node) order
         ekey = buckets["ekey"].to_numpy()[rows]

@@ -29,7 +29,7 @@ SPAN_BYTES = 1 << 18  # text bytes a shingle-hashing chunk takes: its arrays (8 
 _POWERS: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # per process: base -> powers, see ``_powers``
 CACHE_SHINGLES = 32_768  # 128 KB of uint32: one permutation pass stays in L2
 SHORT_SHINGLES = 64  # documents up to this many shingles are reduced in blocks of equal length
-LOW = np.dtype("<u2")  # what signature verification stores and compares of each value (``low_bits``)
+LOW_BITS = 4  # bits of each value that signature verification stores and compares (``low_bits``)
 
 
 def mix64(x: np.ndarray) -> np.ndarray:
@@ -228,13 +228,16 @@ class MinHasher:
 
 
 def low_bits(signatures: np.ndarray) -> np.ndarray:
-    """The low 16 bits of each value: all that signature verification compares (b-bit minwise
-    hashing, Li & Koenig 2010). Two different minima agree there by chance with probability
-    2**-16, which ``lsh.estimate_similarity`` corrects for; the estimate's spread at 128 values is
-    then that of whole values to within 10^-5, and the signatures a pass writes only for
-    verification are 256 bytes a document, not 512 (on 100-byte documents they were most of
-    phase 1's writes and of the pass's scratch)."""
-    return signatures.astype(LOW, copy=False)
+    """The low 4 bits of each value, two values a byte: all that signature verification stores
+    and compares (b-bit minwise hashing, Li & Koenig 2010).
+
+    Two different minima agree there by chance with probability 1/16, which
+    ``lsh.estimate_similarity`` corrects for and ``DedupConfig.margin`` widens its band by
+    (standard error at 0.8 and 128 values: 0.0368, whole values 0.0354). The signatures a pass
+    writes for verification are then 64 bytes a document: with 16 bits a value (256 bytes) they
+    were the largest part of the pass's scratch on 100-byte documents (264 of 570 bytes)."""
+    low = (signatures & 0xF).astype(np.uint8)
+    return low[:, 0::2] | (low[:, 1::2] << np.uint8(4))
 
 
 def pack(signatures: np.ndarray) -> pa.Array:
@@ -249,19 +252,21 @@ def pack(signatures: np.ndarray) -> pa.Array:
 
 
 def unpack(blobs: pl.Series, num_perm: int) -> np.ndarray:
-    """The ``(len(blobs), num_perm)`` matrix of packed signatures (see ``pack``): whole uint32
-    values, or uint16 ones (``low_bits``), as their width says."""
+    """The matrix of packed signatures (see ``pack``): ``(len(blobs), num_perm)`` whole uint32
+    values, or ``(len(blobs), num_perm // 2)`` bytes of two 4-bit values (``low_bits``), as their
+    width says."""
     arr = blobs.to_arrow()
     arr = arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
     if not len(arr):
         return np.zeros((0, num_perm), np.uint32)
     width = len(arr[0].as_py())
-    dtype = {4 * num_perm: "<u4", LOW.itemsize * num_perm: LOW}.get(width)
-    if dtype is None:  # 64-bit values: written before signatures were 32-bit
+    dtype = {4 * num_perm: np.dtype("<u4"), num_perm // 2: np.dtype("u1")}.get(width)
+    if dtype is None:  # 64-bit values, or 16-bit low bits: written by an older dataprep
         raise ValueError(f"signatures of {width} bytes for {num_perm} values: from an older dataprep; run dedup again")
     fixed = arr.cast(pa.binary(width))
+    per_row = width // dtype.itemsize
     values = np.frombuffer(fixed.buffers()[1], dtype=dtype)
-    return values[fixed.offset * num_perm : (fixed.offset + len(fixed)) * num_perm].reshape(len(fixed), num_perm)
+    return values[fixed.offset * per_row : (fixed.offset + len(fixed)) * per_row].reshape(len(fixed), per_row)
 
 
 def exact_digests(normalized: pl.Series) -> list[bytes]:

@@ -12,7 +12,7 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from dataprep.core.contract import StageConfig
-from dataprep.dedup.lsh import Banding, agreement_at_least, derive_banding
+from dataprep.dedup.lsh import CHANCE, Banding, agreement_at_least, derive_banding, observed
 from dataprep.dedup.minhash import MinHasher
 from dataprep.dedup.normalize import Normalization
 
@@ -26,7 +26,9 @@ class DedupConfig(StageConfig):
     exact: bool = True  # remove documents whose normalized text is identical
     near: bool = True  # remove MinHash-LSH near duplicates
     ngram: int = Field(5, ge=1, le=64, description="words per shingle")
-    num_perm: int = Field(128, ge=8, le=1024, description="MinHash permutations (32-bit values)")
+    num_perm: int = Field(
+        128, ge=8, le=1024, multiple_of=2, description="MinHash permutations (32-bit values; even: see low_bits)"
+    )
     threshold: float = Field(0.8, gt=0, lt=1, description="Jaccard similarity that makes a near duplicate")
     bands: int | None = Field(None, ge=1)
     rows: int | None = Field(None, ge=1)
@@ -86,9 +88,11 @@ class DedupConfig(StageConfig):
 
     def margin(self) -> float:
         """Half-width of the band around the threshold where ``hybrid`` checks exactly: three
-        standard errors of the estimate (0.106 at 0.8 and 128 values). A pair 0.02 above the
-        threshold falls below it with probability ~2e-4; one 0.1 below rises above it ~1e-6."""
-        return 3 * math.sqrt(self.threshold * (1 - self.threshold) / self.num_perm)
+        standard errors of the estimate from 4-bit values (0.110 at 0.8 and 128 values; chance
+        agreement makes it 4% wider than whole values' 0.106). A pair 0.02 above the threshold
+        falls below it with probability ~2e-4; one 0.1 below rises above it ~1e-6."""
+        agree = observed(self.threshold)
+        return 3 * math.sqrt(agree * (1 - agree) / self.num_perm) / (1 - CHANCE)
 
     def anchor_share(self) -> float:
         """Containment: the share of a document's anchors another must hold to be a candidate,
@@ -103,7 +107,7 @@ class DedupConfig(StageConfig):
     def recall_curve(self) -> dict[str, float]:
         """Predicted chance that a pair of each similarity (Jaccard, or containment) is merged:
         P(candidate) times P(verified), from the binomial agreement of sampled values."""
-        banding, t, n = self.banding(), self.threshold, self.num_perm
+        banding, t, n, m = self.banding(), self.threshold, self.num_perm, self.margin()
         points = sorted({round(x / 20, 2) for x in range(10, 21)} | {round(t - 0.1, 2), round(t + 0.02, 2)})
         curve = {}
         for j in (p for p in points if 0 < p <= 1):
@@ -115,11 +119,10 @@ class DedupConfig(StageConfig):
             elif self.verify == "jaccard":
                 verified = float(j >= t)
             elif self.verify == "signature":
-                verified = agreement_at_least(j, n, t)
+                verified = agreement_at_least(observed(j), n, observed(t))
             else:  # clearly above by estimate, or within the margin and truly above
-                verified = agreement_at_least(j, n, t + self.margin()) + (
-                    agreement_at_least(j, n, t - self.margin()) - agreement_at_least(j, n, t + self.margin())
-                ) * (j >= t)
+                above, near = (agreement_at_least(observed(j), n, observed(x)) for x in (t + m, t - m))
+                verified = above + (near - above) * (j >= t)
             curve[f"{j:.2f}"] = round(banding.probability(j) * verified, 4)
         return curve
 

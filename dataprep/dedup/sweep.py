@@ -27,7 +27,7 @@ from dataprep.dedup.lsh import Banding
 from dataprep.dedup.minhash import exact_keys, unpack
 from dataprep.dedup.scratch import CURRENT, NODE, Task, drop, group_tasks, read_part, write_parts
 from dataprep.dedup.settings import DedupConfig
-from dataprep.dedup.signatures import sketch_shard, write_bands
+from dataprep.dedup.signatures import sketch_shard, write_bands, write_exact
 from dataprep.dedup.verification import accept_task, signature_first_task, signature_second_task
 
 SCRATCH = "_work/sweep"
@@ -99,8 +99,7 @@ def _load_task(load: _Load) -> None:
         sigs = pl.concat([sketch_shard(shard, task.config) for shard in task.group])
     sigs = sigs.with_columns(ekey=pl.Series(exact_keys(sigs["exact"].to_list()), dtype=NODE))
     write_parts(task.work, "sigs", load.part, sigs, "node", task.parts, compress=False)
-    keyed = sigs.select("node", "exact", "ekey")
-    write_parts(task.work, "exact", load.part, keyed if task.config.exact else keyed.clear(), "ekey", task.parts)
+    write_exact(task.work, load.part, task.parts, sigs.select("node", "exact", "ekey"), task.config)
 
 
 def _bands_task(task: Task) -> None:
