@@ -45,6 +45,8 @@ def test_labels_equal_the_smallest_node_of_each_scipy_component(tmp_path) -> Non
     expected = {int(nodes[i]): int(nodes[comp == comp[i]].min()) for i in used}
     assert dict(labels.iter_rows()) == expected
     assert 2 <= rounds <= 12  # two steps an iteration; iterations grow with log2 of the longest chain
+    # the edge files are gone after round 1 (later rounds read each partition's gathered edges), and those too
+    assert work.list("edges/") == [] and work.list("adjacent/") == []
 
 
 @pytest.mark.parametrize("order", ["random", "descending"])
