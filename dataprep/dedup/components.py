@@ -1,8 +1,9 @@
 """Connected components of the duplicate graph, hash-partitioned so no process holds every edge.
 
 The graph lives in a WorkDir as edge files ``edges/<source>`` (both directions, a record batch
-per partition of ``u``), which the first round gathers into one file per partition. Every node keeps a parent label, never larger than itself, in
-``labels/<part>``; components come from alternating two steps (Shiloach-Vishkin style):
+per partition of ``u``), which the first round gathers into one file per partition. Every node
+keeps a parent label, never larger than itself, in ``labels/<part>``; components come from
+alternating two steps (Shiloach-Vishkin style):
 
 * shortcut (pointer jumping): every node takes its parent's parent until every tree is a
   star; each step halves a tree's depth, so a chain of n nodes needs log2(n) steps;
