@@ -12,15 +12,17 @@ cut from it; see pipelines/data/quickstart/SOURCES.md):
 * **short documents**: N documents of ~100 bytes (word-bounded pieces of the ciphered text,
   3% exact repeats), through ingest, dedup, mix, tokenize.
 
-Measurement: Ray is started once in this process (2 CPUs); the pipeline runs stage prefix by
-stage prefix with ``resume`` (the earlier stages are verified and reused, a few hashes), so each
-stage's cost is the difference. A sampler thread reads every process of this process's tree
-(driver, Ray's services, task workers) every 0.2 s with psutil: CPU seconds (user + system; a
-process that exits keeps its last reading; the sampler's own CPU time is taken off the
-driver's), peak RSS of the driver and of the largest worker (sampled, so a spike shorter than
-0.2 s can be missed). Scratch: bytes and files left in each stage's ``_work`` directory, the
-most files in one of its folders (a shuffle phase), and the bytes relative to the stage's input
-Parquet shards. The growth exponent is the least-squares slope of log(CPU) on log(scale).
+Measurement: Ray is started once in this process (2 CPUs); the pipeline runs stage prefix by stage
+prefix with ``resume`` (the earlier stages are verified and reused, a few hashes), so each stage's
+cost is the difference. A sampler thread reads every process of this process's tree (driver, Ray's
+services, task workers) every 0.2 s with psutil: CPU seconds (user + system; a process that exits
+keeps its last reading; the sampler's own CPU time is taken off the driver's), and peak RSS of the
+driver and of the largest worker: the kernel's high-water mark (``VmHWM``), reset in every process
+when a stage starts (``clear_refs``), so a spike between two samples counts and a stage with ten
+times more tasks is not judged by more samples. Scratch: bytes and files left in each stage's
+``_work`` directory, the most files in one of its folders (a shuffle phase), and the bytes relative
+to the stage's input Parquet shards. The growth exponent is the least-squares slope of log(CPU) on
+log(scale).
 
     python bench/scale.py --scales 1 4 16 --short 100000 400000 --out /tmp/scale.json
 """
@@ -190,7 +192,7 @@ class Sampler(threading.Thread):
                 self.cpu[proc.pid] = t.user + t.system
                 role = self.role[proc.pid]
                 if role in self.peak:
-                    self.peak[role] = max(self.peak[role], rss)
+                    self.peak[role] = max(self.peak[role], high_water(proc.pid) or rss)
 
     def run(self) -> None:
         while self.running:
@@ -208,7 +210,25 @@ class Sampler(threading.Thread):
             cpu["driver"] -= self.own
             peak = dict(self.peak)
             self.peak = {"driver": 0, "worker": 0, "scratch": 0}
+            for pid in self.cpu:
+                reset_high_water(pid)
         return cpu, peak
+
+
+def high_water(pid: int) -> int | None:
+    """Peak resident bytes of a process since its last ``reset_high_water`` (Linux ``VmHWM``)."""
+    with contextlib.suppress(OSError):
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    return None
+
+
+def reset_high_water(pid: int) -> None:
+    """Start a process's ``VmHWM`` again from its current RSS (Linux >= 4.0; a process that ended is skipped)."""
+    with contextlib.suppress(OSError), open(f"/proc/{pid}/clear_refs", "w") as f:
+        f.write("5")
 
 
 def folder_bytes(folder: Path) -> int:
