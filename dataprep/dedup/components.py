@@ -114,9 +114,8 @@ def connected_components(work: WorkDir, executor: Executor, edges: str, parts: i
 
     Labels land in ``labels/<part>`` (columns ``node``, ``label``; nodes without edges are
     absent); the edge files (after round 1 has gathered them by partition) and each round's
-    messages are deleted once read. Returns the
-    number of rounds (parallel steps). Deterministic: the fixpoint does not depend on message
-    order or on how many workers ran.
+    messages are deleted once read. Returns the number of rounds (parallel steps).
+    Deterministic: the fixpoint does not depend on message order or on how many workers ran.
     """
     for rnd in range(1, max_rounds, 2):
         executor.map(_send, [_Step(work, edges, parts, p, rnd) for p in range(parts)])
