@@ -188,11 +188,12 @@ class Sampler(threading.Thread):
                         )
             except psutil.Error:
                 continue
+            role = self.role[proc.pid]
+            peak = (high_water(proc.pid) or rss) if role in self.peak else 0  # read before taking the lock
             with self.lock:
                 self.cpu[proc.pid] = t.user + t.system
-                role = self.role[proc.pid]
                 if role in self.peak:
-                    self.peak[role] = max(self.peak[role], high_water(proc.pid) or rss)
+                    self.peak[role] = max(self.peak[role], peak)
 
     def run(self) -> None:
         while self.running:
